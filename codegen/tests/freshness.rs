@@ -1,0 +1,45 @@
+//! The checked-in generated file is what the spec generates, generation is
+//! deterministic, and a changed spec is detected.
+
+use uqpay_codegen::{check, freshness, generate, parse_spec, Freshness, SPEC_PATH};
+
+fn spec_text() -> String {
+    std::fs::read_to_string(uqpay_codegen::workspace_root().join(SPEC_PATH)).unwrap()
+}
+
+#[test]
+fn checked_in_file_is_fresh() {
+    let result = check(&uqpay_codegen::workspace_root()).unwrap();
+    if let Freshness::Stale(diff) = &result {
+        panic!("generated.rs is stale; run `cargo xtask codegen`:\n{diff}");
+    }
+    assert_eq!(result, Freshness::Fresh);
+}
+
+#[test]
+fn generation_is_deterministic_and_headed() {
+    let spec = parse_spec(&spec_text()).unwrap();
+    let first = generate(&spec).unwrap();
+    let second = generate(&spec).unwrap();
+    assert_eq!(first, second);
+    assert!(first.starts_with("// @generated"));
+    assert!(first.lines().next().unwrap().contains("DO NOT EDIT"));
+}
+
+#[test]
+fn an_edited_description_makes_the_file_stale() {
+    let text = spec_text();
+    let edited = text.replacen(
+        "description: Card Mode.",
+        "description: Card Mode (edited).",
+        1,
+    );
+    assert_ne!(text, edited, "the test's anchor text is gone from the spec");
+    let current = generate(&parse_spec(&text).unwrap()).unwrap();
+    let stale = generate(&parse_spec(&edited).unwrap()).unwrap();
+    match freshness(Some(&current), &stale) {
+        Freshness::Stale(diff) => assert!(diff.contains("Card Mode (edited)."), "{diff}"),
+        other => panic!("expected Stale, got {other:?}"),
+    }
+    assert_eq!(freshness(None, &current), Freshness::Missing);
+}

@@ -1,0 +1,66 @@
+//! How requests of the generated [`Client`] are executed.
+//!
+//! The generated code hands every request to `ClientHooks::exec`; the
+//! implementation below passes it to the [`Transport`] stored in the
+//! client's [`Inner`] value, or straight to `reqwest` when there is none.
+//! The `uqpay-issuing` crate plugs in a transport that adds the
+//! `x-auth-token`, refreshes it on a 401 and normalises error bodies.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
+
+use crate::Client;
+
+/// A boxed future returned by [`Transport::execute`].
+pub type TransportFuture<'a> =
+    Pin<Box<dyn Future<Output = reqwest::Result<reqwest::Response>> + Send + 'a>>;
+
+/// Executes the requests the generated client builds.
+pub trait Transport: Send + Sync + fmt::Debug + 'static {
+    /// Sends `request` (built for the operation `info`) with `client` and
+    /// returns its response.
+    fn execute<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        request: reqwest::Request,
+        info: &'a OperationInfo,
+    ) -> TransportFuture<'a>;
+}
+
+/// The extra state carried by the generated [`Client`]: an optional
+/// [`Transport`]. Cloning is cheap (one `Arc`).
+#[derive(Clone, Debug, Default)]
+pub struct Inner {
+    transport: Option<Arc<dyn Transport>>,
+}
+
+impl Inner {
+    /// Requests are executed by `transport`.
+    pub fn with_transport(transport: Arc<dyn Transport>) -> Self {
+        Self {
+            transport: Some(transport),
+        }
+    }
+
+    /// The transport, if one was set.
+    pub fn transport(&self) -> Option<&Arc<dyn Transport>> {
+        self.transport.as_ref()
+    }
+}
+
+impl ClientHooks<Inner> for Client {
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        match self.inner().transport() {
+            Some(transport) => transport.execute(self.client(), request, info).await,
+            None => self.client().execute(request).await,
+        }
+    }
+}

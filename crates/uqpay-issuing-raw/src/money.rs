@@ -1,0 +1,217 @@
+//! Exact, non-negative decimal money.
+//!
+//! The API writes amounts as JSON numbers (`2100.02`), and some endpoints as
+//! strings (`"2100.02"`). Going through `f64` would let a binary float decide
+//! the last digit of somebody's card limit, so [`Amount`] never does: it
+//! serialises the decimal's own digits as the JSON number token and reads the
+//! token's text back into a [`Decimal`].
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+
+/// An amount of money: an exact decimal, never negative.
+///
+/// ```
+/// use std::str::FromStr;
+/// use uqpay_issuing_raw::money::Amount;
+///
+/// let limit = Amount::from_str("2100.02").unwrap();
+/// assert_eq!(serde_json::to_string(&limit).unwrap(), "2100.02");
+/// assert!(Amount::from_str("-0.01").is_err());
+/// ```
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Amount(Decimal);
+
+/// Why a value is not an [`Amount`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AmountError {
+    /// The value is below zero.
+    Negative(Decimal),
+    /// The text is not a decimal number.
+    NotANumber(String),
+}
+
+impl fmt::Display for AmountError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Negative(value) => write!(f, "must be >= 0, got {value}"),
+            Self::NotANumber(text) => {
+                write!(f, "must be a decimal number, got {text:?}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for AmountError {}
+
+impl Amount {
+    /// Zero.
+    pub const ZERO: Self = Self(Decimal::ZERO);
+
+    /// An amount of `value`; refuses negative values. `-0` becomes `0`.
+    pub fn new(value: Decimal) -> Result<Self, AmountError> {
+        if value.is_zero() {
+            // `-0.00` becomes `0.00`: same scale, no sign.
+            let mut zero = Decimal::ZERO;
+            zero.rescale(value.scale());
+            Ok(Self(zero))
+        } else if value.is_sign_negative() {
+            Err(AmountError::Negative(value))
+        } else {
+            Ok(Self(value))
+        }
+    }
+
+    /// The decimal value.
+    pub fn get(self) -> Decimal {
+        self.0
+    }
+}
+
+impl TryFrom<Decimal> for Amount {
+    type Error = AmountError;
+    fn try_from(value: Decimal) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<Amount> for Decimal {
+    fn from(value: Amount) -> Self {
+        value.0
+    }
+}
+
+impl FromStr for Amount {
+    type Err = AmountError;
+
+    /// Parses decimal notation (`2100.02`) or scientific notation (`1e2`).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let trimmed = text.trim();
+        let parsed = if trimmed.contains(['e', 'E']) {
+            Decimal::from_scientific(trimmed)
+        } else {
+            Decimal::from_str_exact(trimmed)
+        };
+        Self::new(parsed.map_err(|_| AmountError::NotANumber(text.to_owned()))?)
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl Serialize for Amount {
+    /// Writes the decimal's digits as a JSON number token, unrounded.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let token = RawValue::from_string(self.0.to_string())
+            .map_err(|e| serde::ser::Error::custom(format!("amount {}: {e}", self.0)))?;
+        token.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Amount {
+    /// Reads a JSON number token (or a string holding one) exactly.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        let token = raw.get();
+        let text = if token.starts_with('"') {
+            serde_json::from_str::<String>(token).map_err(D::Error::custom)?
+        } else if token.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+            token.to_owned()
+        } else {
+            return Err(D::Error::custom(format!(
+                "expected a non-negative number, got {token}"
+            )));
+        };
+        text.parse().map_err(D::Error::custom)
+    }
+}
+
+impl schemars::JsonSchema for Amount {
+    fn schema_name() -> String {
+        "Amount".to_owned()
+    }
+
+    fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        schemars::schema::SchemaObject {
+            instance_type: Some(schemars::schema::InstanceType::Number.into()),
+            number: Some(Box::new(schemars::schema::NumberValidation {
+                minimum: Some(0.0),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }
+        .into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn serialises_the_exact_digits() {
+        for (value, wire) in [
+            (dec!(2100.02), "2100.02"),
+            (dec!(100), "100"),
+            (dec!(100.00), "100.00"),
+            (dec!(0.1), "0.1"),
+            (
+                dec!(79228162514264337593543950335),
+                "79228162514264337593543950335",
+            ),
+        ] {
+            let amount = Amount::new(value).unwrap();
+            assert_eq!(serde_json::to_string(&amount).unwrap(), wire);
+            let back: Amount = serde_json::from_str(wire).unwrap();
+            assert_eq!(back.get(), value);
+            assert_eq!(back.get().scale(), value.scale());
+        }
+    }
+
+    #[test]
+    fn reads_numbers_and_strings_without_float_rounding() {
+        // 0.1 + 0.2 style values and more digits than an f64 holds.
+        let back: Amount = serde_json::from_str("12345678901234567.89").unwrap();
+        assert_eq!(back.get(), dec!(12345678901234567.89));
+        let back: Amount = serde_json::from_str("\"100.03\"").unwrap();
+        assert_eq!(back.get(), dec!(100.03));
+        let back: Amount = serde_json::from_str("1e2").unwrap();
+        assert_eq!(back.get(), dec!(100));
+    }
+
+    #[test]
+    fn refuses_negatives_and_non_numbers() {
+        assert_eq!(
+            Amount::new(dec!(-0.01)),
+            Err(AmountError::Negative(dec!(-0.01)))
+        );
+        assert!(serde_json::from_str::<Amount>("-0.01").is_err());
+        assert!(serde_json::from_str::<Amount>("\"abc\"").is_err());
+        assert!(serde_json::from_str::<Amount>("true").is_err());
+        assert!(serde_json::from_str::<Amount>("null").is_err());
+        assert!("NaN".parse::<Amount>().is_err());
+        assert!("inf".parse::<Amount>().is_err());
+    }
+
+    #[test]
+    fn negative_zero_is_zero() {
+        let zero = Amount::new(dec!(-0.00)).unwrap();
+        assert!(!zero.get().is_sign_negative());
+        assert_eq!(serde_json::to_string(&zero).unwrap(), "0.00");
+    }
+}

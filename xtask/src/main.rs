@@ -1,0 +1,85 @@
+//! `cargo xtask codegen` regenerates `crates/uqpay-issuing-raw/src/generated.rs`
+//! from `spec/uqpay-issuing.yaml`; `cargo xtask codegen --check` fails when the
+//! checked-in file is not what the spec generates.
+
+use std::process::ExitCode;
+
+use uqpay_codegen::{Freshness, OUTPUT_PATH, SPEC_PATH};
+
+const USAGE: &str = "usage: cargo xtask codegen [--check]
+
+  codegen          regenerate crates/uqpay-issuing-raw/src/generated.rs from spec/uqpay-issuing.yaml
+  codegen --check  exit 1 (with a diff) if the checked-in file is stale";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["codegen"] => write(),
+        ["codegen", "--check"] => check(),
+        ["help" | "--help" | "-h"] => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn write() -> ExitCode {
+    let root = uqpay_codegen::workspace_root();
+    let source = match uqpay_codegen::generate_from_path(&root.join(SPEC_PATH)) {
+        Ok(source) => source,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let out = root.join(OUTPUT_PATH);
+    if std::fs::read_to_string(&out).ok().as_deref() == Some(source.as_str()) {
+        println!("{OUTPUT_PATH} is up to date");
+        return ExitCode::SUCCESS;
+    }
+    if let Err(e) = std::fs::write(&out, source) {
+        eprintln!("error: cannot write {}: {e}", out.display());
+        return ExitCode::FAILURE;
+    }
+    println!("wrote {OUTPUT_PATH} from {SPEC_PATH}");
+    ExitCode::SUCCESS
+}
+
+fn check() -> ExitCode {
+    let root = uqpay_codegen::workspace_root();
+    match uqpay_codegen::check(&root) {
+        Ok(Freshness::Fresh) => {
+            println!("{OUTPUT_PATH} is up to date with {SPEC_PATH}");
+            ExitCode::SUCCESS
+        }
+        Ok(Freshness::Missing) => {
+            eprintln!("error: {OUTPUT_PATH} does not exist; run `cargo xtask codegen`");
+            ExitCode::FAILURE
+        }
+        Ok(Freshness::Stale(diff)) => {
+            let changed = diff
+                .lines()
+                .filter(|l| {
+                    (l.starts_with('+') || l.starts_with('-'))
+                        && !l.starts_with("+++")
+                        && !l.starts_with("---")
+                })
+                .count();
+            eprintln!("{diff}");
+            eprintln!(
+                "error: {OUTPUT_PATH} is stale: {changed} line(s) differ from what {SPEC_PATH} generates.\n\
+                 Run `cargo xtask codegen` and commit the result."
+            );
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
