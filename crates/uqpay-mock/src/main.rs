@@ -1,0 +1,110 @@
+//! `uqpay-mock`: the simulator as a standalone server.
+//!
+//! ```sh
+//! cargo run -p uqpay-mock -- --addr 127.0.0.1:8080 --token T --client-id C --api-key K
+//! ```
+//!
+//! The first line of standard output is the base URL (e.g.
+//! `http://127.0.0.1:8080/api`); the server runs until killed.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+use rand::distr::{Alphanumeric, SampleString as _};
+use uqpay_mock::{Fault, MockServer};
+
+/// A stateful simulator of UQPay's card-issuing API.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// A fixed x-auth-token to accept (repeatable). Made up and printed when absent.
+    #[arg(long = "token")]
+    tokens: Vec<String>,
+    /// The client id the token endpoint issues tokens to. Made up when absent.
+    #[arg(long)]
+    client_id: Option<String>,
+    /// The API key the token endpoint issues tokens to. Made up when absent.
+    #[arg(long)]
+    api_key: Option<String>,
+    /// Lifetime of issued tokens, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    token_lifetime_secs: u64,
+    /// Seed of the fault RNG.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Fraction (0..=1) of card requests that get a random fault.
+    #[arg(long, default_value_t = 0.0)]
+    fault_rate: f64,
+    /// The faults to draw from: rate-limited, 500, 502, 503, 504, drop-before, drop-after
+    /// (comma-separated; default: all).
+    #[arg(long, value_delimiter = ',')]
+    faults: Vec<String>,
+}
+
+fn parse_fault(name: &str) -> Result<Fault, String> {
+    Ok(match name.trim() {
+        "rate-limited" | "429" => Fault::RateLimited {
+            retry_after: Duration::from_secs(1),
+        },
+        "drop-before" => Fault::DropBeforeProcessing,
+        "drop-after" => Fault::DropAfterCommit,
+        status => match status.parse::<u16>() {
+            Ok(code @ 500..=599) => Fault::ServerError(code),
+            _ => return Err(format!("unknown fault {name:?}")),
+        },
+    })
+}
+
+fn made_up(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        Alphanumeric.sample_string(&mut rand::rng(), 24)
+    )
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let kinds = if args.faults.is_empty() {
+        Fault::all()
+    } else {
+        args.faults
+            .iter()
+            .map(|f| parse_fault(f))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let invented_token = args.tokens.is_empty();
+    let tokens = if invented_token {
+        vec![made_up("tok")]
+    } else {
+        args.tokens.clone()
+    };
+    let client_id = args.client_id.clone().unwrap_or_else(|| made_up("client"));
+    let api_key = args.api_key.clone().unwrap_or_else(|| made_up("key"));
+
+    let mut builder = MockServer::builder()
+        .addr(args.addr)
+        .credentials(client_id.clone(), api_key.clone())
+        .token_lifetime(Duration::from_secs(args.token_lifetime_secs))
+        .seed(args.seed)
+        .random_faults(args.fault_rate, kinds);
+    for token in &tokens {
+        builder = builder.token(token.clone());
+    }
+    let server = builder.start().await?;
+
+    println!("{}", server.base_url());
+    if invented_token {
+        println!("token: {}", tokens[0]);
+    }
+    if args.client_id.is_none() || args.api_key.is_none() {
+        println!("client id: {client_id}");
+        println!("api key: {api_key}");
+    }
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

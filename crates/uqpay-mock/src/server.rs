@@ -1,0 +1,381 @@
+//! Starting, inspecting, steering and stopping a simulator.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+use tower::ServiceExt as _;
+use uuid::Uuid;
+
+use crate::app::{self, ConnectionKill, Hold, Shared};
+use crate::faults::{Fault, FaultPlan};
+use crate::state::{Card, Route, RouteCounters, State};
+use crate::tokens::Tokens;
+
+/// The token a simulator accepts when none is configured.
+pub const DEFAULT_TOKEN: &str = "mock-token";
+/// The client id a simulator issues tokens to when none is configured.
+pub const DEFAULT_CLIENT_ID: &str = "mock-client-id";
+/// The API key a simulator issues tokens to when none is configured.
+pub const DEFAULT_API_KEY: &str = "mock-api-key";
+
+/// Configures a [`MockServer`] before it starts.
+#[derive(Debug, Clone)]
+pub struct MockServerBuilder {
+    addr: SocketAddr,
+    tokens: Vec<String>,
+    client_id: String,
+    api_key: String,
+    token_lifetime: Duration,
+    seed: u64,
+    fault_rate: f64,
+    fault_kinds: Vec<Fault>,
+}
+
+impl Default for MockServerBuilder {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tokens: Vec::new(),
+            client_id: DEFAULT_CLIENT_ID.to_owned(),
+            api_key: DEFAULT_API_KEY.to_owned(),
+            token_lifetime: Duration::from_secs(3600),
+            seed: 0,
+            fault_rate: 0.0,
+            fault_kinds: Vec::new(),
+        }
+    }
+}
+
+impl MockServerBuilder {
+    /// Listen on `addr` (default `127.0.0.1:0`, a free port).
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// Accept `token` as `x-auth-token` (may be called several times). With
+    /// none, [`DEFAULT_TOKEN`] is accepted.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.tokens.push(token.into());
+        self
+    }
+
+    /// Issue tokens from `POST /v1/connect/token` to these credentials
+    /// (default [`DEFAULT_CLIENT_ID`] / [`DEFAULT_API_KEY`]).
+    pub fn credentials(mut self, client_id: impl Into<String>, api_key: impl Into<String>) -> Self {
+        self.client_id = client_id.into();
+        self.api_key = api_key.into();
+        self
+    }
+
+    /// How long issued tokens live (default one hour; zero: born expired).
+    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.token_lifetime = lifetime;
+        self
+    }
+
+    /// The seed of the fault RNG (default 0).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Inject a fault into a fraction `rate` (0..=1) of card requests, one
+    /// picked uniformly from `kinds` by the seeded RNG.
+    pub fn random_faults(mut self, rate: f64, kinds: Vec<Fault>) -> Self {
+        self.fault_rate = rate;
+        self.fault_kinds = kinds;
+        self
+    }
+
+    /// Binds the address and starts serving on the current tokio runtime.
+    pub async fn start(self) -> std::io::Result<MockServer> {
+        let listener = TcpListener::bind(self.addr).await?;
+        let addr = listener.local_addr()?;
+        let tokens = if self.tokens.is_empty() {
+            vec![DEFAULT_TOKEN.to_owned()]
+        } else {
+            self.tokens
+        };
+        let mut faults = FaultPlan::new(self.seed);
+        faults.set_random(self.fault_rate, self.fault_kinds);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            tokens: Mutex::new(Tokens::new(tokens.clone(), self.token_lifetime)),
+            faults: Mutex::new(faults),
+            client_id: self.client_id,
+            api_key: self.api_key,
+            hold: Hold::new(),
+        });
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        tokio::spawn(serve(listener, app::router(shared.clone()), shutdown_rx));
+        tracing::info!(%addr, "uqpay-mock listening");
+        Ok(MockServer {
+            addr,
+            shared,
+            tokens,
+            shutdown,
+        })
+    }
+}
+
+/// Accepts connections until `shutdown` turns true; each connection gets its
+/// own kill switch (used by the connection-dropping faults).
+async fn serve(listener: TcpListener, router: axum::Router, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let kill = Arc::new(Notify::new());
+        let router = router
+            .clone()
+            .layer(axum::Extension(ConnectionKill(kill.clone())));
+        let service = hyper::service::service_fn(move |request| router.clone().oneshot(request));
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let builder = auto::Builder::new(TokioExecutor::new());
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                result = connection => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                }
+                // Dropping the connection closes the socket without a response.
+                _ = kill.notified() => tracing::debug!("connection dropped by a fault"),
+                _ = shutdown.wait_for(|stop| *stop) => {}
+            }
+        });
+    }
+}
+
+/// A running simulator. Dropping it stops the server.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = uqpay_mock::MockServer::start().await.unwrap();
+/// assert!(server.base_url().ends_with("/api"));
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct MockServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    tokens: Vec<String>,
+    shutdown: watch::Sender<bool>,
+}
+
+/// Totals over every route, and the faults injected by kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Counters per route.
+    pub routes: BTreeMap<Route, RouteCounters>,
+    /// Faults injected, by [`Fault::name`].
+    pub faults: BTreeMap<String, u64>,
+    /// Tokens issued by the token endpoint.
+    pub tokens_issued: usize,
+}
+
+impl Stats {
+    /// The sum of a counter over the card routes (the token route excluded).
+    pub fn card_total(&self, counter: impl Fn(&RouteCounters) -> u64) -> u64 {
+        self.routes
+            .iter()
+            .filter(|(route, _)| **route != Route::Token)
+            .map(|(_, c)| counter(c))
+            .sum()
+    }
+}
+
+impl MockServer {
+    /// Starts a simulator with the default configuration on a free loopback port.
+    pub async fn start() -> std::io::Result<Self> {
+        Self::builder().start().await
+    }
+
+    /// A builder for a configured simulator.
+    pub fn builder() -> MockServerBuilder {
+        MockServerBuilder::default()
+    }
+
+    /// The base URL clients use, e.g. `http://127.0.0.1:38917/api`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/api", self.addr)
+    }
+
+    /// The socket address the simulator listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A token the simulator accepts (the first configured one).
+    pub fn token(&self) -> &str {
+        &self.tokens[0]
+    }
+
+    /// The credentials the token endpoint issues tokens to.
+    pub fn credentials(&self) -> (&str, &str) {
+        (&self.shared.client_id, &self.shared.api_key)
+    }
+
+    // -- inspection ---------------------------------------------------------
+
+    /// The stored state of a card, whichever account owns it.
+    pub fn card(&self, card_id: Uuid) -> Option<Card> {
+        self.shared.state().cards.get(&card_id).cloned()
+    }
+
+    /// The card a number is assigned to.
+    pub fn card_by_number(&self, card_number: &str) -> Option<Card> {
+        let state = self.shared.state();
+        let id = state.card_numbers.get(card_number)?;
+        state.cards.get(id).cloned()
+    }
+
+    /// Every card, in no particular order.
+    pub fn cards(&self) -> Vec<Card> {
+        self.shared.state().cards.values().cloned().collect()
+    }
+
+    /// How many times the request of this idempotency key changed state
+    /// (0 or 1, unless something is badly wrong).
+    pub fn commits_for_key(&self, key: Uuid) -> u32 {
+        self.shared
+            .state()
+            .idempotency
+            .get(&key)
+            .map_or(0, |r| r.commits)
+    }
+
+    /// How many times the stored response of this key was replayed.
+    pub fn replays_for_key(&self, key: Uuid) -> u32 {
+        self.shared
+            .state()
+            .idempotency
+            .get(&key)
+            .map_or(0, |r| r.replays)
+    }
+
+    /// Idempotency keys whose request changed state more than once.
+    pub fn keys_committed_more_than_once(&self) -> Vec<Uuid> {
+        self.shared
+            .state()
+            .idempotency
+            .iter()
+            .filter(|(_, r)| r.commits > 1)
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
+    /// The counters of one route.
+    pub fn counters(&self, route: Route) -> RouteCounters {
+        self.shared
+            .state()
+            .counters
+            .get(&route)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Requests received by `route` (faulted and refused ones included).
+    pub fn requests_received(&self, route: Route) -> u64 {
+        self.counters(route).received
+    }
+
+    /// Requests to `route` whose effect was committed.
+    pub fn requests_committed(&self, route: Route) -> u64 {
+        self.counters(route).committed
+    }
+
+    /// Requests received by all card routes.
+    pub fn card_requests_received(&self) -> u64 {
+        self.stats().card_total(|c| c.received)
+    }
+
+    /// Every counter at once.
+    pub fn stats(&self) -> Stats {
+        let state = self.shared.state();
+        Stats {
+            routes: Route::ALL
+                .iter()
+                .map(|r| (*r, state.counters.get(r).copied().unwrap_or_default()))
+                .collect(),
+            faults: state
+                .faults_injected
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+            tokens_issued: self.shared.tokens().issued_count(),
+        }
+    }
+
+    // -- steering -----------------------------------------------------------
+
+    /// The next `times` card requests get `fault` (before any random fault).
+    pub fn fail_next(&self, times: usize, fault: Fault) {
+        self.shared.faults().push(fault, times);
+    }
+
+    /// From now on a fraction `rate` of card requests get one of `kinds`.
+    pub fn set_random_faults(&self, rate: f64, kinds: Vec<Fault>) {
+        self.shared.faults().set_random(rate, kinds);
+    }
+
+    /// Restarts the fault RNG from `seed`.
+    pub fn reseed_faults(&self, seed: u64) {
+        self.shared.faults().reseed(seed);
+    }
+
+    /// No more faults, queued or random.
+    pub fn clear_faults(&self) {
+        self.shared.faults().clear();
+    }
+
+    /// Makes every token issued so far expire now.
+    pub fn expire_issued_tokens(&self) {
+        self.shared.tokens().expire_all();
+    }
+
+    /// Holds every new card request once it is marked in flight, until
+    /// [`MockServer::release`]. With [`MockServer::wait_for_held`] a test can
+    /// put a request "in flight" deterministically.
+    pub fn hold_requests(&self) {
+        self.shared.hold.close();
+    }
+
+    /// Lets held requests (and every later one) through.
+    pub fn release(&self) {
+        self.shared.hold.open();
+    }
+
+    /// Waits until at least `n` requests are held.
+    pub async fn wait_for_held(&self, n: usize) {
+        self.shared.hold.wait_for_held(n).await;
+    }
+
+    /// Stops accepting connections and closes open ones.
+    pub fn shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

@@ -1,0 +1,144 @@
+//! The simulator's state: cards, card numbers, idempotency records, counters.
+
+use std::collections::HashMap;
+
+use axum::http::StatusCode;
+use bytes::Bytes;
+use chrono::{DateTime, FixedOffset};
+use serde::Serialize;
+use uuid::Uuid;
+
+use uqpay_issuing_raw::money::Amount;
+use uqpay_issuing_raw::pan::CardNumber;
+use uqpay_issuing_raw::types::{
+    CardMode, CardState, Metadata, OrderState, RiskControls, SpendingControl,
+};
+
+/// The routes of the simulator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Route {
+    /// `POST /api/v1/connect/token`
+    Token,
+    /// `POST /api/v1/issuing/cards/assign`
+    AssignCard,
+    /// `POST /api/v1/issuing/cards/{id}/status`
+    UpdateCardStatus,
+    /// `POST /api/v1/issuing/cards/{id}`
+    UpdateCard,
+}
+
+impl Route {
+    /// Every route.
+    pub const ALL: [Route; 4] = [
+        Route::Token,
+        Route::AssignCard,
+        Route::UpdateCardStatus,
+        Route::UpdateCard,
+    ];
+
+    /// The spec's operationId of the route.
+    pub fn operation_id(self) -> &'static str {
+        match self {
+            Route::Token => "create_access_token",
+            Route::AssignCard => "assign_card",
+            Route::UpdateCardStatus => "update_card_status",
+            Route::UpdateCard => "update_card",
+        }
+    }
+}
+
+/// A card as the simulator stores it. `Debug` shows the card number masked.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Card {
+    /// The card's id.
+    pub card_id: Uuid,
+    /// The connected account that owns it (`None`: the master account).
+    pub account: Option<String>,
+    /// The cardholder it is assigned to.
+    pub cardholder_id: Uuid,
+    /// The card number.
+    #[serde(skip)]
+    pub card_number: CardNumber,
+    /// The card's currency.
+    pub card_currency: String,
+    /// SINGLE or SHARE.
+    pub card_mode: CardMode,
+    /// The card's current status.
+    pub card_status: CardState,
+    /// The id of the card order created by Assign Card.
+    pub card_order_id: String,
+    /// The status of the card's latest order.
+    pub order_status: OrderState,
+    /// When the card was assigned (UTC+8, as the API reports it).
+    pub create_time: DateTime<FixedOffset>,
+    /// The credit limit (SHARE cards only).
+    pub card_limit: Option<Amount>,
+    /// The name embossed on the card.
+    pub name_on_card: Option<String>,
+    /// The no-PIN payment amount.
+    pub no_pin_payment_amount: Option<Amount>,
+    /// The spending controls (replaced as a whole by each Update Card that sets them).
+    pub spending_controls: Vec<SpendingControl>,
+    /// The risk controls (each member set by an Update Card replaces the stored one).
+    pub risk_controls: RiskControls,
+    /// The metadata (replaced as a whole).
+    pub metadata: Option<Metadata>,
+    /// Every status change: the new status and its reason.
+    pub status_history: Vec<(CardState, Option<String>)>,
+    /// How many Update Card calls were applied.
+    pub updates: u32,
+}
+
+/// The stored outcome of an idempotency key.
+#[derive(Clone, Debug)]
+pub(crate) enum Outcome {
+    InFlight,
+    Done { status: StatusCode, body: Bytes },
+}
+
+/// What identifies "the same request" for an idempotency key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Fingerprint {
+    pub(crate) account: Option<String>,
+    pub(crate) route: Route,
+    pub(crate) path: String,
+    pub(crate) body: Bytes,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct IdempotencyRecord {
+    pub(crate) fingerprint: Fingerprint,
+    pub(crate) outcome: Outcome,
+    pub(crate) commits: u32,
+    pub(crate) replays: u32,
+}
+
+/// Per-route counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RouteCounters {
+    /// Requests that reached the route (faulted, refused and replayed ones included).
+    pub received: u64,
+    /// Requests whose effect was committed to the state.
+    pub committed: u64,
+    /// Requests answered by replaying a stored response.
+    pub replayed: u64,
+    /// Requests refused before any processing (auth, validation, idempotency).
+    pub refused: u64,
+    /// Requests that got an injected fault.
+    pub faulted: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub(crate) cards: HashMap<Uuid, Card>,
+    pub(crate) card_numbers: HashMap<String, Uuid>,
+    pub(crate) idempotency: HashMap<Uuid, IdempotencyRecord>,
+    pub(crate) counters: HashMap<Route, RouteCounters>,
+    pub(crate) faults_injected: HashMap<String, u64>,
+}
+
+impl State {
+    pub(crate) fn counters(&mut self, route: Route) -> &mut RouteCounters {
+        self.counters.entry(route).or_default()
+    }
+}

@@ -1,0 +1,929 @@
+//! The simulator driven by a plain HTTP client, one rule at a time.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use uqpay_mock::{Fault, MockServer, Route, PROCESSING_MESSAGE};
+use uuid::Uuid;
+
+const TOKEN: &str = "test-token";
+const HOLDER: &str = "5135e6cc-28b6-4889-81dc-3b86a09e1395";
+
+struct Api {
+    server: MockServer,
+    http: reqwest::Client,
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    bytes: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.bytes)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.bytes)))
+    }
+
+    /// Asserts the status and UQPay's error shape, returns the body.
+    fn error(&self, status: StatusCode, kind: &str) -> Value {
+        let body = self.json();
+        assert_eq!(self.status, status, "{body}");
+        assert_eq!(body["type"], kind, "{body}");
+        assert!(body["message"].is_string(), "{body}");
+        assert!(body["code"].is_string(), "{body}");
+        assert_eq!(
+            self.headers["content-type"], "application/json",
+            "error bodies are JSON"
+        );
+        body
+    }
+}
+
+async fn api() -> Api {
+    api_with(MockServer::builder().token(TOKEN)).await
+}
+
+async fn api_with(builder: uqpay_mock::MockServerBuilder) -> Api {
+    Api {
+        server: builder.start().await.unwrap(),
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    }
+}
+
+fn pan(n: u64) -> String {
+    format!("40963608{n:08}")
+}
+
+impl Api {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.server.base_url())
+    }
+
+    async fn send(&self, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+        let mut request = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("the simulator answers");
+        Answer {
+            status: response.status(),
+            headers: response.headers().clone(),
+            bytes: response.bytes().await.unwrap().to_vec(),
+        }
+    }
+
+    /// Sends with the test token and the given key / account.
+    async fn call(&self, path: &str, key: Uuid, account: Option<&str>, body: &Value) -> Answer {
+        let key = key.to_string();
+        let mut headers = vec![("x-auth-token", TOKEN), ("x-idempotency-key", key.as_str())];
+        if let Some(account) = account {
+            headers.push(("x-on-behalf-of", account));
+        }
+        self.send(path, &headers, &body.to_string()).await
+    }
+
+    async fn assign_as(&self, account: Option<&str>, number: &str, mode: &str) -> Uuid {
+        let body = json!({"cardholder_id": HOLDER, "card_number": number, "card_currency": "USD", "card_mode": mode});
+        let answer = self
+            .call("/v1/issuing/cards/assign", Uuid::new_v4(), account, &body)
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.json());
+        answer.json()["card_id"].as_str().unwrap().parse().unwrap()
+    }
+
+    async fn assign(&self, number: &str) -> Uuid {
+        self.assign_as(None, number, "SHARE").await
+    }
+
+    async fn set_status(&self, card: Uuid, status: &str) -> Answer {
+        self.call(
+            &format!("/v1/issuing/cards/{card}/status"),
+            Uuid::new_v4(),
+            None,
+            &json!({"card_status": status, "update_reason": "test"}),
+        )
+        .await
+    }
+
+    async fn update(&self, card: Uuid, body: Value) -> Answer {
+        self.call(
+            &format!("/v1/issuing/cards/{card}"),
+            Uuid::new_v4(),
+            None,
+            &body,
+        )
+        .await
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Happy paths and the docs' examples
+
+#[tokio::test]
+async fn the_docs_examples_work_end_to_end() {
+    let api = api().await;
+    let body: Value = serde_json::from_str(include_str!(
+        "../../uqpay-issuing-raw/tests/fixtures/assign_card.request.json"
+    ))
+    .unwrap();
+    let answer = api
+        .call("/v1/issuing/cards/assign", Uuid::new_v4(), None, &body)
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let assigned = answer.json();
+    assert_eq!(assigned["card_status"], "ACTIVE");
+    assert_eq!(assigned["order_status"], "PENDING");
+    assert!(assigned["create_time"]
+        .as_str()
+        .unwrap()
+        .ends_with("+08:00"));
+    let card_id: Uuid = assigned["card_id"].as_str().unwrap().parse().unwrap();
+
+    // SINGLE cards take no card_limit: drop it from the docs' example.
+    let mut update: Value = serde_json::from_str(include_str!(
+        "../../uqpay-issuing-raw/tests/fixtures/update_card.request.json"
+    ))
+    .unwrap();
+    update.as_object_mut().unwrap().remove("card_limit");
+    let answer = api.update(card_id, update).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.json());
+    assert_eq!(answer.json()["order_status"], "SUCCESS");
+
+    let card = api.server.card(card_id).unwrap();
+    assert_eq!(card.name_on_card.as_deref(), Some("MARSHALL HU"));
+    assert_eq!(card.no_pin_payment_amount.unwrap().to_string(), "100");
+    assert_eq!(card.spending_controls[0].amount.to_string(), "100.03");
+    let blocked: Vec<String> = card
+        .risk_controls
+        .blocked_mcc
+        .iter()
+        .flatten()
+        .map(|m| m.to_string())
+        .collect();
+    assert_eq!(blocked, ["5999", "6011"]);
+    assert_eq!(card.metadata.unwrap()["key1"], "value1");
+    assert_eq!(card.card_number.expose(), "4096360800133951");
+    assert!(!format!("{:?}", api.server.card(card_id).unwrap()).contains("4096360800133951"));
+}
+
+#[tokio::test]
+async fn card_limit_is_stored_exactly_on_share_cards() {
+    let api = api().await;
+    let card = api.assign(&pan(1)).await;
+    let answer = api
+        .update(
+            card,
+            json!({"card_limit": 2100.02, "no_pin_payment_amount": 0}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let stored = api.server.card(card).unwrap();
+    assert_eq!(stored.card_limit.unwrap().to_string(), "2100.02");
+    assert_eq!(stored.no_pin_payment_amount.unwrap().to_string(), "0");
+    assert_eq!(stored.updates, 1);
+}
+
+// ---------------------------------------------------------------------------
+// Auth
+
+#[tokio::test]
+async fn requests_without_a_valid_token_get_401() {
+    let api = api().await;
+    let body = json!({"card_status": "FROZEN"}).to_string();
+    let path = format!("/v1/issuing/cards/{}/status", Uuid::new_v4());
+    let key = Uuid::new_v4().to_string();
+    for headers in [
+        vec![("x-idempotency-key", key.as_str())],
+        vec![
+            ("x-idempotency-key", key.as_str()),
+            ("x-auth-token", "wrong"),
+        ],
+        vec![("x-idempotency-key", key.as_str()), ("x-auth-token", "")],
+    ] {
+        let answer = api.send(&path, &headers, &body).await;
+        answer.error(StatusCode::UNAUTHORIZED, "unauthorized_error");
+    }
+    // The fixed token, also with UQPay's SDKs' "Bearer " prefix, is accepted.
+    let bearer = format!("Bearer {TOKEN}");
+    let answer = api
+        .send(
+            &path,
+            &[
+                ("x-idempotency-key", key.as_str()),
+                ("x-auth-token", &bearer),
+            ],
+            &body,
+        )
+        .await;
+    answer.error(StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(api.server.counters(Route::UpdateCardStatus).refused, 3);
+}
+
+#[tokio::test]
+async fn the_token_endpoint_issues_expiring_jwt_shaped_tokens() {
+    let api = api_with(MockServer::builder().credentials("cid", "key")).await;
+    let bad = api
+        .send(
+            "/v1/connect/token",
+            &[("x-client-id", "cid"), ("x-api-key", "nope")],
+            "",
+        )
+        .await;
+    bad.error(StatusCode::UNAUTHORIZED, "unauthorized_error");
+    let missing = api
+        .send("/v1/connect/token", &[("x-client-id", "cid")], "")
+        .await;
+    let body = missing.error(StatusCode::BAD_REQUEST, "invalid_request_error");
+    assert_eq!(body["missing_fields"], json!(["x-api-key"]));
+
+    let answer = api
+        .send(
+            "/v1/connect/token",
+            &[("x-client-id", "cid"), ("x-api-key", "key")],
+            "",
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let issued = answer.json();
+    let token = issued["auth_token"].as_str().unwrap().to_owned();
+    assert_eq!(token.split('.').count(), 3, "JWT-shaped");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(issued["expired_at"].as_u64().unwrap() > now + 3000);
+
+    let path = "/v1/issuing/cards/assign";
+    let body = json!({"cardholder_id": HOLDER, "card_number": pan(2), "card_currency": "USD", "card_mode": "SINGLE"}).to_string();
+    let key = Uuid::new_v4().to_string();
+    let headers = [
+        ("x-auth-token", token.as_str()),
+        ("x-idempotency-key", key.as_str()),
+    ];
+    assert_eq!(api.send(path, &headers, &body).await.status, StatusCode::OK);
+
+    api.server.expire_issued_tokens();
+    let key = Uuid::new_v4().to_string();
+    let body = json!({"cardholder_id": HOLDER, "card_number": pan(3), "card_currency": "USD", "card_mode": "SINGLE"}).to_string();
+    let headers = [
+        ("x-auth-token", token.as_str()),
+        ("x-idempotency-key", key.as_str()),
+    ];
+    let expired = api.send(path, &headers, &body).await;
+    let body_json = expired.error(StatusCode::UNAUTHORIZED, "unauthorized_error");
+    assert!(body_json["message"].as_str().unwrap().contains("expired"));
+    assert!(api.server.card_by_number(&pan(3)).is_none());
+}
+
+#[tokio::test]
+async fn zero_lifetime_tokens_are_refused() {
+    let api = api_with(MockServer::builder().token_lifetime(Duration::ZERO)).await;
+    let (id, key) = api.server.credentials();
+    let (id, key) = (id.to_owned(), key.to_owned());
+    let issued = api
+        .send(
+            "/v1/connect/token",
+            &[("x-client-id", &id), ("x-api-key", &key)],
+            "",
+        )
+        .await
+        .json();
+    let token = issued["auth_token"].as_str().unwrap();
+    let idem = Uuid::new_v4().to_string();
+    let answer = api
+        .send(
+            "/v1/issuing/cards/assign",
+            &[("x-auth-token", token), ("x-idempotency-key", &idem)],
+            "{}",
+        )
+        .await;
+    answer.error(StatusCode::UNAUTHORIZED, "unauthorized_error");
+}
+
+// ---------------------------------------------------------------------------
+// Account scoping
+
+#[tokio::test]
+async fn cards_are_scoped_to_the_account_that_assigned_them() {
+    let api = api().await;
+    let card = api.assign_as(Some("acct_A"), &pan(4), "SHARE").await;
+    let path = format!("/v1/issuing/cards/{card}/status");
+    let body = json!({"card_status": "FROZEN"});
+    for account in [Some("acct_B"), None, Some("")] {
+        let answer = api.call(&path, Uuid::new_v4(), account, &body).await;
+        answer.error(StatusCode::NOT_FOUND, "not_found");
+    }
+    let answer = api.call(&path, Uuid::new_v4(), Some("acct_A"), &body).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let stored = api.server.card(card).unwrap();
+    assert_eq!(stored.account.as_deref(), Some("acct_A"));
+    assert_eq!(stored.card_status.to_string(), "FROZEN");
+}
+
+// ---------------------------------------------------------------------------
+// Idempotency
+
+#[tokio::test]
+async fn the_same_key_and_body_replays_byte_for_byte_without_changing_state() {
+    let api = api().await;
+    let key = Uuid::new_v4();
+    let body = json!({"cardholder_id": HOLDER, "card_number": pan(5), "card_currency": "USD", "card_mode": "SINGLE"});
+    let first = api.call("/v1/issuing/cards/assign", key, None, &body).await;
+    let second = api.call("/v1/issuing/cards/assign", key, None, &body).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(second.status, StatusCode::OK);
+    assert_eq!(first.bytes, second.bytes);
+    assert_eq!(api.server.cards().len(), 1);
+    assert_eq!(api.server.commits_for_key(key), 1);
+    assert_eq!(api.server.replays_for_key(key), 1);
+    let counters = api.server.counters(Route::AssignCard);
+    assert_eq!(
+        (counters.received, counters.committed, counters.replayed),
+        (2, 1, 1)
+    );
+
+    // Replays of a status change do not change the card twice.
+    let card: Uuid = first.json()["card_id"].as_str().unwrap().parse().unwrap();
+    let key = Uuid::new_v4();
+    let path = format!("/v1/issuing/cards/{card}/status");
+    let freeze = json!({"card_status": "FROZEN"});
+    for _ in 0..3 {
+        assert_eq!(
+            api.call(&path, key, None, &freeze).await.status,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(api.server.card(card).unwrap().status_history.len(), 2);
+}
+
+#[tokio::test]
+async fn the_same_key_with_another_request_is_an_idempotency_error() {
+    let api = api().await;
+    let key = Uuid::new_v4();
+    let body = json!({"cardholder_id": HOLDER, "card_number": pan(6), "card_currency": "USD", "card_mode": "SINGLE"});
+    assert_eq!(
+        api.call("/v1/issuing/cards/assign", key, None, &body)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let mut other = body.clone();
+    other["card_number"] = json!(pan(7));
+    let answer = api
+        .call("/v1/issuing/cards/assign", key, None, &other)
+        .await;
+    answer.error(StatusCode::BAD_REQUEST, "idempotency_error");
+    // Another account, same body: also another request.
+    let answer = api
+        .call("/v1/issuing/cards/assign", key, Some("acct_X"), &body)
+        .await;
+    answer.error(StatusCode::BAD_REQUEST, "idempotency_error");
+    assert!(api.server.card_by_number(&pan(7)).is_none());
+    assert_eq!(api.server.cards().len(), 1);
+}
+
+#[tokio::test]
+async fn a_key_still_in_flight_answers_that_the_request_is_processing() {
+    let api = api().await;
+    let card = api.assign(&pan(8)).await;
+    api.server.hold_requests();
+    let key = Uuid::new_v4();
+    let path = format!("/v1/issuing/cards/{card}/status");
+    let body = json!({"card_status": "FROZEN"});
+    let first = {
+        let http = api.http.clone();
+        let url = api.url(&path);
+        let body = body.to_string();
+        tokio::spawn(async move {
+            http.post(url)
+                .header("x-auth-token", TOKEN)
+                .header("x-idempotency-key", key.to_string())
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    };
+    api.server.wait_for_held(1).await;
+    let second = api.call(&path, key, None, &body).await;
+    let error = second.error(StatusCode::CONFLICT, "idempotency_error");
+    assert_eq!(error["message"], PROCESSING_MESSAGE);
+    assert!(PROCESSING_MESSAGE
+        .to_lowercase()
+        .contains("request is processing"));
+    assert_eq!(
+        api.server.card(card).unwrap().card_status.to_string(),
+        "ACTIVE"
+    );
+    api.server.release();
+    assert_eq!(first.await.unwrap(), StatusCode::OK);
+    assert_eq!(
+        api.server.card(card).unwrap().card_status.to_string(),
+        "FROZEN"
+    );
+    assert_eq!(api.server.commits_for_key(key), 1);
+}
+
+#[tokio::test]
+async fn the_idempotency_key_must_be_a_uuid() {
+    let api = api().await;
+    let path = "/v1/issuing/cards/assign";
+    let body = json!({"cardholder_id": HOLDER, "card_number": pan(9), "card_currency": "USD", "card_mode": "SINGLE"}).to_string();
+    let missing = api.send(path, &[("x-auth-token", TOKEN)], &body).await;
+    let error = missing.error(StatusCode::BAD_REQUEST, "invalid_request_error");
+    assert_eq!(error["missing_fields"], json!(["x-idempotency-key"]));
+    let bad = api
+        .send(
+            path,
+            &[("x-auth-token", TOKEN), ("x-idempotency-key", "123")],
+            &body,
+        )
+        .await;
+    let error = bad.error(StatusCode::BAD_REQUEST, "invalid_request_error");
+    assert!(error["message"]
+        .as_str()
+        .unwrap()
+        .contains("x-idempotency-key"));
+    assert!(api.server.cards().is_empty());
+}
+
+#[tokio::test]
+async fn a_refused_request_does_not_burn_its_key() {
+    let api = api().await;
+    let key = Uuid::new_v4();
+    let mut body = json!({"cardholder_id": HOLDER, "card_number": pan(10), "card_currency": "usd", "card_mode": "SINGLE"});
+    let answer = api.call("/v1/issuing/cards/assign", key, None, &body).await;
+    answer.error(StatusCode::BAD_REQUEST, "invalid_request_error");
+    body["card_currency"] = json!("USD");
+    let answer = api.call("/v1/issuing/cards/assign", key, None, &body).await;
+    assert_eq!(answer.status, StatusCode::OK);
+}
+
+// ---------------------------------------------------------------------------
+// Validation: each rule names its field and changes nothing.
+
+async fn assert_refused(api: &Api, path: &str, body: &str, field: &str) {
+    let before = api.server.cards();
+    let key = Uuid::new_v4().to_string();
+    let answer = api
+        .send(
+            path,
+            &[("x-auth-token", TOKEN), ("x-idempotency-key", &key)],
+            body,
+        )
+        .await;
+    let error = answer.error(StatusCode::BAD_REQUEST, "invalid_request_error");
+    let message = error["message"].as_str().unwrap();
+    let named = message.contains(field)
+        || error["missing_fields"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|f| f == field));
+    assert!(named, "{body}: the error does not name {field}: {error}");
+    assert_eq!(api.server.cards(), before, "{body} changed state");
+}
+
+#[tokio::test]
+async fn invalid_assign_requests_are_refused_naming_the_field() {
+    let api = api().await;
+    let path = "/v1/issuing/cards/assign";
+    let ok = json!({"cardholder_id": HOLDER, "card_number": pan(11), "card_currency": "USD", "card_mode": "SINGLE"});
+    let with = |field: &str, value: Value| {
+        let mut body = ok.clone();
+        body[field] = value;
+        body.to_string()
+    };
+    let without = |field: &str| {
+        let mut body = ok.clone();
+        body.as_object_mut().unwrap().remove(field);
+        body.to_string()
+    };
+    assert_refused(&api, path, &with("card_mode", json!("DOUBLE")), "card_mode").await;
+    assert_refused(&api, path, &with("card_mode", json!(1)), "card_mode").await;
+    assert_refused(
+        &api,
+        path,
+        &with("cardholder_id", json!("not-a-uuid")),
+        "cardholder_id",
+    )
+    .await;
+    assert_refused(
+        &api,
+        path,
+        &with("card_number", json!("4096")),
+        "card_number",
+    )
+    .await;
+    assert_refused(
+        &api,
+        path,
+        &with("card_number", json!("4".repeat(20))),
+        "card_number",
+    )
+    .await;
+    assert_refused(
+        &api,
+        path,
+        &with("card_number", json!("40963608001339ab")),
+        "card_number",
+    )
+    .await;
+    assert_refused(
+        &api,
+        path,
+        &with("card_number", json!(4096360800133951u64)),
+        "card_number",
+    )
+    .await;
+    assert_refused(
+        &api,
+        path,
+        &with("card_currency", json!("US")),
+        "card_currency",
+    )
+    .await;
+    for field in ["cardholder_id", "card_number", "card_currency", "card_mode"] {
+        assert_refused(&api, path, &without(field), field).await;
+    }
+    // Not JSON, not an object, empty.
+    for body in ["{\"card_mode\": ", "[1,2]", "", "null"] {
+        let key = Uuid::new_v4().to_string();
+        let answer = api
+            .send(
+                path,
+                &[("x-auth-token", TOKEN), ("x-idempotency-key", &key)],
+                body,
+            )
+            .await;
+        answer.error(StatusCode::BAD_REQUEST, "invalid_request_error");
+    }
+    assert!(api.server.cards().is_empty());
+    assert_eq!(api.server.requests_committed(Route::AssignCard), 0);
+}
+
+#[tokio::test]
+async fn invalid_updates_are_refused_naming_the_field() {
+    let api = api().await;
+    let card = api.assign(&pan(12)).await;
+    let path = format!("/v1/issuing/cards/{card}");
+    let cases = [
+        (json!({"name_on_card": "A".repeat(27)}), "name_on_card"),
+        (json!({"name_on_card": ""}), "name_on_card"),
+        (json!({"card_limit": -0.01}), "card_limit"),
+        (json!({"card_limit": "lots"}), "card_limit"),
+        (json!({"card_limit": true}), "card_limit"),
+        (
+            json!({"no_pin_payment_amount": -1}),
+            "no_pin_payment_amount",
+        ),
+        (
+            json!({"spending_controls": [{"amount": -5, "interval": "PER_TRANSACTION"}]}),
+            "spending_controls[0].amount",
+        ),
+        (
+            json!({"spending_controls": [{"amount": 5, "interval": "HOURLY"}]}),
+            "spending_controls[0].interval",
+        ),
+        (
+            json!({"spending_controls": [{"amount": 5}]}),
+            "spending_controls[0]",
+        ),
+        (
+            json!({"risk_controls": {"enable_3ds": "YES"}}),
+            "risk_controls.enable_3ds",
+        ),
+        (
+            json!({"risk_controls": {"blocked_mcc": ["599"]}}),
+            "risk_controls.blocked_mcc[0]",
+        ),
+        (
+            json!({"risk_controls": {"allowed_mcc": ["59x9"]}}),
+            "risk_controls.allowed_mcc[0]",
+        ),
+        (json!({"metadata": "a string"}), "metadata"),
+        (json!({"metadata": {"k": "v".repeat(3200)}}), "metadata"),
+        (json!({}), "card_limit"),
+    ];
+    for (body, field) in cases {
+        assert_refused(&api, &path, &body.to_string(), field).await;
+    }
+    let stored = api.server.card(card).unwrap();
+    assert_eq!(stored.updates, 0);
+    // The boundaries just inside are accepted.
+    let answer = api
+        .update(
+            card,
+            json!({"name_on_card": "Ä".repeat(26), "card_limit": 0, "metadata": {"k": "v".repeat(3192)}}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.json());
+}
+
+#[tokio::test]
+async fn invalid_status_updates_are_refused_naming_the_field() {
+    let api = api().await;
+    let card = api.assign(&pan(13)).await;
+    let path = format!("/v1/issuing/cards/{card}/status");
+    for (body, field) in [
+        (json!({"card_status": "LOST"}), "card_status"),
+        (json!({"card_status": "frozen"}), "card_status"),
+        (json!({"update_reason": "x"}), "card_status"),
+        (
+            json!({"card_status": "FROZEN", "update_reason": "r".repeat(101)}),
+            "update_reason",
+        ),
+    ] {
+        assert_refused(&api, &path, &body.to_string(), field).await;
+    }
+    let answer = api
+        .call(
+            &path,
+            Uuid::new_v4(),
+            None,
+            &json!({"card_status": "FROZEN", "update_reason": "r".repeat(100)}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_bad_uuid_in_the_path_is_400_and_an_unknown_card_404() {
+    let api = api().await;
+    let key = Uuid::new_v4().to_string();
+    let headers = [("x-auth-token", TOKEN), ("x-idempotency-key", key.as_str())];
+    let answer = api
+        .send(
+            "/v1/issuing/cards/not-a-uuid",
+            &headers,
+            r#"{"name_on_card":"A"}"#,
+        )
+        .await;
+    let error = answer.error(StatusCode::BAD_REQUEST, "invalid_request_error");
+    assert!(error["message"].as_str().unwrap().starts_with("id:"));
+    let answer = api
+        .send(
+            "/v1/issuing/cards/123/status",
+            &headers,
+            r#"{"card_status":"FROZEN"}"#,
+        )
+        .await;
+    answer.error(StatusCode::BAD_REQUEST, "invalid_request_error");
+    let answer = api
+        .update(Uuid::new_v4(), json!({"name_on_card": "A"}))
+        .await;
+    answer.error(StatusCode::NOT_FOUND, "not_found");
+    let answer = api.send("/v1/nowhere", &headers, "{}").await;
+    answer.error(StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn huge_bodies_get_a_413_with_the_error_body() {
+    let api = api().await;
+    let card = api.assign(&pan(14)).await;
+    let huge = json!({"metadata": {"k": "v".repeat(1 << 20)}}).to_string();
+    let key = Uuid::new_v4().to_string();
+    let answer = api
+        .send(
+            &format!("/v1/issuing/cards/{card}"),
+            &[("x-auth-token", TOKEN), ("x-idempotency-key", &key)],
+            &huge,
+        )
+        .await;
+    answer.error(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request_error");
+    assert_eq!(api.server.card(card).unwrap().updates, 0);
+}
+
+// ---------------------------------------------------------------------------
+// State rules
+
+#[tokio::test]
+async fn a_card_number_is_assigned_once() {
+    let api = api().await;
+    api.assign(&pan(15)).await;
+    let body = json!({"cardholder_id": Uuid::new_v4(), "card_number": pan(15), "card_currency": "EUR", "card_mode": "SINGLE"});
+    let answer = api
+        .call(
+            "/v1/issuing/cards/assign",
+            Uuid::new_v4(),
+            Some("acct_other"),
+            &body,
+        )
+        .await;
+    let error = answer.error(StatusCode::CONFLICT, "conflict_error");
+    assert!(
+        !error.to_string().contains(&pan(15)),
+        "the PAN leaks: {error}"
+    );
+    assert_eq!(api.server.cards().len(), 1);
+}
+
+#[tokio::test]
+async fn the_card_lifecycle() {
+    let api = api().await;
+    let card = api.assign(&pan(16)).await;
+    let status = |api: &Api| api.server.card(card).unwrap().card_status.to_string();
+    assert_eq!(api.set_status(card, "FROZEN").await.status, StatusCode::OK);
+    assert_eq!(status(&api), "FROZEN");
+    assert_eq!(api.set_status(card, "ACTIVE").await.status, StatusCode::OK);
+    assert_eq!(status(&api), "ACTIVE");
+    assert_eq!(
+        api.set_status(card, "CANCELLED").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(status(&api), "CANCELLED");
+    for target in ["ACTIVE", "FROZEN", "CANCELLED"] {
+        api.set_status(card, target)
+            .await
+            .error(StatusCode::CONFLICT, "conflict_error");
+    }
+    api.update(card, json!({"name_on_card": "LATE"}))
+        .await
+        .error(StatusCode::CONFLICT, "conflict_error");
+    let stored = api.server.card(card).unwrap();
+    assert_eq!(stored.status_history.len(), 4);
+    assert_eq!(stored.updates, 0);
+
+    // A frozen card can be cancelled directly.
+    let other = api.assign(&pan(17)).await;
+    assert_eq!(api.set_status(other, "FROZEN").await.status, StatusCode::OK);
+    assert_eq!(
+        api.set_status(other, "CANCELLED").await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn card_limit_on_a_single_card_is_refused() {
+    let api = api().await;
+    let card = api.assign_as(None, &pan(18), "SINGLE").await;
+    let error = api
+        .update(card, json!({"card_limit": 10}))
+        .await
+        .error(StatusCode::BAD_REQUEST, "invalid_request_error");
+    assert!(error["message"].as_str().unwrap().contains("card_limit"));
+    assert_eq!(api.server.card(card).unwrap().card_limit, None);
+}
+
+#[tokio::test]
+async fn updates_replace_fields_and_merge_risk_controls() {
+    let api = api().await;
+    let card = api.assign(&pan(19)).await;
+    let first = json!({
+        "spending_controls": [{"amount": 1, "interval": "DAILY"}, {"amount": 2, "interval": "MONTHLY"}],
+        "risk_controls": {"enable_3ds": "Y", "blocked_mcc": ["5999"]},
+        "metadata": {"a": 1}
+    });
+    assert_eq!(api.update(card, first).await.status, StatusCode::OK);
+    let second = json!({
+        "spending_controls": [{"amount": 3, "interval": "ALL_TIME"}],
+        "risk_controls": {"allow_3ds_transactions": "N"},
+        "metadata": {"b": 2}
+    });
+    assert_eq!(api.update(card, second).await.status, StatusCode::OK);
+    let stored = api.server.card(card).unwrap();
+    assert_eq!(stored.spending_controls.len(), 1);
+    assert_eq!(stored.spending_controls[0].amount.to_string(), "3");
+    let risk = serde_json::to_value(&stored.risk_controls).unwrap();
+    assert_eq!(
+        risk,
+        json!({"enable_3ds": "Y", "allow_3ds_transactions": "N", "blocked_mcc": ["5999"]})
+    );
+    assert_eq!(
+        serde_json::to_value(stored.metadata).unwrap(),
+        json!({"b": 2})
+    );
+    assert_eq!(stored.updates, 2);
+}
+
+// ---------------------------------------------------------------------------
+// Faults
+
+#[tokio::test]
+async fn rate_limiting_answers_429_with_retry_after_and_processes_nothing() {
+    let api = api().await;
+    api.server.fail_next(
+        1,
+        Fault::RateLimited {
+            retry_after: Duration::from_millis(1500),
+        },
+    );
+    let body = json!({"cardholder_id": HOLDER, "card_number": pan(20), "card_currency": "USD", "card_mode": "SINGLE"});
+    let key = Uuid::new_v4();
+    let answer = api.call("/v1/issuing/cards/assign", key, None, &body).await;
+    answer.error(StatusCode::TOO_MANY_REQUESTS, "rate_limit_error");
+    assert_eq!(answer.headers["retry-after"], "2");
+    assert!(api.server.cards().is_empty());
+    // The key was not consumed: the retry commits.
+    let answer = api.call("/v1/issuing/cards/assign", key, None, &body).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(api.server.stats().faults["rate_limited"], 1);
+}
+
+#[tokio::test]
+async fn server_errors_are_5xx_with_the_error_body() {
+    let api = api().await;
+    for status in [500, 502, 503] {
+        api.server.fail_next(1, Fault::ServerError(status));
+        let body = json!({"cardholder_id": HOLDER, "card_number": pan(21), "card_currency": "USD", "card_mode": "SINGLE"});
+        let answer = api
+            .call("/v1/issuing/cards/assign", Uuid::new_v4(), None, &body)
+            .await;
+        answer.error(StatusCode::from_u16(status).unwrap(), "api_error");
+        assert!(api.server.cards().is_empty());
+    }
+    assert_eq!(api.server.counters(Route::AssignCard).faulted, 3);
+}
+
+#[tokio::test]
+async fn a_connection_dropped_before_processing_changes_nothing() {
+    let api = api().await;
+    api.server.fail_next(1, Fault::DropBeforeProcessing);
+    let key = Uuid::new_v4();
+    let body = json!({"cardholder_id": HOLDER, "card_number": pan(22), "card_currency": "USD", "card_mode": "SINGLE"});
+    let result = api
+        .http
+        .post(api.url("/v1/issuing/cards/assign"))
+        .header("x-auth-token", TOKEN)
+        .header("x-idempotency-key", key.to_string())
+        .json(&body)
+        .send()
+        .await;
+    let error = result.expect_err("the connection is closed without an answer");
+    assert!(!error.is_status());
+    assert!(api.server.cards().is_empty());
+    assert_eq!(api.server.commits_for_key(key), 0);
+    let answer = api.call("/v1/issuing/cards/assign", key, None, &body).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(api.server.commits_for_key(key), 1);
+}
+
+#[tokio::test]
+async fn a_connection_dropped_after_commit_changed_state_and_the_retry_replays() {
+    let api = api().await;
+    api.server.fail_next(1, Fault::DropAfterCommit);
+    let key = Uuid::new_v4();
+    let body = json!({"cardholder_id": HOLDER, "card_number": pan(23), "card_currency": "USD", "card_mode": "SINGLE"});
+    let result = api
+        .http
+        .post(api.url("/v1/issuing/cards/assign"))
+        .header("x-auth-token", TOKEN)
+        .header("x-idempotency-key", key.to_string())
+        .json(&body)
+        .send()
+        .await;
+    assert!(result.is_err(), "the client sees no answer");
+    let card = api
+        .server
+        .card_by_number(&pan(23))
+        .expect("but the card was assigned");
+    assert_eq!(api.server.commits_for_key(key), 1);
+    let answer = api.call("/v1/issuing/cards/assign", key, None, &body).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.json()["card_id"], card.card_id.to_string());
+    assert_eq!(api.server.commits_for_key(key), 1);
+    assert_eq!(api.server.replays_for_key(key), 1);
+    assert_eq!(api.server.cards().len(), 1);
+}
+
+#[tokio::test]
+async fn random_faults_follow_the_seed_and_are_counted() {
+    async fn run(seed: u64) -> (Vec<u16>, uqpay_mock::Stats) {
+        let api = api_with(
+            MockServer::builder()
+                .token(TOKEN)
+                .seed(seed)
+                .random_faults(0.5, vec![Fault::ServerError(503), Fault::ServerError(500)]),
+        )
+        .await;
+        let mut statuses = Vec::new();
+        for i in 0..40 {
+            let body = json!({"cardholder_id": HOLDER, "card_number": pan(100 + i), "card_currency": "USD", "card_mode": "SINGLE"});
+            let answer = api
+                .call("/v1/issuing/cards/assign", Uuid::new_v4(), None, &body)
+                .await;
+            statuses.push(answer.status.as_u16());
+        }
+        (statuses, api.server.stats())
+    }
+    let (first, stats) = run(9).await;
+    let (second, _) = run(9).await;
+    assert_eq!(first, second, "the same seed faults the same requests");
+    let faulted = first.iter().filter(|s| **s >= 500).count() as u64;
+    assert!((8..=32).contains(&faulted), "{faulted} of 40 at rate 0.5");
+    let counters = stats.routes[&Route::AssignCard];
+    assert_eq!(counters.received, 40);
+    assert_eq!(counters.faulted, faulted);
+    assert_eq!(counters.committed, 40 - faulted);
+    assert_eq!(stats.faults.values().sum::<u64>(), faulted);
+}
