@@ -8,6 +8,7 @@
 //!   that goes on the wire as the very digits it holds;
 //! - [`pan`]: [`CardNumber`](pan::CardNumber), a card number whose `Debug`
 //!   and `Display` show at most its first 6 and last 4 digits;
+//! - [`status`]: `Display` and comparisons for the open status enums;
 //! - [`hooks`]: the seam through which a higher layer (the `uqpay-issuing`
 //!   crate) executes the requests: authentication, retries, tracing.
 //!
@@ -17,6 +18,7 @@
 pub mod hooks;
 pub mod money;
 pub mod pan;
+pub mod status;
 
 #[allow(missing_docs, clippy::all)]
 mod generated;

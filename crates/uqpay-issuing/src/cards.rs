@@ -1,0 +1,571 @@
+//! The request builders of the three card operations, and their validation.
+//!
+//! Every limit comes from the spec, through the generated types (which
+//! enforce them) and the generated `constraints` module (which states them in
+//! the error messages).
+
+use std::fmt;
+
+use rust_decimal::Decimal;
+use serde_json::{Map, Value};
+use uqpay_issuing_raw::constraints as limits;
+use uqpay_issuing_raw::money::Amount;
+use uqpay_issuing_raw::pan::{CardNumber, CardNumberError};
+use uqpay_issuing_raw::types::{
+    AssignCardRequest, AssignCardResponse, CardMode, CardStatus, CardholderId, CurrencyCode, Mcc,
+    Metadata, NameOnCard, RiskControls, SpendingControl, SpendingInterval, UpdateCardRequest,
+    UpdateCardResponse, UpdateCardStatusRequest, UpdateCardStatusResponse, UpdateReason, YesNo,
+};
+use uuid::Uuid;
+
+use crate::{retry, Client, Error};
+
+/// What every request builder carries besides its body.
+#[derive(Clone)]
+struct Common {
+    client: Client,
+    idempotency_key: Option<Uuid>,
+    on_behalf_of: Option<String>,
+}
+
+impl Common {
+    fn new(client: Client) -> Self {
+        Self {
+            client,
+            idempotency_key: None,
+            on_behalf_of: None,
+        }
+    }
+
+    /// The key of this call (the caller's, or a new v4) and the account.
+    fn resolve(&self) -> Result<(Uuid, Option<String>), Error> {
+        let account = self
+            .on_behalf_of
+            .as_deref()
+            .or(self.client.default_on_behalf_of())
+            .map(|account| check_on_behalf_of(account).map(|()| account.to_owned()))
+            .transpose()?;
+        Ok((self.idempotency_key.unwrap_or_else(Uuid::new_v4), account))
+    }
+}
+
+impl fmt::Debug for Common {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Common")
+            .field("idempotency_key", &self.idempotency_key)
+            .field("on_behalf_of", &self.on_behalf_of)
+            .finish()
+    }
+}
+
+/// `x-on-behalf-of` must be a non-empty header value of visible ASCII.
+pub(crate) fn check_on_behalf_of(account: &str) -> Result<(), Error> {
+    if account.is_empty() || !account.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::validation(
+            "x-on-behalf-of",
+            "must be a non-empty account id of visible ASCII characters",
+        ));
+    }
+    Ok(())
+}
+
+macro_rules! common_setters {
+    () => {
+        /// Uses this idempotency key instead of a new random one. Retries of
+        /// the call always reuse the call's key; reusing a key for a later
+        /// call replays the first call's answer (or is refused if the
+        /// request differs).
+        pub fn idempotency_key(mut self, key: Uuid) -> Self {
+            self.common.idempotency_key = Some(key);
+            self
+        }
+
+        /// Acts on behalf of this connected account (`x-on-behalf-of`),
+        /// overriding the client's default.
+        pub fn on_behalf_of(mut self, account_id: impl Into<String>) -> Self {
+            self.common.on_behalf_of = Some(account_id.into());
+            self
+        }
+    };
+}
+
+fn chars(text: &str) -> usize {
+    text.chars().count()
+}
+
+fn required<T>(value: Option<T>, field: &str) -> Result<T, Error> {
+    value.ok_or_else(|| Error::validation(field, "is required"))
+}
+
+fn amount(value: Decimal, field: &str) -> Result<Amount, Error> {
+    Amount::new(value).map_err(|e| Error::validation(field, e.to_string()))
+}
+
+fn mccs(values: &[String], field: &str) -> Result<Vec<Mcc>, Error> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, code)| {
+            Mcc::try_from(code.as_str()).map_err(|_| {
+                Error::validation(
+                    format!("{field}[{i}]"),
+                    format!(
+                        "must be exactly {} digits, got {code:?}",
+                        limits::MCC_MAX_LENGTH
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+fn yes_no(value: bool) -> YesNo {
+    if value {
+        YesNo::Y
+    } else {
+        YesNo::N
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Assign Card
+
+/// Assigns a card number to a cardholder. Built by [`Client::assign_card`].
+///
+/// `Debug` shows the card number masked.
+#[derive(Debug, Clone)]
+#[must_use = "a request does nothing until .send() is awaited"]
+pub struct AssignCard {
+    common: Common,
+    cardholder_id: Option<Uuid>,
+    card_number: Option<Result<CardNumber, CardNumberError>>,
+    card_currency: Option<String>,
+    card_mode: Option<CardMode>,
+}
+
+impl AssignCard {
+    pub(crate) fn new(client: Client) -> Self {
+        Self {
+            common: Common::new(client),
+            cardholder_id: None,
+            card_number: None,
+            card_currency: None,
+            card_mode: None,
+        }
+    }
+
+    /// The cardholder to assign the card to (required).
+    pub fn cardholder_id(mut self, cardholder_id: Uuid) -> Self {
+        self.cardholder_id = Some(cardholder_id);
+        self
+    }
+
+    /// The card number, 12 to 19 digits (required). It is never printed:
+    /// `Debug`, errors and logs show at most its first 6 and last 4 digits.
+    pub fn card_number(mut self, card_number: impl Into<String>) -> Self {
+        self.card_number = Some(CardNumber::new(card_number));
+        self
+    }
+
+    /// The card's currency, three uppercase letters such as `USD` (required).
+    pub fn card_currency(mut self, currency: impl Into<String>) -> Self {
+        self.card_currency = Some(currency.into());
+        self
+    }
+
+    /// SINGLE or SHARE (required).
+    pub fn card_mode(mut self, mode: CardMode) -> Self {
+        self.card_mode = Some(mode);
+        self
+    }
+
+    common_setters!();
+
+    /// The body that would be sent, validated.
+    pub fn body(&self) -> Result<AssignCardRequest, Error> {
+        let cardholder_id = required(self.cardholder_id, "cardholder_id")?;
+        let card_number = required(self.card_number.clone(), "card_number")?
+            .map_err(|e| Error::validation("card_number", e.to_string()))?;
+        let currency = required(self.card_currency.as_deref(), "card_currency")?;
+        let card_currency = CurrencyCode::try_from(currency).map_err(|_| {
+            Error::validation(
+                "card_currency",
+                format!("must be 3 uppercase letters (ISO 4217), got {currency:?}"),
+            )
+        })?;
+        let card_mode = required(self.card_mode, "card_mode")?;
+        Ok(AssignCardRequest {
+            cardholder_id: CardholderId(cardholder_id),
+            card_number,
+            card_currency,
+            card_mode,
+        })
+    }
+
+    /// Validates and sends the request, retrying with the same idempotency key.
+    pub async fn send(self) -> Result<AssignCardResponse, Error> {
+        let body = self.body()?;
+        let (key, account) = self.common.resolve()?;
+        let client = &self.common.client;
+        let raw = client.raw();
+        retry::send(client, "assign_card", key, || {
+            let request = raw.assign_card().x_idempotency_key(key).body(body.clone());
+            match &account {
+                Some(account) => request.x_on_behalf_of(account.clone()).send(),
+                None => request.send(),
+            }
+        })
+        .await
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Update Card Status
+
+/// Activates, freezes or cancels a card. Built by [`Client::update_card_status`].
+#[derive(Debug, Clone)]
+#[must_use = "a request does nothing until .send() is awaited"]
+pub struct UpdateCardStatus {
+    common: Common,
+    card_id: Uuid,
+    card_status: Option<CardStatus>,
+    update_reason: Option<String>,
+}
+
+impl UpdateCardStatus {
+    pub(crate) fn new(client: Client, card_id: Uuid) -> Self {
+        Self {
+            common: Common::new(client),
+            card_id,
+            card_status: None,
+            update_reason: None,
+        }
+    }
+
+    /// The new status: ACTIVE, FROZEN or CANCELLED (required). CANCELLED is final.
+    pub fn card_status(mut self, status: CardStatus) -> Self {
+        self.card_status = Some(status);
+        self
+    }
+
+    /// Why the status changes, at most 100 characters.
+    pub fn update_reason(mut self, reason: impl Into<String>) -> Self {
+        self.update_reason = Some(reason.into());
+        self
+    }
+
+    common_setters!();
+
+    /// The body that would be sent, validated.
+    pub fn body(&self) -> Result<UpdateCardStatusRequest, Error> {
+        let card_status = required(self.card_status, "card_status")?;
+        let update_reason = self
+            .update_reason
+            .as_deref()
+            .map(|reason| {
+                UpdateReason::try_from(reason).map_err(|_| {
+                    Error::validation(
+                        "update_reason",
+                        format!(
+                            "must be at most {} characters, got {}",
+                            limits::UPDATE_REASON_MAX_LENGTH,
+                            chars(reason)
+                        ),
+                    )
+                })
+            })
+            .transpose()?;
+        Ok(UpdateCardStatusRequest {
+            card_status,
+            update_reason,
+        })
+    }
+
+    /// Validates and sends the request, retrying with the same idempotency key.
+    pub async fn send(self) -> Result<UpdateCardStatusResponse, Error> {
+        let body = self.body()?;
+        let (key, account) = self.common.resolve()?;
+        let card_id = self.card_id;
+        let client = &self.common.client;
+        let raw = client.raw();
+        retry::send(client, "update_card_status", key, || {
+            let request = raw
+                .update_card_status()
+                .id(card_id)
+                .x_idempotency_key(key)
+                .body(body.clone());
+            match &account {
+                Some(account) => request.x_on_behalf_of(account.clone()).send(),
+                None => request.send(),
+            }
+        })
+        .await
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Update Card
+
+/// Updates a card's limit, name, no-PIN amount, spending controls, risk
+/// controls and metadata. Built by [`Client::update_card`]. Fields not set
+/// are left unchanged; at least one must be set.
+#[derive(Debug, Clone)]
+#[must_use = "a request does nothing until .send() is awaited"]
+pub struct UpdateCard {
+    common: Common,
+    card_id: Uuid,
+    card_limit: Option<Decimal>,
+    name_on_card: Option<String>,
+    no_pin_payment_amount: Option<Decimal>,
+    spending_controls: Vec<(Decimal, SpendingInterval)>,
+    enable_3ds: Option<bool>,
+    allow_3ds_transactions: Option<bool>,
+    allowed_mcc: Option<Vec<String>>,
+    blocked_mcc: Option<Vec<String>>,
+    metadata: Option<Result<Map<String, Value>, String>>,
+}
+
+impl UpdateCard {
+    pub(crate) fn new(client: Client, card_id: Uuid) -> Self {
+        Self {
+            common: Common::new(client),
+            card_id,
+            card_limit: None,
+            name_on_card: None,
+            no_pin_payment_amount: None,
+            spending_controls: Vec::new(),
+            enable_3ds: None,
+            allow_3ds_transactions: None,
+            allowed_mcc: None,
+            blocked_mcc: None,
+            metadata: None,
+        }
+    }
+
+    /// The card's total credit limit in its currency, >= 0, sent exactly
+    /// (`dec!(2100.02)` goes on the wire as `2100.02`). The API refuses it
+    /// for SINGLE cards.
+    pub fn card_limit(mut self, limit: impl Into<Decimal>) -> Self {
+        self.card_limit = Some(limit.into());
+        self
+    }
+
+    /// The name embossed on the card: 1 to 26 characters.
+    pub fn name_on_card(mut self, name: impl Into<String>) -> Self {
+        self.name_on_card = Some(name.into());
+        self
+    }
+
+    /// The largest payment allowed without a PIN, >= 0 (0 opts out of
+    /// PIN-less payments).
+    pub fn no_pin_payment_amount(mut self, amount: impl Into<Decimal>) -> Self {
+        self.no_pin_payment_amount = Some(amount.into());
+        self
+    }
+
+    /// Adds a spending control: at most `amount` (>= 0) per `interval`. Call
+    /// it once per control; the controls sent replace the card's.
+    pub fn spending_control(
+        mut self,
+        amount: impl Into<Decimal>,
+        interval: SpendingInterval,
+    ) -> Self {
+        self.spending_controls.push((amount.into(), interval));
+        self
+    }
+
+    /// Turns 3-D Secure on or off (`risk_controls.enable_3ds`, `Y` / `N`).
+    pub fn enable_3ds(mut self, enable: bool) -> Self {
+        self.enable_3ds = Some(enable);
+        self
+    }
+
+    /// Allows or refuses 3-D Secure transactions (`risk_controls.allow_3ds_transactions`).
+    pub fn allow_3ds_transactions(mut self, allow: bool) -> Self {
+        self.allow_3ds_transactions = Some(allow);
+        self
+    }
+
+    /// The merchant category codes (4 digits each) the card may be used at.
+    pub fn allowed_mcc<I, S>(mut self, codes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed_mcc = Some(codes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The merchant category codes (4 digits each) the card is refused at.
+    pub fn blocked_mcc<I, S>(mut self, codes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.blocked_mcc = Some(codes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Sets one metadata entry (call it once per key). The metadata sent
+    /// replaces the card's, and may be at most 3200 bytes of JSON.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        let map = match self.metadata.take() {
+            Some(Ok(map)) => Ok(map),
+            Some(Err(e)) => Err(e),
+            None => Ok(Map::new()),
+        };
+        self.metadata = Some(map.map(|mut map| {
+            map.insert(key.into(), value.into());
+            map
+        }));
+        self
+    }
+
+    /// Sets the whole metadata object (must be a JSON object).
+    pub fn metadata_json(mut self, metadata: Value) -> Self {
+        self.metadata = Some(match metadata {
+            Value::Object(map) => Ok(map),
+            other => Err(format!("must be a JSON object, got {}", json_type(&other))),
+        });
+        self
+    }
+
+    common_setters!();
+
+    /// The body that would be sent, validated.
+    pub fn body(&self) -> Result<UpdateCardRequest, Error> {
+        let nothing_set = self.card_limit.is_none()
+            && self.name_on_card.is_none()
+            && self.no_pin_payment_amount.is_none()
+            && self.spending_controls.is_empty()
+            && self.enable_3ds.is_none()
+            && self.allow_3ds_transactions.is_none()
+            && self.allowed_mcc.is_none()
+            && self.blocked_mcc.is_none()
+            && self.metadata.is_none();
+        if nothing_set {
+            return Err(Error::validation(
+                "update_card",
+                "no field is set; an update must change at least one of card_limit, \
+                 name_on_card, no_pin_payment_amount, spending_controls, risk_controls, metadata",
+            ));
+        }
+        let card_limit = self
+            .card_limit
+            .map(|v| amount(v, "card_limit"))
+            .transpose()?;
+        let name_on_card = self
+            .name_on_card
+            .as_deref()
+            .map(|name| {
+                NameOnCard::try_from(name).map_err(|_| {
+                    Error::validation(
+                        "name_on_card",
+                        format!(
+                            "must be {} to {} characters, got {}",
+                            limits::NAME_ON_CARD_MIN_LENGTH,
+                            limits::NAME_ON_CARD_MAX_LENGTH,
+                            chars(name)
+                        ),
+                    )
+                })
+            })
+            .transpose()?;
+        let no_pin_payment_amount = self
+            .no_pin_payment_amount
+            .map(|v| amount(v, "no_pin_payment_amount"))
+            .transpose()?;
+        let spending_controls = self
+            .spending_controls
+            .iter()
+            .enumerate()
+            .map(|(i, (value, interval))| {
+                Ok(SpendingControl {
+                    amount: amount(*value, &format!("spending_controls[{i}].amount"))?,
+                    interval: *interval,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let risk_set = self.enable_3ds.is_some()
+            || self.allow_3ds_transactions.is_some()
+            || self.allowed_mcc.is_some()
+            || self.blocked_mcc.is_some();
+        let risk_controls = if risk_set {
+            Some(RiskControls {
+                enable_3ds: self.enable_3ds.map(yes_no),
+                allow_3ds_transactions: self.allow_3ds_transactions.map(yes_no),
+                allowed_mcc: self
+                    .allowed_mcc
+                    .as_deref()
+                    .map(|codes| mccs(codes, "risk_controls.allowed_mcc"))
+                    .transpose()?,
+                blocked_mcc: self
+                    .blocked_mcc
+                    .as_deref()
+                    .map(|codes| mccs(codes, "risk_controls.blocked_mcc"))
+                    .transpose()?,
+            })
+        } else {
+            None
+        };
+        let metadata = match &self.metadata {
+            None => None,
+            Some(Err(reason)) => return Err(Error::validation("metadata", reason.clone())),
+            Some(Ok(map)) => {
+                let size = serde_json::to_vec(map)
+                    .map(|v| v.len())
+                    .unwrap_or(usize::MAX);
+                if size > limits::METADATA_MAX_BYTES {
+                    return Err(Error::validation(
+                        "metadata",
+                        format!(
+                            "must be at most {} bytes of JSON, got {size}",
+                            limits::METADATA_MAX_BYTES
+                        ),
+                    ));
+                }
+                Some(Metadata(map.clone()))
+            }
+        };
+        Ok(UpdateCardRequest {
+            card_limit,
+            name_on_card,
+            no_pin_payment_amount,
+            spending_controls,
+            risk_controls,
+            metadata,
+        })
+    }
+
+    /// Validates and sends the request, retrying with the same idempotency key.
+    pub async fn send(self) -> Result<UpdateCardResponse, Error> {
+        let body = self.body()?;
+        let (key, account) = self.common.resolve()?;
+        let card_id = self.card_id;
+        let client = &self.common.client;
+        let raw = client.raw();
+        retry::send(client, "update_card", key, || {
+            let request = raw
+                .update_card()
+                .id(card_id)
+                .x_idempotency_key(key)
+                .body(body.clone());
+            match &account {
+                Some(account) => request.x_on_behalf_of(account.clone()).send(),
+                None => request.send(),
+            }
+        })
+        .await
+    }
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

@@ -1,0 +1,503 @@
+//! The client and its configuration.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use uqpay_issuing_raw::hooks::Inner;
+use uuid::Uuid;
+
+use crate::auth::Auth;
+use crate::retry::RetryPolicy;
+use crate::transport::SdkTransport;
+use crate::{AssignCard, Error, UpdateCard, UpdateCardStatus};
+
+/// UQPay's environments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Environment {
+    /// `https://api-sandbox.uqpaytech.com/api`
+    Sandbox,
+    /// `https://api.uqpaytech.com/api`
+    Production,
+}
+
+impl Environment {
+    /// The base URL of the environment.
+    pub fn base_url(self) -> &'static str {
+        match self {
+            Environment::Sandbox => "https://api-sandbox.uqpaytech.com/api",
+            Environment::Production => "https://api.uqpaytech.com/api",
+        }
+    }
+}
+
+impl std::str::FromStr for Environment {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "sandbox" => Ok(Environment::Sandbox),
+            "production" | "prod" => Ok(Environment::Production),
+            other => Err(Error::Config(format!(
+                "unknown environment {other:?} (expected sandbox or production)"
+            ))),
+        }
+    }
+}
+
+/// A client of UQPay's card-issuing API.
+///
+/// Cheap to clone (one `Arc`): clones share the connection pool and the
+/// token cache. `Send + Sync`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = uqpay_mock::MockServer::start().await?;
+/// use uqpay_issuing::{CardMode, Client};
+///
+/// let client = Client::builder()
+///     .token(server.token())
+///     .base_url(server.base_url())
+///     .build()?;
+/// let card = client
+///     .assign_card()
+///     .cardholder_id(uuid::Uuid::new_v4())
+///     .card_number("4096360800133951")
+///     .card_currency("USD")
+///     .card_mode(CardMode::Single)
+///     .send()
+///     .await?;
+/// println!("assigned card {}", card.card_id);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<ClientInner>,
+}
+
+pub(crate) struct ClientInner {
+    pub(crate) raw: uqpay_issuing_raw::Client,
+    pub(crate) auth: Arc<Auth>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) on_behalf_of: Option<String>,
+    pub(crate) base_url: String,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.inner.base_url)
+            .field("auth", &self.inner.auth)
+            .field("on_behalf_of", &self.inner.on_behalf_of)
+            .field("retry", &self.inner.retry)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Configures a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client configured from the environment:
+    ///
+    /// - `UQPAY_CLIENT_ID` + `UQPAY_API_KEY` (tokens fetched and refreshed),
+    ///   or `UQPAY_API_TOKEN` (a fixed token);
+    /// - `UQPAY_BASE_URL`, or `UQPAY_ENVIRONMENT` (`sandbox` | `production`);
+    /// - optionally `UQPAY_ON_BEHALF_OF`.
+    ///
+    /// A missing or invalid variable is an [`Error::Config`] naming it.
+    pub fn from_env() -> Result<Client, Error> {
+        ClientBuilder::from_env_with(|name| std::env::var(name).ok())?.build()
+    }
+
+    /// Assigns a card number to a cardholder (`POST /v1/issuing/cards/assign`).
+    pub fn assign_card(&self) -> AssignCard {
+        AssignCard::new(self.clone())
+    }
+
+    /// Activates, freezes or cancels a card (`POST /v1/issuing/cards/{id}/status`).
+    pub fn update_card_status(&self, card_id: Uuid) -> UpdateCardStatus {
+        UpdateCardStatus::new(self.clone(), card_id)
+    }
+
+    /// Updates a card's limit, name, controls and metadata (`POST /v1/issuing/cards/{id}`).
+    pub fn update_card(&self, card_id: Uuid) -> UpdateCard {
+        UpdateCard::new(self.clone(), card_id)
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+
+    /// The generated low-level client this one wraps (authentication still
+    /// applies; validation, idempotency keys and retries do not).
+    pub fn raw(&self) -> &uqpay_issuing_raw::Client {
+        &self.inner.raw
+    }
+
+    pub(crate) fn default_on_behalf_of(&self) -> Option<&str> {
+        self.inner.on_behalf_of.as_deref()
+    }
+}
+
+/// Configures a [`Client`].
+#[derive(Default)]
+pub struct ClientBuilder {
+    token: Option<SecretString>,
+    credentials: Option<(String, SecretString)>,
+    base_url: Option<String>,
+    environment: Option<Environment>,
+    on_behalf_of: Option<String>,
+    retry: RetryPolicy,
+    timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    allow_http: bool,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("token", &self.token.as_ref().map(|_| "[REDACTED]"))
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|(id, _)| (id, "[REDACTED]")),
+            )
+            .field("base_url", &self.base_url)
+            .field("environment", &self.environment)
+            .field("on_behalf_of", &self.on_behalf_of)
+            .field("retry", &self.retry)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl ClientBuilder {
+    /// Sends this fixed `x-auth-token` on every call.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(SecretString::from(token.into()));
+        self
+    }
+
+    /// Fetches tokens from `POST /v1/connect/token` with these credentials,
+    /// caches them, refreshes them a few minutes before they expire (one
+    /// refresh at a time), and on a 401 refreshes once and retries the call once.
+    pub fn credentials(mut self, client_id: impl Into<String>, api_key: impl Into<String>) -> Self {
+        self.credentials = Some((client_id.into(), SecretString::from(api_key.into())));
+        self
+    }
+
+    /// Sends requests to this base URL (e.g. a simulator's `http://127.0.0.1:PORT/api`).
+    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.base_url = Some(base_url.into());
+        self
+    }
+
+    /// Sends requests to one of UQPay's environments (default: sandbox).
+    pub fn environment(mut self, environment: Environment) -> Self {
+        self.environment = Some(environment);
+        self
+    }
+
+    /// Acts on behalf of this connected account by default (`x-on-behalf-of`).
+    pub fn on_behalf_of(mut self, account_id: impl Into<String>) -> Self {
+        self.on_behalf_of = Some(account_id.into());
+        self
+    }
+
+    /// How many times a failed call is retried (default 2; 0 disables retries).
+    pub fn max_retries(mut self, max_retries: u32) -> Self {
+        self.retry.max_retries = max_retries;
+        self
+    }
+
+    /// The first backoff delay and the most it doubles to (default 500 ms and 30 s).
+    pub fn retry_backoff(mut self, base: Duration, cap: Duration) -> Self {
+        self.retry.base = base;
+        self.retry.cap = cap.max(base);
+        self
+    }
+
+    /// The most random delay added to each backoff (default 1 s).
+    pub fn retry_jitter(mut self, jitter: Duration) -> Self {
+        self.retry.jitter = jitter;
+        self
+    }
+
+    /// The longest `Retry-After` the client waits for; a longer one ends the
+    /// call with the error (default 60 s).
+    pub fn max_retry_after(mut self, max: Duration) -> Self {
+        self.retry.max_retry_after = max;
+        self
+    }
+
+    /// The time limit of each request (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The time limit to establish a connection (default: the request timeout, at most 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Allows a plain `http://` base URL on a host other than loopback (the
+    /// token then crosses the network unencrypted). Loopback hosts are always
+    /// allowed.
+    pub fn allow_http(mut self, allow: bool) -> Self {
+        self.allow_http = allow;
+        self
+    }
+
+    /// Builds the client. Fails if neither (or both) a token and credentials
+    /// are set, or the base URL is unusable.
+    pub fn build(self) -> Result<Client, Error> {
+        let auth = match (&self.token, self.credentials) {
+            (Some(token), None) => Auth::fixed(token)?,
+            (None, Some((client_id, api_key))) => Auth::credentials(client_id, api_key)?,
+            (None, None) => {
+                return Err(Error::Config(
+                    "no authentication: set .token(..) or .credentials(..)".into(),
+                ))
+            }
+            (Some(_), Some(_)) => {
+                return Err(Error::Config(
+                    "set either .token(..) or .credentials(..), not both".into(),
+                ))
+            }
+        };
+        let base_url = match (self.base_url, self.environment) {
+            (Some(url), _) => url,
+            (None, environment) => environment
+                .unwrap_or(Environment::Sandbox)
+                .base_url()
+                .to_owned(),
+        };
+        let base_url = check_base_url(&base_url, self.allow_http)?;
+        if let Some(account) = &self.on_behalf_of {
+            crate::cards::check_on_behalf_of(account)?;
+        }
+        let timeout = self.timeout.unwrap_or(Duration::from_secs(30));
+        let http = reqwest::Client::builder()
+            // The token must never reach another host.
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(
+                self.connect_timeout
+                    .unwrap_or(timeout.min(Duration::from_secs(10))),
+            )
+            .tcp_nodelay(true)
+            .user_agent(concat!("uqpay-issuing-rs/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        let auth = Arc::new(auth);
+        let transport = Arc::new(SdkTransport { auth: auth.clone() });
+        let raw = uqpay_issuing_raw::Client::new_with_client(
+            &base_url,
+            http,
+            Inner::with_transport(transport),
+        );
+        Ok(Client {
+            inner: Arc::new(ClientInner {
+                raw,
+                auth,
+                retry: self.retry,
+                on_behalf_of: self.on_behalf_of,
+                base_url,
+            }),
+        })
+    }
+
+    /// The builder [`Client::from_env`] uses, reading variables through `var`.
+    pub fn from_env_with(var: impl Fn(&str) -> Option<String>) -> Result<ClientBuilder, Error> {
+        let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let mut builder = ClientBuilder::default();
+        builder = match (
+            var("UQPAY_CLIENT_ID"),
+            var("UQPAY_API_KEY"),
+            var("UQPAY_API_TOKEN"),
+        ) {
+            (Some(id), Some(key), _) => builder.credentials(id, key),
+            (Some(_), None, None) => {
+                return Err(Error::Config(
+                    "UQPAY_API_KEY is not set (UQPAY_CLIENT_ID is)".into(),
+                ))
+            }
+            (None, Some(_), None) => {
+                return Err(Error::Config(
+                    "UQPAY_CLIENT_ID is not set (UQPAY_API_KEY is)".into(),
+                ))
+            }
+            (_, _, Some(token)) => builder.token(token),
+            (None, None, None) => {
+                return Err(Error::Config(
+                    "set UQPAY_CLIENT_ID and UQPAY_API_KEY, or UQPAY_API_TOKEN".into(),
+                ))
+            }
+        };
+        builder = match (var("UQPAY_BASE_URL"), var("UQPAY_ENVIRONMENT")) {
+            (Some(url), _) => builder.base_url(url),
+            (None, Some(environment)) => {
+                builder.environment(environment.parse().map_err(|_| {
+                    Error::Config(format!(
+                        "UQPAY_ENVIRONMENT must be sandbox or production, got {environment:?}"
+                    ))
+                })?)
+            }
+            (None, None) => {
+                return Err(Error::Config(
+                    "set UQPAY_ENVIRONMENT (sandbox | production) or UQPAY_BASE_URL".into(),
+                ))
+            }
+        };
+        if let Some(account) = var("UQPAY_ON_BEHALF_OF") {
+            builder = builder.on_behalf_of(account);
+        }
+        Ok(builder)
+    }
+}
+
+/// `https://` anywhere; `http://` on loopback (or anywhere with `allow_http`).
+fn check_base_url(base_url: &str, allow_http: bool) -> Result<String, Error> {
+    let url = reqwest::Url::parse(base_url)
+        .map_err(|e| Error::Config(format!("invalid base URL {base_url:?}: {e}")))?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(domain)) => domain == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback || allow_http => {}
+        "http" => {
+            return Err(Error::Config(format!(
+                "refusing to send the token over plain http to {}; use https, or .allow_http(true)",
+                url.host_str().unwrap_or_default()
+            )))
+        }
+        other => return Err(Error::Config(format!("unsupported URL scheme {other:?}"))),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::Config(
+            "the base URL must not contain credentials".into(),
+        ));
+    }
+    Ok(base_url.trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    fn config_error(result: Result<ClientBuilder, Error>) -> String {
+        match result {
+            Err(Error::Config(message)) => message,
+            other => panic!("expected a config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn from_env_names_the_missing_variable() {
+        assert!(config_error(ClientBuilder::from_env_with(env(&[]))).contains("UQPAY_API_TOKEN"));
+        assert!(config_error(ClientBuilder::from_env_with(env(&[(
+            "UQPAY_CLIENT_ID",
+            "c"
+        )])))
+        .contains("UQPAY_API_KEY"));
+        assert!(config_error(ClientBuilder::from_env_with(env(&[(
+            "UQPAY_API_TOKEN",
+            "t"
+        )])))
+        .contains("UQPAY_ENVIRONMENT"));
+        assert!(config_error(ClientBuilder::from_env_with(env(&[
+            ("UQPAY_API_TOKEN", "t"),
+            ("UQPAY_ENVIRONMENT", "staging")
+        ])))
+        .contains("UQPAY_ENVIRONMENT"));
+    }
+
+    #[test]
+    fn from_env_builds_each_configuration() {
+        let client = ClientBuilder::from_env_with(env(&[
+            ("UQPAY_API_TOKEN", "t"),
+            ("UQPAY_ENVIRONMENT", "production"),
+            ("UQPAY_ON_BEHALF_OF", "acct_1"),
+        ]))
+        .unwrap()
+        .build()
+        .unwrap();
+        assert_eq!(client.base_url(), "https://api.uqpaytech.com/api");
+        assert_eq!(client.default_on_behalf_of(), Some("acct_1"));
+        let client = ClientBuilder::from_env_with(env(&[
+            ("UQPAY_CLIENT_ID", "c"),
+            ("UQPAY_API_KEY", "k"),
+            ("UQPAY_BASE_URL", "http://127.0.0.1:9/api/"),
+        ]))
+        .unwrap()
+        .build()
+        .unwrap();
+        assert_eq!(client.base_url(), "http://127.0.0.1:9/api");
+        assert!(client.inner.auth.can_refresh());
+    }
+
+    #[test]
+    fn base_urls() {
+        assert!(check_base_url("https://api.uqpaytech.com/api", false).is_ok());
+        assert!(check_base_url("http://localhost:8080/api", false).is_ok());
+        assert!(check_base_url("http://[::1]:8080/api", false).is_ok());
+        assert!(check_base_url("http://mock:8080/api", false).is_err());
+        assert!(check_base_url("http://mock:8080/api", true).is_ok());
+        assert!(check_base_url("ftp://x/api", true).is_err());
+        assert!(check_base_url("https://user:pw@x/api", false).is_err());
+        assert!(check_base_url("not a url", false).is_err());
+    }
+
+    #[test]
+    fn build_needs_exactly_one_kind_of_auth() {
+        let err = Client::builder().build().unwrap_err();
+        assert!(err.to_string().contains(".token"));
+        let err = Client::builder()
+            .token("t")
+            .credentials("c", "k")
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("not both"));
+        assert!(Client::builder().token(" ").build().is_err());
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let builder = Client::builder()
+            .credentials("client-1", "api-key-SECRET")
+            .base_url("http://127.0.0.1:1/api");
+        assert!(!format!("{builder:?}").contains("SECRET"));
+        let client = builder.build().unwrap();
+        let text = format!("{client:?}");
+        assert!(
+            !text.contains("SECRET") && text.contains("client-1"),
+            "{text}"
+        );
+        let client = Client::builder()
+            .token("tok-SECRET")
+            .base_url("http://127.0.0.1:1/api")
+            .build()
+            .unwrap();
+        assert!(!format!("{client:?}").contains("SECRET"));
+    }
+}

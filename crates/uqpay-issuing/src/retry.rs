@@ -1,0 +1,368 @@
+//! Retries: which failures are retried, how long to wait, and the loop that
+//! sends one logical call (one idempotency key) until it succeeds or gives up.
+
+use std::future::Future;
+use std::time::{Duration, Instant, SystemTime};
+
+use progenitor_client::ResponseValue;
+use rand::Rng as _;
+use reqwest::header::HeaderMap;
+use tracing::Instrument as _;
+use uqpay_issuing_raw::types::{ApiError, ErrorCode};
+use uuid::Uuid;
+
+use crate::error::ErrorKind;
+use crate::{redact, Client, Error};
+
+/// How a client retries (see [`ClientBuilder`](crate::ClientBuilder)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RetryPolicy {
+    pub(crate) max_retries: u32,
+    pub(crate) base: Duration,
+    pub(crate) cap: Duration,
+    pub(crate) jitter: Duration,
+    pub(crate) max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 2,
+            base: Duration::from_millis(500),
+            cap: Duration::from_secs(30),
+            jitter: Duration::from_secs(1),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `retry` (1-based): `base * 2^(retry-1)`
+    /// capped at `cap`, plus up to `jitter`; or what `Retry-After` asked for.
+    pub(crate) fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(asked) = retry_after {
+            return asked;
+        }
+        let exponential = self
+            .base
+            .saturating_mul(2u32.saturating_pow(retry.saturating_sub(1)))
+            .min(self.cap);
+        let jitter = if self.jitter.is_zero() {
+            Duration::ZERO
+        } else {
+            rand::rng().random_range(Duration::ZERO..self.jitter)
+        };
+        exponential + jitter
+    }
+}
+
+/// Parses `Retry-After`: whole seconds, or an HTTP date.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// What one attempt came to, when it failed.
+pub(crate) struct Failure {
+    pub(crate) error: Error,
+    pub(crate) retry_after: Option<Duration>,
+}
+
+/// Turns the generated client's error into the SDK's.
+pub(crate) fn classify(
+    error: progenitor_client::Error<ApiError>,
+    key: Option<Uuid>,
+    secrets: &[&str],
+) -> Error {
+    classify_failure(error, key, secrets).error
+}
+
+fn classify_failure(
+    error: progenitor_client::Error<ApiError>,
+    key: Option<Uuid>,
+    secrets: &[&str],
+) -> Failure {
+    use progenitor_client::Error as Raw;
+    let plain = |error| Failure {
+        error,
+        retry_after: None,
+    };
+    match error {
+        Raw::ErrorResponse(response) => {
+            let status = response.status().as_u16();
+            let retry_after = retry_after(response.headers());
+            let body = response.into_inner();
+            let message = body
+                .message
+                .or(body.error)
+                .map(|m| redact::scrub(&m, secrets))
+                .unwrap_or_default();
+            let error = if status == 401 {
+                Error::Unauthorized {
+                    message,
+                    idempotency_key: key,
+                }
+            } else {
+                Error::Api {
+                    status,
+                    kind: ErrorKind::from_type_or_status(body.type_.as_deref(), status),
+                    code: body.code.map(|code| match code {
+                        ErrorCode::Text(text) => text,
+                        ErrorCode::Number(number) => number.to_string(),
+                    }),
+                    message,
+                    missing_fields: body.missing_fields,
+                    idempotency_key: key,
+                }
+            };
+            Failure { error, retry_after }
+        }
+        Raw::CommunicationError(e) | Raw::ResponseBodyError(e) | Raw::InvalidUpgrade(e) => {
+            plain(if e.is_timeout() {
+                Error::Timeout {
+                    idempotency_key: key,
+                }
+            } else {
+                Error::Network {
+                    message: redact::scrub(&network_message(&e), secrets),
+                    idempotency_key: key,
+                    source: Some(Box::new(e)),
+                }
+            })
+        }
+        // Error answers always parse (the transport makes sure of it), so
+        // this is a 200 whose body does not match the spec.
+        Raw::InvalidResponsePayload(bytes, e) => plain(Error::Decode {
+            status: 200,
+            message: redact::scrub(&e.to_string(), secrets),
+            body: redact::scrub(&String::from_utf8_lossy(&bytes), secrets),
+            idempotency_key: key,
+        }),
+        Raw::UnexpectedResponse(response) => {
+            let status = response.status().as_u16();
+            let message = if response.status().is_redirection() {
+                format!("HTTP {status}: redirects are not followed")
+            } else {
+                format!("unexpected HTTP {status}")
+            };
+            plain(Error::Api {
+                status,
+                kind: ErrorKind::from_type_or_status(None, status),
+                code: None,
+                message,
+                missing_fields: Vec::new(),
+                idempotency_key: key,
+            })
+        }
+        Raw::InvalidRequest(reason) | Raw::Custom(reason) => plain(Error::validation(
+            "request",
+            redact::scrub(&reason, secrets),
+        )),
+    }
+}
+
+/// reqwest's message plus its causes (which say what actually broke).
+fn network_message(error: &reqwest::Error) -> String {
+    let mut message = error.without_url_ref().to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+trait WithoutUrl {
+    fn without_url_ref(&self) -> String;
+}
+
+impl WithoutUrl for reqwest::Error {
+    fn without_url_ref(&self) -> String {
+        // The URL holds no secret, but the message reads better without it.
+        let text = self.to_string();
+        match self.url() {
+            Some(url) => text.replace(&format!(" ({url})"), ""),
+            None => text,
+        }
+    }
+}
+
+fn is_retryable(failure: &Failure) -> bool {
+    failure.error.is_retryable()
+}
+
+/// Sends one logical call until it succeeds or gives up. `attempt` builds
+/// and sends the request on the generated client; it is called once per
+/// attempt, with the same idempotency key baked in by the caller.
+pub(crate) async fn send<T, F, Fut>(
+    client: &Client,
+    operation: &'static str,
+    key: Uuid,
+    mut attempt: F,
+) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<ApiError>>>,
+{
+    let inner = &client.inner;
+    let policy = &inner.retry;
+    let span = tracing::info_span!(
+        "uqpay.call",
+        operation,
+        idempotency_key = %key,
+        attempts = tracing::field::Empty,
+        status = tracing::field::Empty,
+    );
+    async {
+        let mut attempts: u32 = 0;
+        let mut refreshed = false;
+        loop {
+            attempts += 1;
+            let started = Instant::now();
+            let outcome = match inner.auth.ensure(&inner.raw).await {
+                Ok(token) => attempt()
+                    .await
+                    .map_err(|e| (Some(token), e)),
+                Err(error) => {
+                    // Fetching the token failed: retry it like the call.
+                    let retryable = error.is_retryable();
+                    let failure = Failure {
+                        error,
+                        retry_after: None,
+                    };
+                    let retries_used = attempts - u32::from(refreshed);
+                    if retryable && retries_used <= policy.max_retries {
+                        let delay = policy.delay(retries_used, None);
+                        tracing::info!(attempt = attempts, error = %failure.error, ?delay, "token fetch failed, retrying");
+                        tokio::time::sleep(delay).await;
+                        continue;
+                    }
+                    return Err(give_up(failure.error, attempts, key, retryable));
+                }
+            };
+            let latency_ms = started.elapsed().as_millis() as u64;
+            let (token, raw_error) = match outcome {
+                Ok(response) => {
+                    let span = tracing::Span::current();
+                    span.record("attempts", attempts);
+                    span.record("status", response.status().as_u16());
+                    tracing::debug!(attempt = attempts, status = response.status().as_u16(), latency_ms, "call succeeded");
+                    return Ok(response.into_inner());
+                }
+                Err(failed) => failed,
+            };
+            let failure = inner.auth.with_secrets(|secrets| classify_failure(raw_error, Some(key), secrets));
+            let status = failure.error.status();
+            let span = tracing::Span::current();
+            span.record("attempts", attempts);
+            if let Some(status) = status {
+                span.record("status", status);
+            }
+
+            // A refused token: fetch a new one once, and try again.
+            if matches!(failure.error, Error::Unauthorized { .. })
+                && inner.auth.can_refresh()
+                && !refreshed
+            {
+                refreshed = true;
+                if let Some(token) = &token {
+                    inner.auth.invalidate(token);
+                }
+                tracing::info!(attempt = attempts, latency_ms, "token refused, refreshing it once");
+                continue;
+            }
+
+            let retryable = is_retryable(&failure);
+            // The one retry after a token refresh does not use up a retry.
+            let retries_used = attempts - u32::from(refreshed);
+            if retryable && retries_used <= policy.max_retries {
+                if let Some(asked) = failure.retry_after.filter(|d| *d > policy.max_retry_after) {
+                    tracing::warn!(?asked, "Retry-After is longer than the client waits; giving up");
+                    return Err(give_up(failure.error, attempts, key, true));
+                }
+                let delay = policy.delay(retries_used, failure.retry_after);
+                tracing::info!(attempt = attempts, ?status, latency_ms, error = %failure.error, ?delay, "attempt failed, retrying with the same idempotency key");
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+            tracing::debug!(attempt = attempts, ?status, latency_ms, error = %failure.error, "call failed");
+            return Err(give_up(failure.error, attempts, key, retryable));
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// The error to return: a retryable failure after retries wraps into
+/// [`Error::RetriesExhausted`] (attempt count and key visible).
+fn give_up(error: Error, attempts: u32, key: Uuid, retryable: bool) -> Error {
+    if retryable && attempts > 1 {
+        Error::RetriesExhausted {
+            attempts,
+            idempotency_key: key,
+            last: Box::new(error),
+        }
+    } else {
+        error
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let policy = RetryPolicy {
+            jitter: Duration::ZERO,
+            ..RetryPolicy::default()
+        };
+        let delays: Vec<u64> = (1..=8)
+            .map(|n| policy.delay(n, None).as_millis() as u64)
+            .collect();
+        assert_eq!(delays, [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+        assert_eq!(
+            policy.delay(1, Some(Duration::from_secs(7))),
+            Duration::from_secs(7)
+        );
+        let jittery = RetryPolicy::default();
+        for n in 1..5 {
+            let d = jittery.delay(n, None);
+            let floor = Duration::from_millis(500 * 2u64.pow(n - 1));
+            assert!(d >= floor && d < floor + Duration::from_secs(1), "{d:?}");
+        }
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", "3".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
+        let later = SystemTime::now() + Duration::from_secs(120);
+        headers.insert(
+            "retry-after",
+            httpdate::fmt_http_date(later).parse().unwrap(),
+        );
+        let parsed = retry_after(&headers).unwrap();
+        assert!(parsed > Duration::from_secs(100) && parsed <= Duration::from_secs(120));
+        headers.insert(
+            "retry-after",
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+        headers.insert("retry-after", "soon".parse().unwrap());
+        assert_eq!(retry_after(&headers), None);
+    }
+}
