@@ -11,7 +11,8 @@
 //! (or `UQPAY_CLIENT_ID` + `UQPAY_API_KEY`), and `UQPAY_CARD_NUMBER` to a
 //! card number of your inventory.
 
-use uqpay_issuing::{dec, CardMode, CardStatus, Client, Error, SpendingInterval};
+use rust_decimal_macros::dec;
+use uqpay_issuing::{CardMode, CardStatus, Client, Error, SpendingInterval};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

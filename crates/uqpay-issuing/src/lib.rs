@@ -8,7 +8,8 @@
 //! # async fn main() -> Result<(), uqpay_issuing::Error> {
 //! # let server = uqpay_mock::MockServer::start().await.unwrap();
 //! use std::time::Duration;
-//! use uqpay_issuing::{dec, CardMode, CardStatus, Client, SpendingInterval};
+//! use rust_decimal_macros::dec;
+//! use uqpay_issuing::{CardMode, CardStatus, Client, SpendingInterval};
 //!
 //! let client = Client::builder()
 //!     .token(server.token())               // or .credentials(client_id, api_key), or Client::from_env()
@@ -90,7 +91,6 @@ pub use error::{Error, ErrorKind};
 pub use redact::redact;
 
 pub use rust_decimal::Decimal;
-pub use rust_decimal_macros::dec;
 pub use uqpay_issuing_raw::money::Amount;
 pub use uqpay_issuing_raw::pan::CardNumber;
 pub use uqpay_issuing_raw::types::{

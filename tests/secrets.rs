@@ -1,0 +1,239 @@
+//! The token and card numbers never show: not in tracing output (captured at
+//! TRACE), not in `Debug`, not in errors; and a redirect never carries the
+//! token to another host.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use rust_decimal_macros::dec;
+use tracing::Instrument as _;
+use uqpay_e2e::{fast_builder, Canned, Capture, FixedServer};
+use uqpay_issuing::{CardMode, CardStatus, Client, SpendingInterval};
+use uqpay_mock::{Fault, MockServer};
+use uuid::Uuid;
+
+const SECRET_TOKEN: &str = "tok_live_5up3r-s3cr3t-DO-NOT-LOG";
+const API_KEY: &str = "key_live_An0ther-s3cr3t-DO-NOT-LOG";
+const PANS: [&str; 3] = ["4096360800133951", "5555444433332222", "409636080013"];
+
+/// The card numbers each fault iteration assigns (all must stay hidden too).
+fn fault_pans() -> Vec<String> {
+    (0..Fault::all().len())
+        .map(|i| format!("4{:015}", 123_456_789_000 + i as u64))
+        .collect()
+}
+
+fn assert_clean(what: &str, text: &str) {
+    let fault_pans = fault_pans();
+    let secrets = [SECRET_TOKEN, API_KEY]
+        .into_iter()
+        .chain(PANS)
+        .chain(fault_pans.iter().map(String::as_str));
+    for secret in secrets {
+        assert!(!text.contains(secret), "{what} contains {secret}:\n{text}");
+    }
+}
+
+/// One subscriber for the whole test binary, installed before any callsite
+/// is hit (scoped subscribers miss events when tests run in parallel).
+fn capture() -> &'static Capture {
+    static CAPTURE: OnceLock<Capture> = OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture = Capture::default();
+        tracing::subscriber::set_global_default(capture.subscriber()).unwrap();
+        capture
+    })
+}
+
+/// Runs every operation, every error path and every retry kind.
+async fn exercise(fixed: &Client, fetched: &Client, server: &MockServer) -> Vec<String> {
+    let mut outputs = Vec::new();
+    let mut record = |label: &str, result: Result<String, uqpay_issuing::Error>| match result {
+        Ok(debug) => outputs.push(format!("{label}: {debug}")),
+        Err(error) => outputs.push(format!("{label}: {error} / {error:?}")),
+    };
+
+    let assign = |client: &Client, pan: &str| {
+        client
+            .assign_card()
+            .cardholder_id(Uuid::new_v4())
+            .card_number(pan)
+            .card_currency("USD")
+            .card_mode(CardMode::Share)
+    };
+    // Builders' Debug.
+    record("builder", Ok(format!("{:?}", assign(fixed, PANS[0]))));
+    record("client", Ok(format!("{fixed:?} {fetched:?}")));
+
+    // Happy paths, with every fault retried.
+    for (i, (fault, pan)) in Fault::all().into_iter().zip(fault_pans()).enumerate() {
+        server.fail_next(1, fault);
+        let client = if i % 2 == 0 { fixed } else { fetched };
+        let result = assign(client, &pan).send().await;
+        record("assign", result.map(|r| format!("{r:?}")));
+    }
+    let result = assign(fixed, PANS[0]).send().await;
+    record("assign", result.map(|r| format!("{r:?}")));
+    let card = server.card_by_number(PANS[0]).unwrap().card_id;
+    record("card", Ok(format!("{:?}", server.card(card).unwrap())));
+    let result = fixed
+        .update_card(card)
+        .card_limit(dec!(2100.02))
+        .name_on_card("MARSHALL HU")
+        .spending_control(dec!(1), SpendingInterval::Daily)
+        .blocked_mcc(["5999"])
+        .metadata("card", PANS[1])
+        .send()
+        .await;
+    record("update", result.map(|r| format!("{r:?}")));
+
+    // Error paths: conflict (the PAN is in the simulator's message, masked),
+    // validation of a card number, exhausted retries, 404, 401.
+    let result = assign(fetched, PANS[0]).send().await;
+    record("conflict", result.map(|r| format!("{r:?}")));
+    let result = assign(fixed, "40963608001339511234").send().await;
+    record("invalid pan", result.map(|r| format!("{r:?}")));
+    server.fail_next(5, Fault::DropBeforeProcessing);
+    let result = fixed
+        .update_card_status(card)
+        .card_status(CardStatus::Frozen)
+        .send()
+        .await;
+    record("exhausted", result.map(|r| format!("{r:?}")));
+    let result = fetched
+        .update_card_status(Uuid::new_v4())
+        .card_status(CardStatus::Frozen)
+        .send()
+        .await;
+    record("not found", result.map(|r| format!("{r:?}")));
+    server.expire_issued_tokens();
+    let result = fetched
+        .update_card_status(card)
+        .card_status(CardStatus::Cancelled)
+        .update_reason("lost")
+        .send()
+        .await;
+    record("refreshed", result.map(|r| format!("{r:?}")));
+    let wrong = fast_builder(&server.base_url())
+        .token(format!("{SECRET_TOKEN}-but-wrong"))
+        .build()
+        .unwrap();
+    let result = assign(&wrong, PANS[2]).send().await;
+    record("unauthorized", result.map(|r| format!("{r:?}")));
+    outputs
+}
+
+#[tokio::test]
+async fn no_secret_in_tracing_debug_or_errors() {
+    let capture = capture();
+    let server = MockServer::builder()
+        .token(SECRET_TOKEN)
+        .credentials("client-1", API_KEY)
+        .start()
+        .await
+        .unwrap();
+    let fixed = fast_builder(&server.base_url())
+        .token(SECRET_TOKEN)
+        .max_retries(3)
+        .build()
+        .unwrap();
+    let fetched = fast_builder(&server.base_url())
+        .credentials("client-1", API_KEY)
+        .max_retries(3)
+        .build()
+        .unwrap();
+    let outputs = exercise(&fixed, &fetched, &server)
+        .instrument(tracing::info_span!("test"))
+        .await;
+    let captured = capture.text();
+
+    // The run really went through the paths it claims to.
+    for expected in [
+        "uqpay.call",
+        "retrying with the same idempotency key",
+        "token refused, refreshing it once",
+        "idempotency_key=",
+        "attempts=",
+        "status=409",
+        "status=404",
+    ] {
+        assert!(
+            captured.contains(expected),
+            "no {expected:?} in the capture:\n{captured}"
+        );
+    }
+    assert!(
+        outputs.iter().any(|o| o.contains("409636******3951")),
+        "{outputs:#?}"
+    );
+    assert!(
+        outputs
+            .iter()
+            .any(|o| o.starts_with("exhausted: gave up after 4 attempts")),
+        "{outputs:#?}"
+    );
+    assert!(
+        outputs
+            .iter()
+            .any(|o| o.starts_with("unauthorized: unauthorized")),
+        "{outputs:#?}"
+    );
+    assert!(
+        outputs
+            .iter()
+            .any(|o| o.starts_with("invalid pan: invalid card_number")),
+        "{outputs:#?}"
+    );
+
+    assert_clean("the tracing output", &captured);
+    for output in &outputs {
+        assert_clean("an output", output);
+    }
+}
+
+#[tokio::test]
+async fn redirects_are_not_followed_and_the_token_stays_home() {
+    let capture = capture();
+    let elsewhere = FixedServer::start(Canned::json(200, "{}")).await;
+    let redirecting = FixedServer::start(Canned {
+        status: axum::http::StatusCode::TEMPORARY_REDIRECT,
+        headers: vec![(
+            "location".into(),
+            format!("{}/api/v1/issuing/cards/assign", elsewhere.origin()),
+        )],
+        body: Default::default(),
+    })
+    .await;
+    let client = fast_builder(&redirecting.base_url())
+        .token(SECRET_TOKEN)
+        .max_retries(3)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let error = client
+        .assign_card()
+        .cardholder_id(Uuid::new_v4())
+        .card_number(PANS[0])
+        .card_currency("USD")
+        .card_mode(CardMode::Single)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error.status(), Some(307), "{error:?}");
+    assert!(
+        error.to_string().contains("redirects are not followed"),
+        "{error}"
+    );
+    assert_eq!(redirecting.seen().len(), 1, "a redirect is not retried");
+    assert_eq!(
+        redirecting.seen()[0].headers["x-auth-token"],
+        SECRET_TOKEN,
+        "the configured host got the token"
+    );
+    assert!(
+        elsewhere.seen().is_empty(),
+        "the token reached another host"
+    );
+    assert_clean("the error", &format!("{error} {error:?}"));
+    assert_clean("the tracing output", &capture.text());
+}

@@ -1,0 +1,194 @@
+//! Shared helpers of the end-to-end tests and benchmarks.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, Request, StatusCode, Uri};
+use axum::response::Response;
+use uqpay_issuing::{Client, ClientBuilder};
+use uqpay_mock::MockServer;
+
+/// The token the test simulators accept.
+pub const TOKEN: &str = "e2e-secret-token-0123456789";
+
+/// A simulator accepting [`TOKEN`].
+pub async fn simulator() -> MockServer {
+    MockServer::builder().token(TOKEN).start().await.unwrap()
+}
+
+/// A client builder for `server` with [`TOKEN`] and fast retries (1 ms
+/// doubling to 8 ms, no jitter), so retry tests take milliseconds.
+pub fn fast_builder(base_url: &str) -> ClientBuilder {
+    Client::builder()
+        .base_url(base_url)
+        .retry_backoff(Duration::from_millis(1), Duration::from_millis(8))
+        .retry_jitter(Duration::ZERO)
+        .timeout(Duration::from_secs(10))
+}
+
+/// A client of `server` with [`TOKEN`], fast retries and `max_retries`.
+pub fn client(server: &MockServer, max_retries: u32) -> Client {
+    fast_builder(&server.base_url())
+        .token(TOKEN)
+        .max_retries(max_retries)
+        .build()
+        .unwrap()
+}
+
+/// A card number that is distinct for each `n`.
+pub fn pan(n: u64) -> String {
+    format!("4096{n:012}")
+}
+
+// ---------------------------------------------------------------------------
+// Capturing tracing output
+
+/// Everything written by a `tracing` subscriber, for inspection.
+#[derive(Clone, Default)]
+pub struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Capture {
+    /// The text captured so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// A subscriber recording every event and span field at TRACE level into this capture.
+    pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync {
+        let capture = self.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::FULL)
+            .with_writer(move || capture.clone())
+            .finish()
+    }
+}
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A server that answers every request the same way
+
+/// A request as a [`FixedServer`] saw it.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    /// The method.
+    pub method: Method,
+    /// The path and query.
+    pub uri: Uri,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+}
+
+/// What a [`FixedServer`] answers.
+#[derive(Clone, Debug)]
+pub struct Canned {
+    /// The status.
+    pub status: StatusCode,
+    /// Extra headers.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl Canned {
+    /// `status` with a JSON body.
+    pub fn json(status: u16, body: &str) -> Self {
+        Self {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: Bytes::from(body.to_owned()),
+        }
+    }
+}
+
+/// A loopback HTTP server answering every request with a fixed response and
+/// recording what it received. Stops when dropped.
+pub struct FixedServer {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FixedServer {
+    /// Starts a server answering `canned` to everything.
+    pub async fn start(canned: Canned) -> Self {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let record = seen.clone();
+        let app = axum::Router::new().fallback(move |request: Request<Body>| {
+            let record = record.clone();
+            let canned = canned.clone();
+            async move {
+                let (parts, body) = request.into_parts();
+                let body = axum::body::to_bytes(body, usize::MAX)
+                    .await
+                    .unwrap_or_default();
+                record.lock().unwrap().push(Seen {
+                    method: parts.method,
+                    uri: parts.uri,
+                    headers: parts.headers,
+                    body,
+                });
+                let mut response = Response::new(Body::from(canned.body.clone()));
+                *response.status_mut() = canned.status;
+                for (name, value) in &canned.headers {
+                    response.headers_mut().insert(
+                        axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                        value.parse().unwrap(),
+                    );
+                }
+                response
+            }
+        });
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self { addr, seen, task }
+    }
+
+    /// `http://127.0.0.1:PORT/api`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/api", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The requests received so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for FixedServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A map of headers as lowercase name -> value text (for assertions).
+pub fn header_text(headers: &HeaderMap) -> HashMap<String, String> {
+    headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+        .collect()
+}
