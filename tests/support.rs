@@ -122,6 +122,7 @@ impl Canned {
 pub struct FixedServer {
     addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
+    canned: Arc<Mutex<Canned>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -129,12 +130,14 @@ impl FixedServer {
     /// Starts a server answering `canned` to everything.
     pub async fn start(canned: Canned) -> Self {
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let canned = Arc::new(Mutex::new(canned));
+        let answer = canned.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let record = seen.clone();
         let app = axum::Router::new().fallback(move |request: Request<Body>| {
             let record = record.clone();
-            let canned = canned.clone();
+            let canned = answer.lock().unwrap().clone();
             async move {
                 let (parts, body) = request.into_parts();
                 let body = axum::body::to_bytes(body, usize::MAX)
@@ -160,7 +163,17 @@ impl FixedServer {
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        Self { addr, seen, task }
+        Self {
+            addr,
+            seen,
+            canned,
+            task,
+        }
+    }
+
+    /// Answers `canned` from now on.
+    pub fn set(&self, canned: Canned) {
+        *self.canned.lock().unwrap() = canned;
     }
 
     /// `http://127.0.0.1:PORT/api`.

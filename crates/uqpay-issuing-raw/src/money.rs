@@ -16,6 +16,11 @@ use serde_json::value::RawValue;
 
 /// An amount of money: an exact decimal, never negative.
 ///
+/// Serialise it (and the request types holding it) with
+/// `serde_json::to_string` / `to_vec` / `to_writer`, which keep every digit.
+/// `serde_json::to_value` builds a `Value`, whose numbers are `f64` unless
+/// serde_json's `arbitrary_precision` feature is on: it would round.
+///
 /// ```
 /// use std::str::FromStr;
 /// use uqpay_issuing_raw::money::Amount;
