@@ -205,3 +205,60 @@ pub fn header_text(headers: &HeaderMap) -> HashMap<String, String> {
         .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
         .collect()
 }
+
+// ---------------------------------------------------------------------------
+// Benchmarks
+
+/// The body the benchmark server answers (UQPay's Update Card example).
+pub const UPDATE_CARD_RESPONSE: &str = r#"{"card_id":"c0cef051-29c5-4796-b86a-cd5b684bfad7","card_order_id":"c0cef051-29c5-4796-b86a-cd5ee34bfad7","card_status":"ACTIVE","order_status":"SUCCESS"}"#;
+
+/// Starts, on a runtime of its own (one worker thread), a minimal loopback
+/// server that reads each request's body and answers 200 with
+/// [`UPDATE_CARD_RESPONSE`]. Returns its base URL (`http://127.0.0.1:PORT/api`)
+/// and the runtime (the server stops when it is dropped).
+pub fn start_fixed_200_server() -> (String, tokio::runtime::Runtime) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let addr = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = axum::Router::new().fallback(|body: Bytes| async move {
+            let _ = body;
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                UPDATE_CARD_RESPONSE,
+            )
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        addr
+    });
+    (format!("http://{addr}/api"), runtime)
+}
+
+/// Starts a simulator on a runtime of its own (one worker thread) with one
+/// SHARE card; returns it, the card and the runtime.
+pub fn start_simulator_on_own_runtime() -> (MockServer, uuid::Uuid, tokio::runtime::Runtime) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (server, card) = runtime.block_on(async {
+        let server = simulator().await;
+        let card = client(&server, 0)
+            .assign_card()
+            .cardholder_id(uuid::Uuid::new_v4())
+            .card_number("4096360800133951")
+            .card_currency("USD")
+            .card_mode(uqpay_issuing::CardMode::Share)
+            .send()
+            .await
+            .unwrap()
+            .card_id;
+        (server, card)
+    });
+    (server, card, runtime)
+}

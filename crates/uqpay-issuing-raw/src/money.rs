@@ -118,10 +118,43 @@ impl fmt::Debug for Amount {
     }
 }
 
+/// The decimal's digits as `Decimal`'s `Display` writes them (`-` sign,
+/// integer part, and `scale` fraction digits), without the formatting
+/// machinery: amounts are serialised on every call.
+fn digits(value: Decimal) -> String {
+    // 29 digits at most, a sign, a point and a leading zero.
+    let mut buffer = [0u8; 32];
+    let mut at = buffer.len();
+    let mut mantissa = value.mantissa().unsigned_abs();
+    let scale = value.scale() as usize;
+    let mut written = 0;
+    while mantissa > 0 || written <= scale {
+        if written == scale && scale > 0 {
+            at -= 1;
+            buffer[at] = b'.';
+        }
+        at -= 1;
+        buffer[at] = b'0' + (mantissa % 10) as u8;
+        mantissa /= 10;
+        written += 1;
+    }
+    if value.is_sign_negative() && !value.is_zero() {
+        at -= 1;
+        buffer[at] = b'-';
+    }
+    String::from_utf8(buffer[at..].to_vec()).expect("ASCII digits")
+}
+
 impl Serialize for Amount {
     /// Writes the decimal's digits as a JSON number token, unrounded.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let token = RawValue::from_string(self.0.to_string())
+        // Whole amounts written as integers are exact and cheap.
+        if self.0.scale() == 0 {
+            if let Ok(whole) = u64::try_from(self.0.mantissa()) {
+                return serializer.serialize_u64(whole);
+            }
+        }
+        let token = RawValue::from_string(digits(self.0))
             .map_err(|e| serde::ser::Error::custom(format!("amount {}: {e}", self.0)))?;
         token.serialize(serializer)
     }
@@ -211,6 +244,37 @@ mod tests {
         assert!(serde_json::from_str::<Amount>("null").is_err());
         assert!("NaN".parse::<Amount>().is_err());
         assert!("inf".parse::<Amount>().is_err());
+    }
+
+    #[test]
+    fn digits_are_what_display_writes() {
+        let mut values = vec![
+            Decimal::ZERO,
+            dec!(0.00),
+            dec!(0.1),
+            dec!(0.001),
+            dec!(1),
+            dec!(10),
+            dec!(100.00),
+            dec!(2100.02),
+            dec!(-2100.02),
+            dec!(-0.5),
+            Decimal::MAX,
+            Decimal::MIN,
+            Decimal::new(1, 28),
+            Decimal::new(-1, 28),
+        ];
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let mantissa = i64::from_ne_bytes(state.to_ne_bytes());
+            values.push(Decimal::new(mantissa, (state % 29) as u32));
+        }
+        for value in values {
+            assert_eq!(digits(value), value.to_string(), "{value:?}");
+        }
     }
 
     #[test]

@@ -130,7 +130,8 @@ impl Auth {
         if let Some(token) = read(cached).filter(|c| SystemTime::now() < c.refresh_at) {
             return Ok(token.header);
         }
-        let fetched = fetch(raw, client_id, api_key).await?;
+        // Boxed: rare, and large (it holds a whole generated request future).
+        let fetched = Box::pin(fetch(raw, client_id, api_key)).await?;
         *cached.write().unwrap_or_else(|e| e.into_inner()) = Some(fetched.clone());
         Ok(fetched.header)
     }

@@ -97,20 +97,28 @@ fn required<T>(value: Option<T>, field: &str) -> Result<T, Error> {
     value.ok_or_else(|| Error::validation(field, "is required"))
 }
 
-fn amount(value: Decimal, field: &str) -> Result<Amount, Error> {
-    Amount::new(value).map_err(|e| Error::validation(field, e.to_string()))
+fn amount(value: Decimal, field: impl FnOnce() -> String) -> Result<Amount, Error> {
+    Amount::new(value).map_err(|e| Error::validation(field(), e.to_string()))
 }
 
-fn mccs(values: &[String], field: &str) -> Result<Vec<Mcc>, Error> {
+fn mccs(values: Vec<String>, field: &str) -> Result<Vec<Mcc>, Error> {
     values
-        .iter()
+        .into_iter()
         .enumerate()
         .map(|(i, code)| {
-            Mcc::try_from(code.as_str()).map_err(|_| {
+            // Checked before the conversion so that the error can quote it.
+            let valid =
+                code.len() == limits::MCC_MAX_LENGTH && code.bytes().all(|b| b.is_ascii_digit());
+            let quoted = if valid {
+                String::new()
+            } else {
+                format!("{code:?}")
+            };
+            Mcc::try_from(code).map_err(|_| {
                 Error::validation(
                     format!("{field}[{i}]"),
                     format!(
-                        "must be exactly {} digits, got {code:?}",
+                        "must be exactly {} digits, got {quoted}",
                         limits::MCC_MAX_LENGTH
                     ),
                 )
@@ -314,6 +322,12 @@ impl UpdateCardStatus {
 pub struct UpdateCard {
     common: Common,
     card_id: Uuid,
+    fields: UpdateCardFields,
+}
+
+/// The body fields of an [`UpdateCard`], as set (not yet validated).
+#[derive(Debug, Clone, Default)]
+struct UpdateCardFields {
     card_limit: Option<Decimal>,
     name_on_card: Option<String>,
     no_pin_payment_amount: Option<Decimal>,
@@ -330,15 +344,7 @@ impl UpdateCard {
         Self {
             common: Common::new(client),
             card_id,
-            card_limit: None,
-            name_on_card: None,
-            no_pin_payment_amount: None,
-            spending_controls: Vec::new(),
-            enable_3ds: None,
-            allow_3ds_transactions: None,
-            allowed_mcc: None,
-            blocked_mcc: None,
-            metadata: None,
+            fields: UpdateCardFields::default(),
         }
     }
 
@@ -346,20 +352,20 @@ impl UpdateCard {
     /// (`dec!(2100.02)` goes on the wire as `2100.02`). The API refuses it
     /// for SINGLE cards.
     pub fn card_limit(mut self, limit: impl Into<Decimal>) -> Self {
-        self.card_limit = Some(limit.into());
+        self.fields.card_limit = Some(limit.into());
         self
     }
 
     /// The name embossed on the card: 1 to 26 characters.
     pub fn name_on_card(mut self, name: impl Into<String>) -> Self {
-        self.name_on_card = Some(name.into());
+        self.fields.name_on_card = Some(name.into());
         self
     }
 
     /// The largest payment allowed without a PIN, >= 0 (0 opts out of
     /// PIN-less payments).
     pub fn no_pin_payment_amount(mut self, amount: impl Into<Decimal>) -> Self {
-        self.no_pin_payment_amount = Some(amount.into());
+        self.fields.no_pin_payment_amount = Some(amount.into());
         self
     }
 
@@ -370,19 +376,21 @@ impl UpdateCard {
         amount: impl Into<Decimal>,
         interval: SpendingInterval,
     ) -> Self {
-        self.spending_controls.push((amount.into(), interval));
+        self.fields
+            .spending_controls
+            .push((amount.into(), interval));
         self
     }
 
     /// Turns 3-D Secure on or off (`risk_controls.enable_3ds`, `Y` / `N`).
     pub fn enable_3ds(mut self, enable: bool) -> Self {
-        self.enable_3ds = Some(enable);
+        self.fields.enable_3ds = Some(enable);
         self
     }
 
     /// Allows or refuses 3-D Secure transactions (`risk_controls.allow_3ds_transactions`).
     pub fn allow_3ds_transactions(mut self, allow: bool) -> Self {
-        self.allow_3ds_transactions = Some(allow);
+        self.fields.allow_3ds_transactions = Some(allow);
         self
     }
 
@@ -392,7 +400,7 @@ impl UpdateCard {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.allowed_mcc = Some(codes.into_iter().map(Into::into).collect());
+        self.fields.allowed_mcc = Some(codes.into_iter().map(Into::into).collect());
         self
     }
 
@@ -402,19 +410,19 @@ impl UpdateCard {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.blocked_mcc = Some(codes.into_iter().map(Into::into).collect());
+        self.fields.blocked_mcc = Some(codes.into_iter().map(Into::into).collect());
         self
     }
 
     /// Sets one metadata entry (call it once per key). The metadata sent
     /// replaces the card's, and may be at most 3200 bytes of JSON.
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        let map = match self.metadata.take() {
+        let map = match self.fields.metadata.take() {
             Some(Ok(map)) => Ok(map),
             Some(Err(e)) => Err(e),
             None => Ok(Map::new()),
         };
-        self.metadata = Some(map.map(|mut map| {
+        self.fields.metadata = Some(map.map(|mut map| {
             map.insert(key.into(), value.into());
             map
         }));
@@ -423,7 +431,7 @@ impl UpdateCard {
 
     /// Sets the whole metadata object (must be a JSON object).
     pub fn metadata_json(mut self, metadata: Value) -> Self {
-        self.metadata = Some(match metadata {
+        self.fields.metadata = Some(match metadata {
             Value::Object(map) => Ok(map),
             other => Err(format!("must be a JSON object, got {}", json_type(&other))),
         });
@@ -432,114 +440,19 @@ impl UpdateCard {
 
     common_setters!();
 
-    /// The body that would be sent, validated.
+    /// The body that would be sent, validated (the builder is kept).
     pub fn body(&self) -> Result<UpdateCardRequest, Error> {
-        let nothing_set = self.card_limit.is_none()
-            && self.name_on_card.is_none()
-            && self.no_pin_payment_amount.is_none()
-            && self.spending_controls.is_empty()
-            && self.enable_3ds.is_none()
-            && self.allow_3ds_transactions.is_none()
-            && self.allowed_mcc.is_none()
-            && self.blocked_mcc.is_none()
-            && self.metadata.is_none();
-        if nothing_set {
-            return Err(Error::validation(
-                "update_card",
-                "no field is set; an update must change at least one of card_limit, \
-                 name_on_card, no_pin_payment_amount, spending_controls, risk_controls, metadata",
-            ));
-        }
-        let card_limit = self
-            .card_limit
-            .map(|v| amount(v, "card_limit"))
-            .transpose()?;
-        let name_on_card = self
-            .name_on_card
-            .as_deref()
-            .map(|name| {
-                NameOnCard::try_from(name).map_err(|_| {
-                    Error::validation(
-                        "name_on_card",
-                        format!(
-                            "must be {} to {} characters, got {}",
-                            limits::NAME_ON_CARD_MIN_LENGTH,
-                            limits::NAME_ON_CARD_MAX_LENGTH,
-                            chars(name)
-                        ),
-                    )
-                })
-            })
-            .transpose()?;
-        let no_pin_payment_amount = self
-            .no_pin_payment_amount
-            .map(|v| amount(v, "no_pin_payment_amount"))
-            .transpose()?;
-        let spending_controls = self
-            .spending_controls
-            .iter()
-            .enumerate()
-            .map(|(i, (value, interval))| {
-                Ok(SpendingControl {
-                    amount: amount(*value, &format!("spending_controls[{i}].amount"))?,
-                    interval: *interval,
-                })
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
-        let risk_set = self.enable_3ds.is_some()
-            || self.allow_3ds_transactions.is_some()
-            || self.allowed_mcc.is_some()
-            || self.blocked_mcc.is_some();
-        let risk_controls = if risk_set {
-            Some(RiskControls {
-                enable_3ds: self.enable_3ds.map(yes_no),
-                allow_3ds_transactions: self.allow_3ds_transactions.map(yes_no),
-                allowed_mcc: self
-                    .allowed_mcc
-                    .as_deref()
-                    .map(|codes| mccs(codes, "risk_controls.allowed_mcc"))
-                    .transpose()?,
-                blocked_mcc: self
-                    .blocked_mcc
-                    .as_deref()
-                    .map(|codes| mccs(codes, "risk_controls.blocked_mcc"))
-                    .transpose()?,
-            })
-        } else {
-            None
-        };
-        let metadata = match &self.metadata {
-            None => None,
-            Some(Err(reason)) => return Err(Error::validation("metadata", reason.clone())),
-            Some(Ok(map)) => {
-                let size = serde_json::to_vec(map)
-                    .map(|v| v.len())
-                    .unwrap_or(usize::MAX);
-                if size > limits::METADATA_MAX_BYTES {
-                    return Err(Error::validation(
-                        "metadata",
-                        format!(
-                            "must be at most {} bytes of JSON, got {size}",
-                            limits::METADATA_MAX_BYTES
-                        ),
-                    ));
-                }
-                Some(Metadata(map.clone()))
-            }
-        };
-        Ok(UpdateCardRequest {
-            card_limit,
-            name_on_card,
-            no_pin_payment_amount,
-            spending_controls,
-            risk_controls,
-            metadata,
-        })
+        self.fields.clone().into_body()
+    }
+
+    /// The body that would be sent, validated, consuming the builder.
+    pub fn into_body(self) -> Result<UpdateCardRequest, Error> {
+        self.fields.into_body()
     }
 
     /// Validates and sends the request, retrying with the same idempotency key.
     pub async fn send(self) -> Result<UpdateCardResponse, Error> {
-        let body = self.body()?;
+        let body = self.fields.into_body()?;
         let (key, account) = self.common.resolve()?;
         let card_id = self.card_id;
         let client = &self.common.client;
@@ -559,6 +472,163 @@ impl UpdateCard {
     }
 }
 
+impl UpdateCardFields {
+    fn into_body(self) -> Result<UpdateCardRequest, Error> {
+        let nothing_set = self.card_limit.is_none()
+            && self.name_on_card.is_none()
+            && self.no_pin_payment_amount.is_none()
+            && self.spending_controls.is_empty()
+            && self.enable_3ds.is_none()
+            && self.allow_3ds_transactions.is_none()
+            && self.allowed_mcc.is_none()
+            && self.blocked_mcc.is_none()
+            && self.metadata.is_none();
+        if nothing_set {
+            return Err(Error::validation(
+                "update_card",
+                "no field is set; an update must change at least one of card_limit, \
+                 name_on_card, no_pin_payment_amount, spending_controls, risk_controls, metadata",
+            ));
+        }
+        let card_limit = self
+            .card_limit
+            .map(|v| amount(v, || "card_limit".into()))
+            .transpose()?;
+        let name_on_card = self
+            .name_on_card
+            .map(|name| {
+                let length = chars(&name);
+                NameOnCard::try_from(name).map_err(|_| {
+                    Error::validation(
+                        "name_on_card",
+                        format!(
+                            "must be {} to {} characters, got {}",
+                            limits::NAME_ON_CARD_MIN_LENGTH,
+                            limits::NAME_ON_CARD_MAX_LENGTH,
+                            length
+                        ),
+                    )
+                })
+            })
+            .transpose()?;
+        let no_pin_payment_amount = self
+            .no_pin_payment_amount
+            .map(|v| amount(v, || "no_pin_payment_amount".into()))
+            .transpose()?;
+        let spending_controls = self
+            .spending_controls
+            .into_iter()
+            .enumerate()
+            .map(|(i, (value, interval))| {
+                Ok(SpendingControl {
+                    amount: amount(value, || format!("spending_controls[{i}].amount"))?,
+                    interval,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let risk_set = self.enable_3ds.is_some()
+            || self.allow_3ds_transactions.is_some()
+            || self.allowed_mcc.is_some()
+            || self.blocked_mcc.is_some();
+        let risk_controls = if risk_set {
+            Some(RiskControls {
+                enable_3ds: self.enable_3ds.map(yes_no),
+                allow_3ds_transactions: self.allow_3ds_transactions.map(yes_no),
+                allowed_mcc: self
+                    .allowed_mcc
+                    .map(|codes| mccs(codes, "risk_controls.allowed_mcc"))
+                    .transpose()?,
+                blocked_mcc: self
+                    .blocked_mcc
+                    .map(|codes| mccs(codes, "risk_controls.blocked_mcc"))
+                    .transpose()?,
+            })
+        } else {
+            None
+        };
+        let metadata = match self.metadata {
+            None => None,
+            Some(Err(reason)) => return Err(Error::validation("metadata", reason)),
+            Some(Ok(map)) => {
+                // The exact size is only computed when a cheap upper bound
+                // does not already prove the metadata small enough.
+                let bound = map
+                    .iter()
+                    .map(|(k, v)| bound_of_str(k) + 1 + bound_of(v))
+                    .sum::<usize>()
+                    + map.len()
+                    + 1;
+                let size = if bound <= limits::METADATA_MAX_BYTES {
+                    bound
+                } else {
+                    json_size(&map)
+                };
+                if size > limits::METADATA_MAX_BYTES {
+                    return Err(Error::validation(
+                        "metadata",
+                        format!(
+                            "must be at most {} bytes of JSON, got {size}",
+                            limits::METADATA_MAX_BYTES
+                        ),
+                    ));
+                }
+                Some(Metadata(map))
+            }
+        };
+        Ok(UpdateCardRequest {
+            card_limit,
+            name_on_card,
+            no_pin_payment_amount,
+            spending_controls,
+            risk_controls,
+            metadata,
+        })
+    }
+}
+
+/// At least as long as the compact JSON of a string (every byte escaped as
+/// `\uXXXX`, plus the quotes).
+fn bound_of_str(text: &str) -> usize {
+    text.len() * 6 + 2
+}
+
+/// At least as long as the compact JSON of `value`.
+fn bound_of(value: &Value) -> usize {
+    match value {
+        Value::Null | Value::Bool(_) => 5,
+        // Exact (a Number may hold any number of digits with serde_json's
+        // arbitrary_precision feature).
+        Value::Number(number) => number.to_string().len(),
+        Value::String(text) => bound_of_str(text),
+        Value::Array(items) => items.iter().map(|v| bound_of(v) + 1).sum::<usize>() + 2,
+        Value::Object(map) => {
+            map.iter()
+                .map(|(k, v)| bound_of_str(k) + 2 + bound_of(v))
+                .sum::<usize>()
+                + 2
+        }
+    }
+}
+
+/// The length of `value` serialised as compact JSON, without building it.
+fn json_size(value: &impl serde::Serialize) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    match serde_json::to_writer(&mut counter, value) {
+        Ok(()) => counter.0,
+        Err(_) => usize::MAX,
+    }
+}
+
 fn json_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
@@ -567,5 +637,35 @@ fn json_type(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_size_bound_is_never_below_the_size() {
+        let values = [
+            json!(null),
+            json!(true),
+            json!(-12345678901234567i64),
+            json!(1.5e300),
+            json!(u64::MAX),
+            json!("plain"),
+            json!("\u{0}\u{1f}\"\\é😀"),
+            json!([1, "two", [null, {"k": false}]]),
+            json!({"a": {"b": {"c": ["\n", 2.25]}}, "": ""}),
+        ];
+        for value in values {
+            let exact = serde_json::to_string(&value).unwrap().len();
+            assert!(
+                bound_of(&value) >= exact,
+                "{value}: {} < {exact}",
+                bound_of(&value)
+            );
+            assert_eq!(json_size(&value), exact);
+        }
     }
 }

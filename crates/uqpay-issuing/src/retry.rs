@@ -232,7 +232,10 @@ where
             attempts += 1;
             let started = Instant::now();
             let outcome = match inner.auth.ensure(&inner.raw).await {
-                Ok(token) => attempt()
+                // Boxed: the generated future is large, and keeping it out of
+                // line keeps the call's own future small (it is moved into
+                // executors and join sets).
+                Ok(token) => Box::pin(attempt())
                     .await
                     .map_err(|e| (Some(token), e)),
                 Err(error) => {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use progenitor_client::OperationInfo;
-use reqwest::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use reqwest::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use uqpay_issuing_raw::hooks::{Transport, TransportFuture};
 use uqpay_issuing_raw::types::ApiError;
 
@@ -15,6 +15,10 @@ use crate::redact;
 /// The operation that fetches tokens: it carries `x-client-id` /
 /// `x-api-key` instead of `x-auth-token`.
 pub(crate) const TOKEN_OPERATION: &str = "create_access_token";
+
+static AUTH_TOKEN: HeaderName = HeaderName::from_static("x-auth-token");
+static API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+static API_VERSION: HeaderName = HeaderName::from_static("api-version");
 
 #[derive(Debug)]
 pub(crate) struct SdkTransport {
@@ -31,13 +35,13 @@ impl Transport for SdkTransport {
         let headers = request.headers_mut();
         // progenitor adds the spec's version as `api-version`; UQPay does not
         // document such a header, so it is not sent.
-        headers.remove("api-version");
+        headers.remove(&API_VERSION);
         if info.operation_id == TOKEN_OPERATION {
-            if let Some(key) = headers.get_mut("x-api-key") {
+            if let Some(key) = headers.get_mut(&API_KEY) {
                 key.set_sensitive(true);
             }
         } else if let Some(token) = self.auth.current() {
-            headers.insert("x-auth-token", token);
+            headers.insert(AUTH_TOKEN.clone(), token);
         }
         Box::pin(async move {
             let response = client.execute(request).await?;
