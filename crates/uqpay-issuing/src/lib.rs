@@ -77,6 +77,8 @@
 //! Every call runs in a `tracing` span `uqpay.call` with the operation,
 //! idempotency key, attempt count and status.
 
+#![deny(missing_docs)]
+
 mod auth;
 mod cards;
 mod client;

@@ -224,7 +224,9 @@ where
         idempotency_key = %key,
         attempts = tracing::field::Empty,
         status = tracing::field::Empty,
+        latency_ms = tracing::field::Empty,
     );
+    let call_started = Instant::now();
     async {
         let mut attempts: u32 = 0;
         let mut refreshed = false;
@@ -261,6 +263,7 @@ where
                     let span = tracing::Span::current();
                     span.record("attempts", attempts);
                     span.record("status", response.status().as_u16());
+                    span.record("latency_ms", call_started.elapsed().as_millis() as u64);
                     tracing::debug!(attempt = attempts, status = response.status().as_u16(), latency_ms, "call succeeded");
                     return Ok(response.into_inner());
                 }
@@ -270,6 +273,7 @@ where
             let status = failure.error.status();
             let span = tracing::Span::current();
             span.record("attempts", attempts);
+            span.record("latency_ms", call_started.elapsed().as_millis() as u64);
             if let Some(status) = status {
                 span.record("status", status);
             }
