@@ -7,53 +7,19 @@ use std::sync::OnceLock;
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use uqpay_e2e::{client, fast_builder, Canned, FixedServer, TOKEN};
-use uqpay_issuing::{CardMode, Error};
-use uqpay_mock::MockServer;
+use uqpay_e2e::{fast_builder, Canned, FixedServer, SyncWorld, TOKEN};
+use uqpay_issuing::Error;
 use uuid::Uuid;
 
 const MALFORMED: usize = 0;
 const RANDOM_BYTES: usize = 1;
 const RANDOM_JSON: usize = 2;
 
-struct World {
-    runtime: tokio::runtime::Runtime,
-    server: MockServer,
-    http: reqwest::Client,
-    card: Uuid,
-}
-
 /// One simulator (with one card) per test, so that parallel tests do not
 /// see each other's state changes.
-fn world(test: usize) -> &'static World {
-    static WORLDS: [OnceLock<World>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
-    WORLDS[test].get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let (server, card) = runtime.block_on(async {
-            let server = MockServer::builder().token(TOKEN).start().await.unwrap();
-            let card = client(&server, 0)
-                .assign_card()
-                .cardholder_id(Uuid::new_v4())
-                .card_number("4096360800133951")
-                .card_currency("USD")
-                .card_mode(CardMode::Share)
-                .send()
-                .await
-                .unwrap()
-                .card_id;
-            (server, card)
-        });
-        World {
-            runtime,
-            server,
-            http: reqwest::Client::new(),
-            card,
-        }
-    })
+fn world(test: usize) -> &'static SyncWorld {
+    static WORLDS: [OnceLock<SyncWorld>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    WORLDS[test].get_or_init(SyncWorld::new)
 }
 
 fn paths(test: usize) -> [String; 3] {

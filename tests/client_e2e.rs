@@ -480,16 +480,8 @@ async fn every_fault_kind_is_retried_to_exactly_one_commit() {
     let server = simulator().await;
     let client = client(&server, 3);
     let card = assign(&client, &pan(8), CardMode::Share).await;
-    let faults = [
-        Fault::RateLimited {
-            retry_after: Duration::ZERO,
-        },
-        Fault::ServerError(500),
-        Fault::ServerError(502),
-        Fault::ServerError(503),
-        Fault::DropBeforeProcessing,
-        Fault::DropAfterCommit,
-    ];
+    let faults = Fault::all();
+    assert_eq!(faults.len(), 6);
     for (i, fault) in faults.into_iter().enumerate() {
         server.fail_next(2, fault);
         let key = Uuid::new_v4();
@@ -759,21 +751,34 @@ async fn a_wrong_fixed_token_is_unauthorized_and_not_retried() {
 // ---------------------------------------------------------------------------
 // Odd answers
 
+/// Sends a minimal Update Card to a server that answers `canned`.
+async fn answer_with(
+    canned: Canned,
+    max_retries: u32,
+) -> (
+    FixedServer,
+    Result<uqpay_issuing::UpdateCardResponse, Error>,
+) {
+    let server = FixedServer::start(canned).await;
+    let client = fast_builder(&server.base_url())
+        .token(TOKEN)
+        .max_retries(max_retries)
+        .build()
+        .unwrap();
+    let result = client
+        .update_card(Uuid::new_v4())
+        .name_on_card("X")
+        .send()
+        .await;
+    (server, result)
+}
+
 #[tokio::test]
 async fn an_unknown_card_status_is_preserved() {
     let body = r#"{"card_id":"c0cef051-29c5-4796-b86a-cd5b684bfad7","card_order_id":"o",
         "card_status":"SUSPENDED_BY_SCHEME","order_status":"QUEUED","brand_new_field":1}"#;
-    let server = FixedServer::start(Canned::json(200, body)).await;
-    let client = fast_builder(&server.base_url())
-        .token(TOKEN)
-        .build()
-        .unwrap();
-    let response = client
-        .update_card(Uuid::new_v4())
-        .name_on_card("X")
-        .send()
-        .await
-        .unwrap();
+    let (_server, response) = answer_with(Canned::json(200, body), 2).await;
+    let response = response.unwrap();
     match &response.card_status {
         ReportedCardStatus::Unknown(raw) => assert_eq!(raw.as_str(), "SUSPENDED_BY_SCHEME"),
         other => panic!("expected Unknown, got {other:?}"),
@@ -785,17 +790,8 @@ async fn an_unknown_card_status_is_preserved() {
 #[tokio::test]
 async fn an_undecodable_success_is_a_decode_error_with_the_redacted_body() {
     let body = r#"{"card_id":"not-a-uuid","note":"card 4096360800133951"}"#;
-    let server = FixedServer::start(Canned::json(200, body)).await;
-    let client = fast_builder(&server.base_url())
-        .token(TOKEN)
-        .build()
-        .unwrap();
-    let error = client
-        .update_card(Uuid::new_v4())
-        .name_on_card("X")
-        .send()
-        .await
-        .unwrap_err();
+    let (server, result) = answer_with(Canned::json(200, body), 2).await;
+    let error = result.unwrap_err();
     match &error {
         Error::Decode { status, body, .. } => {
             assert_eq!(*status, 200);
@@ -809,23 +805,13 @@ async fn an_undecodable_success_is_a_decode_error_with_the_redacted_body() {
 
 #[tokio::test]
 async fn html_error_pages_keep_their_status_and_are_retried() {
-    let server = FixedServer::start(Canned {
+    let html = Canned {
         status: axum::http::StatusCode::BAD_GATEWAY,
         headers: vec![("content-type".into(), "text/html".into())],
         body: "<html><body>502 Bad Gateway</body></html>".into(),
-    })
-    .await;
-    let client = fast_builder(&server.base_url())
-        .token(TOKEN)
-        .max_retries(1)
-        .build()
-        .unwrap();
-    let error = client
-        .update_card(Uuid::new_v4())
-        .name_on_card("X")
-        .send()
-        .await
-        .unwrap_err();
+    };
+    let (server, result) = answer_with(html, 1).await;
+    let error = result.unwrap_err();
     assert_eq!(error.status(), Some(502), "{error:?}");
     assert_eq!(error.attempts(), 2);
     assert!(error.to_string().contains("502 Bad Gateway"), "{error}");

@@ -9,53 +9,16 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use rust_decimal::Decimal;
 use serde_json::json;
-use uqpay_e2e::{client, TOKEN};
-use uqpay_issuing::{CardMode, CardStatus, Client, Error, SpendingInterval};
-use uqpay_mock::MockServer;
+use uqpay_e2e::{SyncWorld, TOKEN};
+use uqpay_issuing::{CardMode, CardStatus, Error, SpendingInterval};
 use uuid::Uuid;
 
 const CASES: u32 = 1_500;
 
 /// One simulator, client and card for the whole test binary.
-struct World {
-    runtime: tokio::runtime::Runtime,
-    server: MockServer,
-    client: Client,
-    http: reqwest::Client,
-    card: Uuid,
-}
-
-fn world() -> &'static World {
-    static WORLD: OnceLock<World> = OnceLock::new();
-    WORLD.get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let (server, client, card) = runtime.block_on(async {
-            let server = MockServer::builder().token(TOKEN).start().await.unwrap();
-            let client = client(&server, 0);
-            let card = client
-                .assign_card()
-                .cardholder_id(Uuid::new_v4())
-                .card_number("4096360800133951")
-                .card_currency("USD")
-                .card_mode(CardMode::Share)
-                .send()
-                .await
-                .unwrap()
-                .card_id;
-            (server, client, card)
-        });
-        World {
-            runtime,
-            server,
-            client,
-            http: reqwest::Client::new(),
-            card,
-        }
-    })
+fn world() -> &'static SyncWorld {
+    static WORLD: OnceLock<SyncWorld> = OnceLock::new();
+    WORLD.get_or_init(SyncWorld::new)
 }
 
 /// Sends `body` raw to `path` and returns the status.

@@ -238,11 +238,13 @@ pub fn start_fixed_200_server() -> (String, tokio::runtime::Runtime) {
     (format!("http://{addr}/api"), runtime)
 }
 
-/// Starts a simulator on a runtime of its own (one worker thread) with one
+/// Starts a simulator on a runtime of its own (`workers` threads) with one
 /// SHARE card; returns it, the card and the runtime.
-pub fn start_simulator_on_own_runtime() -> (MockServer, uuid::Uuid, tokio::runtime::Runtime) {
+pub fn start_simulator_on_own_runtime(
+    workers: usize,
+) -> (MockServer, uuid::Uuid, tokio::runtime::Runtime) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+        .worker_threads(workers)
         .enable_all()
         .build()
         .unwrap();
@@ -261,4 +263,113 @@ pub fn start_simulator_on_own_runtime() -> (MockServer, uuid::Uuid, tokio::runti
         (server, card)
     });
     (server, card, runtime)
+}
+
+/// One `update_card` with every field set, through the SDK (what the
+/// overhead benchmark and its profiling target measure).
+pub async fn sdk_full_update(client: &Client, card: uuid::Uuid) {
+    use rust_decimal_macros::dec;
+    client
+        .update_card(card)
+        .card_limit(dec!(2100.02))
+        .name_on_card("MARSHALL HU")
+        .no_pin_payment_amount(dec!(100))
+        .spending_control(
+            dec!(100.03),
+            uqpay_issuing::SpendingInterval::PerTransaction,
+        )
+        .enable_3ds(true)
+        .allow_3ds_transactions(true)
+        .blocked_mcc(["5999", "6011"])
+        .metadata("key1", "value1")
+        .metadata("key2", "value2")
+        .send()
+        .await
+        .unwrap();
+}
+
+/// What a hand-written client parses the answer into.
+#[allow(dead_code)]
+#[derive(serde::Deserialize)]
+struct HandWrittenResponse {
+    card_id: String,
+    card_order_id: String,
+    card_status: String,
+    order_status: String,
+}
+
+/// The same request as [`sdk_full_update`], written by hand with reqwest and
+/// serde_json: the baseline of the overhead benchmark.
+pub async fn hand_written_full_update(http: &reqwest::Client, base_url: &str, card: uuid::Uuid) {
+    let body = serde_json::json!({
+        "card_limit": 2100.02,
+        "name_on_card": "MARSHALL HU",
+        "no_pin_payment_amount": 100,
+        "spending_controls": [{"amount": 100.03, "interval": "PER_TRANSACTION"}],
+        "risk_controls": {
+            "enable_3ds": "Y",
+            "allow_3ds_transactions": "Y",
+            "blocked_mcc": ["5999", "6011"]
+        },
+        "metadata": {"key1": "value1", "key2": "value2"}
+    });
+    let response = http
+        .post(format!("{base_url}/v1/issuing/cards/{card}"))
+        .header("x-auth-token", TOKEN)
+        .header("x-idempotency-key", uuid::Uuid::new_v4().to_string())
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&body).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    let bytes = response.bytes().await.unwrap();
+    let _: HandWrittenResponse = serde_json::from_slice(&bytes).unwrap();
+}
+
+/// A reqwest client configured like the SDK's (no redirects, 30 s, nodelay).
+pub fn hand_written_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .tcp_nodelay(true)
+        .build()
+        .unwrap()
+}
+
+/// For property tests, which are synchronous: a simulator with one SHARE
+/// card on a runtime of its own, a client of it (no retries) and a plain
+/// HTTP client to send it raw bytes.
+pub struct SyncWorld {
+    /// The runtime the simulator runs on; `block_on` it to make calls.
+    pub runtime: tokio::runtime::Runtime,
+    /// The simulator.
+    pub server: MockServer,
+    /// A client of the simulator (no retries).
+    pub client: Client,
+    /// A plain HTTP client.
+    pub http: reqwest::Client,
+    /// A SHARE card assigned on the simulator.
+    pub card: uuid::Uuid,
+}
+
+impl SyncWorld {
+    /// Starts it (two runtime threads).
+    pub fn new() -> Self {
+        let (server, card, runtime) = start_simulator_on_own_runtime(2);
+        let client = runtime.block_on(async { client(&server, 0) });
+        Self {
+            runtime,
+            server,
+            client,
+            http: reqwest::Client::new(),
+            card,
+        }
+    }
+}
+
+impl Default for SyncWorld {
+    fn default() -> Self {
+        Self::new()
+    }
 }

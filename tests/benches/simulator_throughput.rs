@@ -16,7 +16,7 @@ use uuid::Uuid;
 const BODY: &str = r#"{"card_limit":2100.02,"name_on_card":"MARSHALL HU","no_pin_payment_amount":100,"spending_controls":[{"amount":100.03,"interval":"PER_TRANSACTION"}],"risk_controls":{"enable_3ds":"Y","allow_3ds_transactions":"Y","blocked_mcc":["5999","6011"]},"metadata":{"key1":"value1","key2":"value2"}}"#;
 
 fn bench(c: &mut Criterion) {
-    let (server, card, _server_runtime) = start_simulator_on_own_runtime();
+    let (server, card, _server_runtime) = start_simulator_on_own_runtime(1);
     let url = format!("{}/v1/issuing/cards/{card}", server.base_url());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -9,9 +9,10 @@
 
 use std::time::{Duration, Instant};
 
-use rust_decimal_macros::dec;
-use uqpay_e2e::{start_fixed_200_server, TOKEN};
-use uqpay_issuing::{Client, SpendingInterval};
+use uqpay_e2e::{
+    hand_written_client, hand_written_full_update, sdk_full_update, start_fixed_200_server, TOKEN,
+};
+use uqpay_issuing::Client;
 use uuid::Uuid;
 
 fn main() {
@@ -35,19 +36,14 @@ fn main() {
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
-        let raw = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
-            .tcp_nodelay(true)
-            .build()
-            .unwrap();
+        let raw = hand_written_client();
         let started = Instant::now();
         for _ in 0..n / batch {
             let calls = (0..batch).map(|_| async {
                 if sdk_mode {
-                    sdk_call(&sdk, card).await
+                    sdk_full_update(&sdk, card).await
                 } else {
-                    raw_call(&raw, &base_url, card).await
+                    hand_written_full_update(&raw, &base_url, card).await
                 }
             });
             futures::future::join_all(calls).await;
@@ -58,40 +54,4 @@ fn main() {
         "{mode}: {n} calls, {:.2} µs per call",
         elapsed.as_secs_f64() * 1e6 / f64::from(n)
     );
-}
-
-async fn sdk_call(sdk: &Client, card: Uuid) {
-    sdk.update_card(card)
-        .card_limit(dec!(2100.02))
-        .name_on_card("MARSHALL HU")
-        .no_pin_payment_amount(dec!(100))
-        .spending_control(dec!(100.03), SpendingInterval::PerTransaction)
-        .enable_3ds(true)
-        .allow_3ds_transactions(true)
-        .blocked_mcc(["5999", "6011"])
-        .metadata("key1", "value1")
-        .metadata("key2", "value2")
-        .send()
-        .await
-        .unwrap();
-}
-
-async fn raw_call(raw: &reqwest::Client, base_url: &str, card: Uuid) {
-    let body = serde_json::json!({
-        "card_limit": 2100.02, "name_on_card": "MARSHALL HU", "no_pin_payment_amount": 100,
-        "spending_controls": [{"amount": 100.03, "interval": "PER_TRANSACTION"}],
-        "risk_controls": {"enable_3ds": "Y", "allow_3ds_transactions": "Y", "blocked_mcc": ["5999", "6011"]},
-        "metadata": {"key1": "value1", "key2": "value2"}
-    });
-    let response = raw
-        .post(format!("{base_url}/v1/issuing/cards/{card}"))
-        .header("x-auth-token", TOKEN)
-        .header("x-idempotency-key", Uuid::new_v4().to_string())
-        .header("content-type", "application/json")
-        .body(serde_json::to_vec(&body).unwrap())
-        .send()
-        .await
-        .unwrap();
-    let bytes = response.bytes().await.unwrap();
-    let _: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
 }

@@ -89,6 +89,25 @@ macro_rules! common_setters {
     };
 }
 
+/// Sends a validated body with the generated builder `$start`, through the
+/// retry loop: one idempotency key for every attempt, the account if any.
+macro_rules! send_with_retries {
+    ($common:expr, $operation:literal, $body:expr, |$raw:ident| $start:expr) => {{
+        let body = $body;
+        let (key, account) = $common.resolve()?;
+        let client = &$common.client;
+        let $raw = client.raw();
+        retry::send(client, $operation, key, || {
+            let request = $start.x_idempotency_key(key).body(body.clone());
+            match &account {
+                Some(account) => request.x_on_behalf_of(account.clone()).send(),
+                None => request.send(),
+            }
+        })
+        .await
+    }};
+}
+
 fn chars(text: &str) -> usize {
     text.chars().count()
 }
@@ -212,18 +231,8 @@ impl AssignCard {
 
     /// Validates and sends the request, retrying with the same idempotency key.
     pub async fn send(self) -> Result<AssignCardResponse, Error> {
-        let body = self.body()?;
-        let (key, account) = self.common.resolve()?;
-        let client = &self.common.client;
-        let raw = client.raw();
-        retry::send(client, "assign_card", key, || {
-            let request = raw.assign_card().x_idempotency_key(key).body(body.clone());
-            match &account {
-                Some(account) => request.x_on_behalf_of(account.clone()).send(),
-                None => request.send(),
-            }
-        })
-        .await
+        send_with_retries!(self.common, "assign_card", self.body()?, |raw| raw
+            .assign_card())
     }
 }
 
@@ -291,23 +300,10 @@ impl UpdateCardStatus {
 
     /// Validates and sends the request, retrying with the same idempotency key.
     pub async fn send(self) -> Result<UpdateCardStatusResponse, Error> {
-        let body = self.body()?;
-        let (key, account) = self.common.resolve()?;
         let card_id = self.card_id;
-        let client = &self.common.client;
-        let raw = client.raw();
-        retry::send(client, "update_card_status", key, || {
-            let request = raw
-                .update_card_status()
-                .id(card_id)
-                .x_idempotency_key(key)
-                .body(body.clone());
-            match &account {
-                Some(account) => request.x_on_behalf_of(account.clone()).send(),
-                None => request.send(),
-            }
-        })
-        .await
+        send_with_retries!(self.common, "update_card_status", self.body()?, |raw| raw
+            .update_card_status()
+            .id(card_id))
     }
 }
 
@@ -452,23 +448,13 @@ impl UpdateCard {
 
     /// Validates and sends the request, retrying with the same idempotency key.
     pub async fn send(self) -> Result<UpdateCardResponse, Error> {
-        let body = self.fields.into_body()?;
-        let (key, account) = self.common.resolve()?;
         let card_id = self.card_id;
-        let client = &self.common.client;
-        let raw = client.raw();
-        retry::send(client, "update_card", key, || {
-            let request = raw
-                .update_card()
-                .id(card_id)
-                .x_idempotency_key(key)
-                .body(body.clone());
-            match &account {
-                Some(account) => request.x_on_behalf_of(account.clone()).send(),
-                None => request.send(),
-            }
-        })
-        .await
+        send_with_retries!(
+            self.common,
+            "update_card",
+            self.fields.into_body()?,
+            |raw| raw.update_card().id(card_id)
+        )
     }
 }
 

@@ -602,15 +602,33 @@ fn owned_card<'a>(
         .filter(|card| card.account.as_deref() == account)
 }
 
-/// Parses the `{id}` path segment; a bad one is refused (and counted) at once.
-fn card_id_or_refuse(shared: &Shared, route: Route, id: &str) -> Result<Uuid, Reply> {
-    Uuid::parse_str(id).map_err(|_| {
+/// The pipeline input of a route on one card: parses the `{id}` path
+/// segment (a bad one is refused, and counted, at once).
+fn card_incoming(
+    shared: &Shared,
+    route: Route,
+    id: &str,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(Uuid, Incoming), Reply> {
+    let card_id = Uuid::parse_str(id).map_err(|_| {
         let mut state = shared.state();
         let counters = state.counters(route);
         counters.received += 1;
         counters.refused += 1;
         Reply::bad_request(format!("id: must be a UUID, got {id:?}"))
-    })
+    })?;
+    let path = match route {
+        Route::UpdateCardStatus => format!("/v1/issuing/cards/{card_id}/status"),
+        _ => format!("/v1/issuing/cards/{card_id}"),
+    };
+    let incoming = Incoming {
+        route,
+        path,
+        headers,
+        body,
+    };
+    Ok((card_id, incoming))
 }
 
 // ---------------------------------------------------------------------------
@@ -699,16 +717,11 @@ async fn update_card_status(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let card_id = match card_id_or_refuse(&shared, Route::UpdateCardStatus, &id) {
-        Ok(card_id) => card_id,
-        Err(reply) => return reply.into_response(),
-    };
-    let incoming = Incoming {
-        route: Route::UpdateCardStatus,
-        path: format!("/v1/issuing/cards/{card_id}/status"),
-        headers,
-        body,
-    };
+    let (card_id, incoming) =
+        match card_incoming(&shared, Route::UpdateCardStatus, &id, headers, body) {
+            Ok(parsed) => parsed,
+            Err(reply) => return reply.into_response(),
+        };
     pipeline(
         shared,
         kill,
@@ -815,15 +828,9 @@ async fn update_card(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let card_id = match card_id_or_refuse(&shared, Route::UpdateCard, &id) {
-        Ok(card_id) => card_id,
+    let (card_id, incoming) = match card_incoming(&shared, Route::UpdateCard, &id, headers, body) {
+        Ok(parsed) => parsed,
         Err(reply) => return reply.into_response(),
-    };
-    let incoming = Incoming {
-        route: Route::UpdateCard,
-        path: format!("/v1/issuing/cards/{card_id}"),
-        headers,
-        body,
     };
     pipeline(
         shared,
