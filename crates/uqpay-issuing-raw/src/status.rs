@@ -15,11 +15,6 @@ macro_rules! open_enum {
                     Self::Unknown(_) => None,
                 }
             }
-
-            /// The status as sent on the wire.
-            pub fn as_str(&self) -> String {
-                self.to_string()
-            }
         }
 
         impl fmt::Display for $open {

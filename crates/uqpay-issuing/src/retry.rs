@@ -129,6 +129,8 @@ fn classify_failure(
             Failure { error, retry_after }
         }
         Raw::CommunicationError(e) | Raw::ResponseBodyError(e) | Raw::InvalidUpgrade(e) => {
+            // The URL holds no secret, but the message reads better without it.
+            let e = e.without_url();
             plain(if e.is_timeout() {
                 Error::Timeout {
                     idempotency_key: key,
@@ -174,7 +176,7 @@ fn classify_failure(
 
 /// reqwest's message plus its causes (which say what actually broke).
 fn network_message(error: &reqwest::Error) -> String {
-    let mut message = error.without_url_ref().to_string();
+    let mut message = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
         message.push_str(": ");
@@ -182,25 +184,6 @@ fn network_message(error: &reqwest::Error) -> String {
         source = cause.source();
     }
     message
-}
-
-trait WithoutUrl {
-    fn without_url_ref(&self) -> String;
-}
-
-impl WithoutUrl for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        // The URL holds no secret, but the message reads better without it.
-        let text = self.to_string();
-        match self.url() {
-            Some(url) => text.replace(&format!(" ({url})"), ""),
-            None => text,
-        }
-    }
-}
-
-fn is_retryable(failure: &Failure) -> bool {
-    failure.error.is_retryable()
 }
 
 /// Sends one logical call until it succeeds or gives up. `attempt` builds
@@ -291,7 +274,7 @@ where
                 continue;
             }
 
-            let retryable = is_retryable(&failure);
+            let retryable = failure.error.is_retryable();
             // The one retry after a token refresh does not use up a retry.
             let retries_used = attempts - u32::from(refreshed);
             if retryable && retries_used <= policy.max_retries {
