@@ -180,7 +180,7 @@ async fn fetch(
         }
         Err(other) => {
             let secrets = [api_key.expose_secret()];
-            return Err(crate::retry::classify(other, None, &secrets));
+            return Err(crate::retry::classify(other, None, &secrets).0);
         }
     };
     let now = SystemTime::now();

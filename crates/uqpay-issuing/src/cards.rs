@@ -89,18 +89,19 @@ macro_rules! common_setters {
     };
 }
 
-/// Sends a validated body with the generated builder `$start`, through the
-/// retry loop: one idempotency key for every attempt, the account if any.
+/// Sends a validated body with the generated builder `$start`: one
+/// idempotency key for the call (the transport resends the same request),
+/// the account if any.
 macro_rules! send_with_retries {
     ($common:expr, $operation:literal, $body:expr, |$raw:ident| $start:expr) => {{
         let body = $body;
         let (key, account) = $common.resolve()?;
         let client = &$common.client;
         let $raw = client.raw();
-        retry::send(client, $operation, key, || {
-            let request = $start.x_idempotency_key(key).body(body.clone());
-            match &account {
-                Some(account) => request.x_on_behalf_of(account.clone()).send(),
+        retry::send(client, $operation, key, move || {
+            let request = $start.x_idempotency_key(key).body(body);
+            match account {
+                Some(account) => request.x_on_behalf_of(account).send(),
                 None => request.send(),
             }
         })

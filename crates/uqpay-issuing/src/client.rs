@@ -297,21 +297,27 @@ impl ClientBuilder {
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
         let auth = Arc::new(auth);
-        let transport = Arc::new(SdkTransport { auth: auth.clone() });
-        let raw = uqpay_issuing_raw::Client::new_with_client(
-            &base_url,
-            http,
-            Inner::with_transport(transport),
-        );
-        Ok(Client {
-            inner: Arc::new(ClientInner {
-                raw,
+        // The transport holds a weak reference back to the client, to fetch
+        // a new token with it after a 401.
+        let inner = Arc::new_cyclic(|client| {
+            let transport = Arc::new(SdkTransport {
+                auth: auth.clone(),
+                policy: self.retry.clone(),
+                client: client.clone(),
+            });
+            ClientInner {
+                raw: uqpay_issuing_raw::Client::new_with_client(
+                    &base_url,
+                    http,
+                    Inner::with_transport(transport),
+                ),
                 auth,
                 retry: self.retry,
                 on_behalf_of: self.on_behalf_of,
                 base_url,
-            }),
-        })
+            }
+        });
+        Ok(Client { inner })
     }
 
     /// The builder [`Client::from_env`] uses, reading variables through `var`.

@@ -1,5 +1,6 @@
-//! Retries: which failures are retried, how long to wait, and the loop that
-//! sends one logical call (one idempotency key) until it succeeds or gives up.
+//! Retries: the policy (which failures, how long to wait), and one logical
+//! call (one idempotency key) from the builder to a typed result. The
+//! resending itself happens in the transport, on the built request.
 
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime};
@@ -73,35 +74,20 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     )
 }
 
-/// What one attempt came to, when it failed.
-pub(crate) struct Failure {
-    pub(crate) error: Error,
-    pub(crate) retry_after: Option<Duration>,
-}
-
-/// Turns the generated client's error into the SDK's.
+/// Turns the generated client's error into the SDK's, with the number of
+/// attempts the transport made (1 when it did not say).
 pub(crate) fn classify(
     error: progenitor_client::Error<ApiError>,
     key: Option<Uuid>,
     secrets: &[&str],
-) -> Error {
-    classify_failure(error, key, secrets).error
-}
-
-fn classify_failure(
-    error: progenitor_client::Error<ApiError>,
-    key: Option<Uuid>,
-    secrets: &[&str],
-) -> Failure {
+) -> (Error, u32) {
     use progenitor_client::Error as Raw;
-    let plain = |error| Failure {
-        error,
-        retry_after: None,
-    };
+    let attempts_of = attempts_of_response;
+    let plain = |error| (error, 1);
     match error {
         Raw::ErrorResponse(response) => {
             let status = response.status().as_u16();
-            let retry_after = retry_after(response.headers());
+            let attempts = attempts_of(response.headers());
             let body = response.into_inner();
             let message = body
                 .message
@@ -126,7 +112,7 @@ fn classify_failure(
                     idempotency_key: key,
                 }
             };
-            Failure { error, retry_after }
+            (error, attempts)
         }
         Raw::CommunicationError(e) | Raw::ResponseBodyError(e) | Raw::InvalidUpgrade(e) => {
             // The URL holds no secret, but the message reads better without it.
@@ -153,19 +139,21 @@ fn classify_failure(
         }),
         Raw::UnexpectedResponse(response) => {
             let status = response.status().as_u16();
+            let attempts = attempts_of(response.headers());
             let message = if response.status().is_redirection() {
                 format!("HTTP {status}: redirects are not followed")
             } else {
                 format!("unexpected HTTP {status}")
             };
-            plain(Error::Api {
+            let error = Error::Api {
                 status,
                 kind: ErrorKind::from_type_or_status(None, status),
                 code: None,
                 message,
                 missing_fields: Vec::new(),
                 idempotency_key: key,
-            })
+            };
+            (error, attempts)
         }
         Raw::InvalidRequest(reason) | Raw::Custom(reason) => plain(Error::validation(
             "request",
@@ -175,7 +163,7 @@ fn classify_failure(
 }
 
 /// reqwest's message plus its causes (which say what actually broke).
-fn network_message(error: &reqwest::Error) -> String {
+pub(crate) fn network_message(error: &reqwest::Error) -> String {
     let mut message = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
@@ -186,119 +174,81 @@ fn network_message(error: &reqwest::Error) -> String {
     message
 }
 
-/// Sends one logical call until it succeeds or gives up. `attempt` builds
-/// and sends the request on the generated client; it is called once per
-/// attempt, with the same idempotency key baked in by the caller.
+/// One logical call: makes sure there is a token, sends the request built
+/// by `call` (the transport resends it as the policy allows), and turns the
+/// outcome into a typed result.
 pub(crate) async fn send<T, F, Fut>(
     client: &Client,
     operation: &'static str,
     key: Uuid,
-    mut attempt: F,
+    call: F,
 ) -> Result<T, Error>
 where
-    F: FnMut() -> Fut,
+    F: FnOnce() -> Fut,
     Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<ApiError>>>,
 {
     let inner = &client.inner;
-    let policy = &inner.retry;
     let span = tracing::info_span!(
         "uqpay.call",
         operation,
         idempotency_key = %key,
-        attempts = tracing::field::Empty,
         status = tracing::field::Empty,
+        attempts = tracing::field::Empty,
         latency_ms = tracing::field::Empty,
     );
-    let call_started = Instant::now();
     async {
-        let mut attempts: u32 = 0;
-        let mut refreshed = false;
-        loop {
-            attempts += 1;
-            let started = Instant::now();
-            let outcome = match inner.auth.ensure(&inner.raw).await {
-                // Boxed: the generated future is large, and keeping it out of
-                // line keeps the call's own future small (it is moved into
-                // executors and join sets).
-                Ok(token) => Box::pin(attempt())
-                    .await
-                    .map_err(|e| (Some(token), e)),
-                Err(error) => {
-                    // Fetching the token failed: retry it like the call.
-                    let retryable = error.is_retryable();
-                    let failure = Failure {
-                        error,
-                        retry_after: None,
-                    };
-                    let retries_used = attempts - u32::from(refreshed);
-                    if retryable && retries_used <= policy.max_retries {
-                        let delay = policy.delay(retries_used, None);
-                        tracing::info!(attempt = attempts, error = %failure.error, ?delay, "token fetch failed, retrying");
-                        tokio::time::sleep(delay).await;
-                        continue;
-                    }
-                    return Err(give_up(failure.error, attempts, key, retryable));
-                }
-            };
-            let latency_ms = started.elapsed().as_millis() as u64;
-            let (token, raw_error) = match outcome {
-                Ok(response) => {
-                    let span = tracing::Span::current();
-                    span.record("attempts", attempts);
-                    span.record("status", response.status().as_u16());
-                    span.record("latency_ms", call_started.elapsed().as_millis() as u64);
-                    tracing::debug!(attempt = attempts, status = response.status().as_u16(), latency_ms, "call succeeded");
-                    return Ok(response.into_inner());
-                }
-                Err(failed) => failed,
-            };
-            let failure = inner.auth.with_secrets(|secrets| classify_failure(raw_error, Some(key), secrets));
-            let status = failure.error.status();
-            let span = tracing::Span::current();
-            span.record("attempts", attempts);
-            span.record("latency_ms", call_started.elapsed().as_millis() as u64);
-            if let Some(status) = status {
-                span.record("status", status);
+        let started = Instant::now();
+        inner.auth.ensure(&inner.raw).await?;
+        // Boxed: the generated future is large, and keeping it out of line
+        // keeps the call's own future small.
+        let result = Box::pin(call()).await;
+        let span = tracing::Span::current();
+        span.record("latency_ms", started.elapsed().as_millis() as u64);
+        let error = match result {
+            Ok(response) => {
+                span.record("status", response.status().as_u16());
+                span.record("attempts", attempts_of_response(response.headers()));
+                return Ok(response.into_inner());
             }
-
-            // A refused token: fetch a new one once, and try again.
-            if matches!(failure.error, Error::Unauthorized { .. })
-                && inner.auth.can_refresh()
-                && !refreshed
-            {
-                refreshed = true;
-                if let Some(token) = &token {
-                    inner.auth.invalidate(token);
-                }
-                tracing::info!(attempt = attempts, latency_ms, "token refused, refreshing it once");
-                continue;
-            }
-
-            let retryable = failure.error.is_retryable();
-            // The one retry after a token refresh does not use up a retry.
-            let retries_used = attempts - u32::from(refreshed);
-            if retryable && retries_used <= policy.max_retries {
-                if let Some(asked) = failure.retry_after.filter(|d| *d > policy.max_retry_after) {
-                    tracing::warn!(?asked, "Retry-After is longer than the client waits; giving up");
-                    return Err(give_up(failure.error, attempts, key, true));
-                }
-                let delay = policy.delay(retries_used, failure.retry_after);
-                tracing::info!(attempt = attempts, ?status, latency_ms, error = %failure.error, ?delay, "attempt failed, retrying with the same idempotency key");
-                tokio::time::sleep(delay).await;
-                continue;
-            }
-            tracing::debug!(attempt = attempts, ?status, latency_ms, error = %failure.error, "call failed");
-            return Err(give_up(failure.error, attempts, key, retryable));
+            Err(error) => error,
+        };
+        let network = matches!(
+            error,
+            progenitor_client::Error::CommunicationError(_)
+                | progenitor_client::Error::ResponseBodyError(_)
+        );
+        let (error, attempts) = inner
+            .auth
+            .with_secrets(|secrets| classify(error, Some(key), secrets));
+        // The transport only gives up on a network error once every retry
+        // was used.
+        let attempts = if network {
+            inner.retry.max_retries + 1
+        } else {
+            attempts
+        };
+        span.record("attempts", attempts);
+        if let Some(status) = error.status() {
+            span.record("status", status);
         }
+        tracing::debug!(attempts, error = %error, "call failed");
+        Err(give_up(error, attempts, key))
     }
     .instrument(span)
     .await
 }
 
+fn attempts_of_response(headers: &HeaderMap) -> u32 {
+    headers
+        .get(&crate::transport::ATTEMPTS)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .unwrap_or(1)
+}
+
 /// The error to return: a retryable failure after retries wraps into
 /// [`Error::RetriesExhausted`] (attempt count and key visible).
-fn give_up(error: Error, attempts: u32, key: Uuid, retryable: bool) -> Error {
-    if retryable && attempts > 1 {
+fn give_up(error: Error, attempts: u32, key: Uuid) -> Error {
+    if error.is_retryable() && attempts > 1 {
         Error::RetriesExhausted {
             attempts,
             idempotency_key: key,

@@ -4,8 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::Body;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State as AxumState};
+use axum::extract::{Path, State as AxumState};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -29,6 +28,11 @@ use crate::tokens::Tokens;
 
 /// The largest request body the simulator reads; larger ones get a 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// How much of a too-large body is still read (and thrown away) so that the
+/// 413 reaches a client that is still sending; past this the connection is
+/// simply closed.
+const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
 
 /// The message of the answer to a key whose first request is still being
 /// processed (UQPay's SDKs retry when a message contains "request is processing").
@@ -140,7 +144,6 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
                 "no such route".into(),
             )
         })
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(shared)
 }
 
@@ -358,26 +361,38 @@ fn check_headers(shared: &Shared, headers: &HeaderMap) -> Result<Call, Reply> {
     Ok(Call { account, key })
 }
 
-/// Reads a JSON body into `T`, naming the field of the first problem.
+/// Reads the whole request body (see [`DRAIN_LIMIT`]).
+async fn read_body(mut body: Body) -> Result<Bytes, Reply> {
+    use http_body_util::BodyExt as _;
+    let mut kept = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| Reply::bad_request(format!("cannot read the request body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen <= MAX_BODY_BYTES {
+                kept.extend_from_slice(&data);
+            } else if seen > DRAIN_LIMIT {
+                break;
+            }
+        }
+    }
+    if seen > MAX_BODY_BYTES {
+        return Err(Reply::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request_error",
+            "payload_too_large",
+            format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+        ));
+    }
+    Ok(kept.freeze())
+}
+
+/// Parses a JSON body into `T`, naming the field of the first problem.
 fn parse_body<T: DeserializeOwned + schemars::JsonSchema>(
-    body: Result<Bytes, BytesRejection>,
+    bytes: Bytes,
 ) -> Result<(T, Bytes), Reply> {
-    let bytes = match body {
-        Ok(bytes) => bytes,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return Err(Reply::error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "invalid_request_error",
-                "payload_too_large",
-                format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
-            ))
-        }
-        Err(rejection) => {
-            return Err(Reply::bad_request(format!(
-                "cannot read the request body: {rejection}"
-            )))
-        }
-    };
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| Reply::bad_request(format!("the request body is not valid JSON: {e}")))?;
     let Some(object) = value.as_object() else {
@@ -431,7 +446,7 @@ struct Incoming {
     route: Route,
     path: String,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 }
 
 /// Runs one card operation through the whole pipeline: fault injection,
@@ -465,8 +480,9 @@ where
         }
     }
 
+    let body = read_body(incoming.body).await;
     let checked = check_headers(&shared, &incoming.headers).and_then(|call| {
-        let (request, bytes) = parse_body::<T>(incoming.body)?;
+        let (request, bytes) = parse_body::<T>(body?)?;
         validate(&request)?;
         Ok((call, request, bytes))
     });
@@ -609,7 +625,7 @@ fn card_incoming(
     route: Route,
     id: &str,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<(Uuid, Incoming), Reply> {
     let card_id = Uuid::parse_str(id).map_err(|_| {
         let mut state = shared.state();
@@ -638,7 +654,7 @@ async fn assign_card(
     AxumState(shared): AxumState<Arc<Shared>>,
     Extension(kill): Extension<ConnectionKill>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let incoming = Incoming {
         route: Route::AssignCard,
@@ -715,7 +731,7 @@ async fn update_card_status(
     Extension(kill): Extension<ConnectionKill>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let (card_id, incoming) =
         match card_incoming(&shared, Route::UpdateCardStatus, &id, headers, body) {
@@ -826,7 +842,7 @@ async fn update_card(
     Extension(kill): Extension<ConnectionKill>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let (card_id, incoming) = match card_incoming(&shared, Route::UpdateCard, &id, headers, body) {
         Ok(parsed) => parsed,
