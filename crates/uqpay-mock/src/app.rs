@@ -364,7 +364,7 @@ fn check_headers(shared: &Shared, headers: &HeaderMap) -> Result<Call, Reply> {
 /// Reads the whole request body (see [`DRAIN_LIMIT`]).
 async fn read_body(mut body: Body) -> Result<Bytes, Reply> {
     use http_body_util::BodyExt as _;
-    let mut kept = bytes::BytesMut::new();
+    let mut chunks: Vec<Bytes> = Vec::new();
     let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
         let frame =
@@ -372,7 +372,7 @@ async fn read_body(mut body: Body) -> Result<Bytes, Reply> {
         if let Ok(data) = frame.into_data() {
             seen += data.len();
             if seen <= MAX_BODY_BYTES {
-                kept.extend_from_slice(&data);
+                chunks.push(data);
             } else if seen > DRAIN_LIMIT {
                 break;
             }
@@ -386,7 +386,12 @@ async fn read_body(mut body: Body) -> Result<Bytes, Reply> {
             format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
         ));
     }
-    Ok(kept.freeze())
+    // Usually one chunk: no copy.
+    Ok(match chunks.len() {
+        0 => Bytes::new(),
+        1 => chunks.pop().expect("one chunk"),
+        _ => chunks.concat().into(),
+    })
 }
 
 /// Parses a JSON body into `T`, naming the field of the first problem.
