@@ -82,12 +82,11 @@ pub(crate) fn classify(
     secrets: &[&str],
 ) -> (Error, u32) {
     use progenitor_client::Error as Raw;
-    let attempts_of = attempts_of_response;
     let plain = |error| (error, 1);
     match error {
         Raw::ErrorResponse(response) => {
             let status = response.status().as_u16();
-            let attempts = attempts_of(response.headers());
+            let attempts = attempts_of_response(response.headers());
             let body = response.into_inner();
             let message = body
                 .message
@@ -139,7 +138,7 @@ pub(crate) fn classify(
         }),
         Raw::UnexpectedResponse(response) => {
             let status = response.status().as_u16();
-            let attempts = attempts_of(response.headers());
+            let attempts = attempts_of_response(response.headers());
             let message = if response.status().is_redirection() {
                 format!("HTTP {status}: redirects are not followed")
             } else {

@@ -54,13 +54,28 @@ enum Outcome {
     Final(reqwest::Response),
     /// Worth sending again, after `wait` (or the backoff).
     Retry {
-        response: Option<reqwest::Response>,
-        error: Option<reqwest::Error>,
+        failed: Failed,
         wait: Option<Duration>,
         summary: String,
     },
     /// The token was refused.
     Unauthorized(reqwest::Response),
+}
+
+/// A retryable failure: an answer (429, 5xx, ...) or no answer at all.
+enum Failed {
+    Answer(reqwest::Response),
+    Network(reqwest::Error),
+}
+
+impl Failed {
+    /// What the generated code gets when no retry follows.
+    fn into_result(self, attempts: u32) -> reqwest::Result<reqwest::Response> {
+        match self {
+            Failed::Answer(response) => Ok(mark(response, attempts)),
+            Failed::Network(error) => Err(error),
+        }
+    }
 }
 
 impl Transport for SdkTransport {
@@ -110,7 +125,7 @@ impl SdkTransport {
             let outcome = self.attempt(client.execute(request).await).await;
             let latency_ms = started.elapsed().as_millis() as u64;
             let retries_used = attempts - u32::from(refreshed);
-            let (response, error, wait, summary) = match outcome {
+            let (failed, wait, summary) = match outcome {
                 Outcome::Final(response) => return Ok(mark(response, attempts)),
                 Outcome::Unauthorized(response) => {
                     let can_refresh =
@@ -132,30 +147,21 @@ impl SdkTransport {
                     continue;
                 }
                 Outcome::Retry {
-                    response,
-                    error,
+                    failed,
                     wait,
                     summary,
-                } => (response, error, wait, summary),
+                } => (failed, wait, summary),
             };
-            let give_up =
-                |response: Option<reqwest::Response>, error: Option<reqwest::Error>| match (
-                    response, error,
-                ) {
-                    (Some(response), _) => Ok(mark(response, attempts)),
-                    (None, Some(error)) => Err(error),
-                    (None, None) => unreachable!("a retry outcome has a response or an error"),
-                };
             let Some(next) = next.filter(|_| retries_used <= self.policy.max_retries) else {
                 tracing::debug!(attempt = attempts, latency_ms, error = %summary, "giving up");
-                return give_up(response, error);
+                return failed.into_result(attempts);
             };
             if let Some(asked) = wait.filter(|w| *w > self.policy.max_retry_after) {
                 tracing::warn!(
                     ?asked,
                     "Retry-After is longer than the client waits; giving up"
                 );
-                return give_up(response, error);
+                return failed.into_result(attempts);
             }
             let delay = self.policy.delay(retries_used, wait);
             tracing::info!(
@@ -165,7 +171,7 @@ impl SdkTransport {
                 ?delay,
                 "attempt failed, retrying with the same idempotency key"
             );
-            drop((response, error));
+            drop(failed);
             tokio::time::sleep(delay).await;
             request = next;
         }
@@ -178,8 +184,7 @@ impl SdkTransport {
                 redact::scrub(&crate::retry::network_message(&error), secrets)
             });
             Outcome::Retry {
-                response: None,
-                error: Some(error),
+                failed: Failed::Network(error),
                 wait: None,
                 summary,
             }
@@ -213,8 +218,7 @@ impl SdkTransport {
             body.type_.as_deref().unwrap_or_default()
         );
         Outcome::Retry {
-            response: Some(response),
-            error: None,
+            failed: Failed::Answer(response),
             wait,
             summary,
         }
