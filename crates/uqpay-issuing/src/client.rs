@@ -488,6 +488,28 @@ mod tests {
     }
 
     #[test]
+    fn client_and_errors_can_cross_threads() {
+        fn shareable<T: Clone + Send + Sync + 'static>() {}
+        fn error<T: std::error::Error + Send + Sync + 'static>() {}
+        shareable::<Client>();
+        error::<Error>();
+        fn send_future<F: std::future::Future + Send + 'static>(_: F) {}
+        let client = Client::builder()
+            .token("t")
+            .base_url("http://127.0.0.1:1/api")
+            .build()
+            .unwrap();
+        // The calls' futures can be spawned on a multi-threaded runtime.
+        send_future(client.update_card(Uuid::nil()).name_on_card("X").send());
+        send_future(client.assign_card().send());
+        send_future(client.update_card_status(Uuid::nil()).send());
+        // Clones share one client (one connection pool, one token cache).
+        let clone = client.clone();
+        assert!(Arc::ptr_eq(&client.inner, &clone.inner));
+        assert_eq!(Arc::strong_count(&client.inner), 2);
+    }
+
+    #[test]
     fn debug_output_hides_secrets() {
         let builder = Client::builder()
             .credentials("client-1", "api-key-SECRET")
