@@ -12,13 +12,18 @@ use uqpay_issuing::{
 use uqpay_mock::{Fault, MockServer, Route};
 use uuid::Uuid;
 
-async fn assign(client: &Client, number: &str, mode: CardMode) -> Uuid {
+/// An Assign Card of `number` to a new cardholder, in USD.
+fn assign_request(client: &Client, number: &str, mode: CardMode) -> uqpay_issuing::AssignCard {
     client
         .assign_card()
         .cardholder_id(Uuid::new_v4())
         .card_number(number)
         .card_currency("USD")
         .card_mode(mode)
+}
+
+async fn assign(client: &Client, number: &str, mode: CardMode) -> Uuid {
+    assign_request(client, number, mode)
         .send()
         .await
         .expect("assign")
@@ -254,7 +259,7 @@ async fn update_reason_is_at_most_100_characters() {
             .send(),
     )
     .await;
-    assert!(reason.contains("100") && reason.contains("101"), "{reason}");
+    assert!(reason.contains("100") & reason.contains("101"), "{reason}");
     refused(
         &server,
         "card_status",
@@ -286,7 +291,7 @@ async fn amounts_are_zero_or_more() {
     )
     .await;
     assert!(
-        reason.contains(">= 0") && reason.contains("-0.01"),
+        reason.contains(">= 0") & reason.contains("-0.01"),
         "{reason}"
     );
     refused(
@@ -339,13 +344,7 @@ async fn card_numbers_are_12_to_19_digits_without_luhn() {
         let reason = refused(
             &server,
             "card_number",
-            client
-                .assign_card()
-                .cardholder_id(Uuid::new_v4())
-                .card_number(bad)
-                .card_currency("USD")
-                .card_mode(CardMode::Single)
-                .send(),
+            assign_request(&client, bad, CardMode::Single).send(),
         )
         .await;
         let digits: String = bad.chars().filter(char::is_ascii_digit).collect();
@@ -360,14 +359,7 @@ async fn card_numbers_are_12_to_19_digits_without_luhn() {
 async fn assign_card_requires_every_field_and_checks_the_currency() {
     let server = simulator().await;
     let client = client(&server, 0);
-    let full = || {
-        client
-            .assign_card()
-            .cardholder_id(Uuid::new_v4())
-            .card_number(pan(6))
-            .card_currency("USD")
-            .card_mode(CardMode::Single)
-    };
+    let full = || assign_request(&client, &pan(6), CardMode::Single);
     for bad in ["usd", "US", "USDT", "U5D"] {
         let reason = refused(&server, "card_currency", full().card_currency(bad).send()).await;
         assert!(reason.contains('3'), "{reason}");
@@ -441,7 +433,7 @@ async fn mccs_metadata_and_empty_updates() {
     )
     .await;
     assert!(
-        reason.contains("3200") && reason.contains("3201"),
+        reason.contains("3200") & reason.contains("3201"),
         "{reason}"
     );
     refused(
@@ -506,12 +498,7 @@ async fn every_fault_kind_is_retried_to_exactly_one_commit() {
 
     // A drop after commit on Assign Card: one card, not two.
     server.fail_next(1, Fault::DropAfterCommit);
-    let assigned = client
-        .assign_card()
-        .cardholder_id(Uuid::new_v4())
-        .card_number(pan(9))
-        .card_currency("USD")
-        .card_mode(CardMode::Single)
+    let assigned = assign_request(&client, &pan(9), CardMode::Single)
         .send()
         .await
         .unwrap();
@@ -557,12 +544,7 @@ async fn max_retries_zero_disables_retries() {
     let server = simulator().await;
     let client = client(&server, 0);
     server.fail_next(1, Fault::ServerError(502));
-    let error = client
-        .assign_card()
-        .cardholder_id(Uuid::new_v4())
-        .card_number(pan(11))
-        .card_currency("USD")
-        .card_mode(CardMode::Single)
+    let error = assign_request(&client, &pan(11), CardMode::Single)
         .send()
         .await
         .unwrap_err();
@@ -576,12 +558,7 @@ async fn conflicts_are_not_retried() {
     let server = simulator().await;
     let client = client(&server, 5);
     assign(&client, &pan(12), CardMode::Single).await;
-    let error = client
-        .assign_card()
-        .cardholder_id(Uuid::new_v4())
-        .card_number(pan(12))
-        .card_currency("USD")
-        .card_mode(CardMode::Single)
+    let error = assign_request(&client, &pan(12), CardMode::Single)
         .send()
         .await
         .unwrap_err();
@@ -629,12 +606,7 @@ async fn retry_after_is_honoured() {
             retry_after: Duration::from_secs(30),
         },
     );
-    let error = impatient
-        .assign_card()
-        .cardholder_id(Uuid::new_v4())
-        .card_number(pan(14))
-        .card_currency("USD")
-        .card_mode(CardMode::Single)
+    let error = assign_request(&impatient, &pan(14), CardMode::Single)
         .send()
         .await
         .unwrap_err();

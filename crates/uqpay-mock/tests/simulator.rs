@@ -60,6 +60,11 @@ fn pan(n: u64) -> String {
     format!("40963608{n:08}")
 }
 
+/// A valid Assign Card body for `number`.
+fn assign_body(number: &str, mode: &str) -> Value {
+    json!({"cardholder_id": HOLDER, "card_number": number, "card_currency": "USD", "card_mode": mode})
+}
+
 impl Api {
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.server.base_url())
@@ -80,6 +85,18 @@ impl Api {
             headers: response.headers().clone(),
             bytes: response.bytes().await.unwrap().to_vec(),
         }
+    }
+
+    /// Sends `body` to the card-assign route with the test token and `key`;
+    /// the connection may be dropped (an error instead of an answer).
+    async fn try_assign(&self, key: Uuid, body: &Value) -> reqwest::Result<reqwest::Response> {
+        self.http
+            .post(self.url("/v1/issuing/cards/assign"))
+            .header("x-auth-token", TOKEN)
+            .header("x-idempotency-key", key.to_string())
+            .json(body)
+            .send()
+            .await
     }
 
     /// Sends with the test token and the given key / account.
@@ -264,7 +281,7 @@ async fn the_token_endpoint_issues_expiring_jwt_shaped_tokens() {
     assert!(issued["expired_at"].as_u64().unwrap() > now + 3000);
 
     let path = "/v1/issuing/cards/assign";
-    let body = json!({"cardholder_id": HOLDER, "card_number": pan(2), "card_currency": "USD", "card_mode": "SINGLE"}).to_string();
+    let body = assign_body(&pan(2), "SINGLE").to_string();
     let key = Uuid::new_v4().to_string();
     let headers = [
         ("x-auth-token", token.as_str()),
@@ -274,7 +291,7 @@ async fn the_token_endpoint_issues_expiring_jwt_shaped_tokens() {
 
     api.server.expire_issued_tokens();
     let key = Uuid::new_v4().to_string();
-    let body = json!({"cardholder_id": HOLDER, "card_number": pan(3), "card_currency": "USD", "card_mode": "SINGLE"}).to_string();
+    let body = assign_body(&pan(3), "SINGLE").to_string();
     let headers = [
         ("x-auth-token", token.as_str()),
         ("x-idempotency-key", key.as_str()),
@@ -337,7 +354,7 @@ async fn cards_are_scoped_to_the_account_that_assigned_them() {
 async fn the_same_key_and_body_replays_byte_for_byte_without_changing_state() {
     let api = api().await;
     let key = Uuid::new_v4();
-    let body = json!({"cardholder_id": HOLDER, "card_number": pan(5), "card_currency": "USD", "card_mode": "SINGLE"});
+    let body = assign_body(&pan(5), "SINGLE");
     let first = api.call("/v1/issuing/cards/assign", key, None, &body).await;
     let second = api.call("/v1/issuing/cards/assign", key, None, &body).await;
     assert_eq!(first.status, StatusCode::OK);
@@ -370,7 +387,7 @@ async fn the_same_key_and_body_replays_byte_for_byte_without_changing_state() {
 async fn the_same_key_with_another_request_is_an_idempotency_error() {
     let api = api().await;
     let key = Uuid::new_v4();
-    let body = json!({"cardholder_id": HOLDER, "card_number": pan(6), "card_currency": "USD", "card_mode": "SINGLE"});
+    let body = assign_body(&pan(6), "SINGLE");
     assert_eq!(
         api.call("/v1/issuing/cards/assign", key, None, &body)
             .await
@@ -440,7 +457,7 @@ async fn a_key_still_in_flight_answers_that_the_request_is_processing() {
 async fn the_idempotency_key_must_be_a_uuid() {
     let api = api().await;
     let path = "/v1/issuing/cards/assign";
-    let body = json!({"cardholder_id": HOLDER, "card_number": pan(9), "card_currency": "USD", "card_mode": "SINGLE"}).to_string();
+    let body = assign_body(&pan(9), "SINGLE").to_string();
     let missing = api.send(path, &[("x-auth-token", TOKEN)], &body).await;
     let error = missing.error(StatusCode::BAD_REQUEST, "invalid_request_error");
     assert_eq!(error["missing_fields"], json!(["x-idempotency-key"]));
@@ -498,7 +515,7 @@ async fn assert_refused(api: &Api, path: &str, body: &str, field: &str) {
 async fn invalid_assign_requests_are_refused_naming_the_field() {
     let api = api().await;
     let path = "/v1/issuing/cards/assign";
-    let ok = json!({"cardholder_id": HOLDER, "card_number": pan(11), "card_currency": "USD", "card_mode": "SINGLE"});
+    let ok = assign_body(&pan(11), "SINGLE");
     let with = |field: &str, value: Value| {
         let mut body = ok.clone();
         body[field] = value;
@@ -818,7 +835,7 @@ async fn rate_limiting_answers_429_with_retry_after_and_processes_nothing() {
             retry_after: Duration::from_millis(1500),
         },
     );
-    let body = json!({"cardholder_id": HOLDER, "card_number": pan(20), "card_currency": "USD", "card_mode": "SINGLE"});
+    let body = assign_body(&pan(20), "SINGLE");
     let key = Uuid::new_v4();
     let answer = api.call("/v1/issuing/cards/assign", key, None, &body).await;
     answer.error(StatusCode::TOO_MANY_REQUESTS, "rate_limit_error");
@@ -835,7 +852,7 @@ async fn server_errors_are_5xx_with_the_error_body() {
     let api = api().await;
     for status in [500, 502, 503] {
         api.server.fail_next(1, Fault::ServerError(status));
-        let body = json!({"cardholder_id": HOLDER, "card_number": pan(21), "card_currency": "USD", "card_mode": "SINGLE"});
+        let body = assign_body(&pan(21), "SINGLE");
         let answer = api
             .call("/v1/issuing/cards/assign", Uuid::new_v4(), None, &body)
             .await;
@@ -850,15 +867,8 @@ async fn a_connection_dropped_before_processing_changes_nothing() {
     let api = api().await;
     api.server.fail_next(1, Fault::DropBeforeProcessing);
     let key = Uuid::new_v4();
-    let body = json!({"cardholder_id": HOLDER, "card_number": pan(22), "card_currency": "USD", "card_mode": "SINGLE"});
-    let result = api
-        .http
-        .post(api.url("/v1/issuing/cards/assign"))
-        .header("x-auth-token", TOKEN)
-        .header("x-idempotency-key", key.to_string())
-        .json(&body)
-        .send()
-        .await;
+    let body = assign_body(&pan(22), "SINGLE");
+    let result = api.try_assign(key, &body).await;
     let error = result.expect_err("the connection is closed without an answer");
     assert!(!error.is_status());
     assert!(api.server.cards().is_empty());
@@ -873,15 +883,8 @@ async fn a_connection_dropped_after_commit_changed_state_and_the_retry_replays()
     let api = api().await;
     api.server.fail_next(1, Fault::DropAfterCommit);
     let key = Uuid::new_v4();
-    let body = json!({"cardholder_id": HOLDER, "card_number": pan(23), "card_currency": "USD", "card_mode": "SINGLE"});
-    let result = api
-        .http
-        .post(api.url("/v1/issuing/cards/assign"))
-        .header("x-auth-token", TOKEN)
-        .header("x-idempotency-key", key.to_string())
-        .json(&body)
-        .send()
-        .await;
+    let body = assign_body(&pan(23), "SINGLE");
+    let result = api.try_assign(key, &body).await;
     assert!(result.is_err(), "the client sees no answer");
     let card = api
         .server
@@ -908,7 +911,7 @@ async fn random_faults_follow_the_seed_and_are_counted() {
         .await;
         let mut statuses = Vec::new();
         for i in 0..40 {
-            let body = json!({"cardholder_id": HOLDER, "card_number": pan(100 + i), "card_currency": "USD", "card_mode": "SINGLE"});
+            let body = assign_body(&pan(100 + i), "SINGLE");
             let answer = api
                 .call("/v1/issuing/cards/assign", Uuid::new_v4(), None, &body)
                 .await;
