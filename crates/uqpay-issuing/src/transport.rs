@@ -130,7 +130,10 @@ impl SdkTransport {
                 Outcome::Unauthorized(response) => {
                     let can_refresh =
                         !token_operation && !refreshed && self.auth.can_refresh() && next.is_some();
-                    if !can_refresh || !self.refresh_token().await {
+                    let refused = next
+                        .as_ref()
+                        .and_then(|r| r.headers().get(&AUTH_TOKEN).cloned());
+                    if !can_refresh || !self.refresh_token(refused).await {
                         return Ok(mark(response, attempts));
                     }
                     refreshed = true;
@@ -224,12 +227,13 @@ impl SdkTransport {
         }
     }
 
-    /// Forgets the refused token and fetches a new one; false if that failed.
-    async fn refresh_token(&self) -> bool {
+    /// Forgets the refused token (unless another call already replaced it)
+    /// and makes sure there is a fresh one; false if that failed.
+    async fn refresh_token(&self, refused: Option<HeaderValue>) -> bool {
         let Some(client) = self.client.upgrade() else {
             return false;
         };
-        if let Some(refused) = self.auth.current() {
+        if let Some(refused) = refused {
             self.auth.invalidate(&refused);
         }
         match self.auth.ensure(&client.raw).await {
