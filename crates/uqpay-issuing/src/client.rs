@@ -134,8 +134,10 @@ impl Client {
         &self.inner.base_url
     }
 
-    /// The generated low-level client this one wraps (authentication still
-    /// applies; validation, idempotency keys and retries do not).
+    /// The generated low-level client this one wraps. Its requests go
+    /// through the same transport (token, retries of the built request,
+    /// no redirects); validation does not apply, and you set the
+    /// `x-idempotency-key` yourself.
     pub fn raw(&self) -> &uqpay_issuing_raw::Client {
         &self.inner.raw
     }

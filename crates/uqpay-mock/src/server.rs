@@ -133,7 +133,10 @@ async fn serve(listener: TcpListener, router: axum::Router, mut shutdown: watch:
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
+                    // Out of file descriptors and the like: back off
+                    // instead of spinning.
                     tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                     continue;
                 }
             },
