@@ -783,27 +783,18 @@ async fn update_card_status(
 
 /// Update Card checks that need only the body.
 fn validate_update_card(request: &UpdateCardRequest) -> Result<(), Reply> {
-    let empty = request.card_limit.is_none()
-        && request.name_on_card.is_none()
-        && request.no_pin_payment_amount.is_none()
-        && request.spending_controls.is_empty()
-        && request.risk_controls.is_none()
-        && request.metadata.is_none();
-    if empty {
+    if request.sets_nothing() {
         return Err(Reply::bad_request(
             "the request sets no field: give at least one of card_limit, name_on_card, \
              no_pin_payment_amount, spending_controls, risk_controls, metadata"
                 .into(),
         ));
     }
-    if let Some(metadata) = &request.metadata {
-        let size = serde_json::to_vec(metadata).map(|v| v.len()).unwrap_or(0);
-        if size > constraints::METADATA_MAX_BYTES {
-            return Err(Reply::bad_request(format!(
-                "metadata: must be at most {} bytes of JSON, got {size}",
-                constraints::METADATA_MAX_BYTES
-            )));
-        }
+    if let Some(size) = request.metadata.as_ref().and_then(|m| m.oversize()) {
+        return Err(Reply::bad_request(format!(
+            "metadata: must be at most {} bytes of JSON, got {size}",
+            constraints::METADATA_MAX_BYTES
+        )));
     }
     Ok(())
 }
