@@ -107,12 +107,9 @@ impl Auth {
         }
     }
 
-    /// A token that is valid for a while: the cached one, or a fresh one.
-    /// Returns the header to send.
-    pub(crate) async fn ensure(
-        &self,
-        raw: &uqpay_issuing_raw::Client,
-    ) -> Result<HeaderValue, Error> {
+    /// Makes sure a token valid for a while is cached (fetching one if not);
+    /// the transport puts it on each request.
+    pub(crate) async fn ensure(&self, raw: &uqpay_issuing_raw::Client) -> Result<(), Error> {
         let Auth::Credentials {
             client_id,
             api_key,
@@ -120,20 +117,27 @@ impl Auth {
             refreshing,
         } = self
         else {
-            return Ok(self.current().expect("fixed tokens are always present"));
+            return Ok(());
         };
-        if let Some(token) = read(cached).filter(|c| SystemTime::now() < c.refresh_at) {
-            return Ok(token.header);
+        let fresh = || {
+            cached
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .is_some_and(|c| SystemTime::now() < c.refresh_at)
+        };
+        if fresh() {
+            return Ok(());
         }
         // One refresh at a time; whoever waited re-checks the cache first.
         let _guard = refreshing.lock().await;
-        if let Some(token) = read(cached).filter(|c| SystemTime::now() < c.refresh_at) {
-            return Ok(token.header);
+        if fresh() {
+            return Ok(());
         }
         // Boxed: rare, and large (it holds a whole generated request future).
         let fetched = Box::pin(fetch(raw, client_id, api_key)).await?;
-        *cached.write().unwrap_or_else(|e| e.into_inner()) = Some(fetched.clone());
-        Ok(fetched.header)
+        *cached.write().unwrap_or_else(|e| e.into_inner()) = Some(fetched);
+        Ok(())
     }
 
     /// Forgets `used` if it is still the cached token (after a 401), so the
