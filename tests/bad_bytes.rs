@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use uqpay_e2e::{fast_builder, Canned, FixedServer, SyncWorld, TOKEN};
+use uqpay_e2e::{fast_builder, Canned, FixedServer, SyncWorld, AUTH_HEADER, TOKEN};
 use uqpay_issuing::Error;
 use uuid::Uuid;
 
@@ -39,7 +39,7 @@ fn assert_refused(test: usize, path: &str, body: Vec<u8>) -> Result<(), TestCase
         let response = world
             .http
             .post(format!("{}{path}", world.server.base_url()))
-            .header("x-auth-token", TOKEN)
+            .header("x-auth-token", AUTH_HEADER)
             .header("x-idempotency-key", Uuid::new_v4().to_string())
             .header("content-type", "application/json")
             .body(body)
@@ -145,7 +145,7 @@ proptest! {
         let status = world.runtime.block_on(async {
             world.http
                 .post(format!("{}{path}", world.server.base_url()))
-                .header("x-auth-token", TOKEN)
+                .header("x-auth-token", AUTH_HEADER)
                 .header("x-idempotency-key", Uuid::new_v4().to_string())
                 .body(value.to_string())
                 .send().await.unwrap().status().as_u16()

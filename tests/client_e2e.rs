@@ -118,29 +118,35 @@ async fn assign_update_and_change_status() {
     }
 }
 
+const ACCT_A: &str = "18523f72-f4de-4f9c-bb8e-ec7d1c4f32be";
+const ACCT_B: &str = "6f0c7a52-2b7e-4a0e-9d55-3c6d1b0f9e11";
+
 #[tokio::test]
 async fn on_behalf_of_defaults_and_overrides() {
     let server = simulator().await;
     let client = fast_builder(&server.base_url())
         .token(TOKEN)
-        .on_behalf_of("acct_A")
+        .on_behalf_of(ACCT_A)
         .build()
         .unwrap();
     let card = assign(&client, &pan(1), CardMode::Single).await;
     assert_eq!(
-        server.card(card).unwrap().account.as_deref(),
-        Some("acct_A")
+        server.card(card).unwrap().account,
+        Some(ACCT_A.parse().unwrap())
     );
-    // Another account cannot see the card.
+    // For another account the card does not exist: UQPay's 400 card_error
+    // card_not_found, which is_not_found() recognises.
     let error = client
         .update_card_status(card)
         .card_status(CardStatus::Frozen)
-        .on_behalf_of("acct_B")
+        .on_behalf_of(ACCT_B)
         .send()
         .await
         .unwrap_err();
     assert!(error.is_not_found(), "{error}");
-    assert_eq!(error.kind(), Some(&ErrorKind::NotFound));
+    assert_eq!(error.status(), Some(400));
+    assert_eq!(error.kind(), Some(&ErrorKind::Card));
+    assert_eq!(error.code(), Some("card_not_found"));
     // The default account can.
     client
         .update_card_status(card)
@@ -452,16 +458,29 @@ async fn mccs_metadata_and_empty_updates() {
         .await
         .unwrap();
     refused(&server, "update_card", client.update_card(card).send()).await;
-    refused(
-        &server,
-        "x-on-behalf-of",
-        client
-            .update_card(card)
-            .name_on_card("X")
-            .on_behalf_of("bad\naccount")
-            .send(),
-    )
-    .await;
+    for bad in ["bad\naccount", "acct_A", "", " "] {
+        let reason = refused(
+            &server,
+            "x-on-behalf-of",
+            client
+                .update_card(card)
+                .name_on_card("X")
+                .on_behalf_of(bad)
+                .send(),
+        )
+        .await;
+        assert!(reason.contains("UUID"), "{reason}");
+    }
+    // A misconfigured default is refused when the client is built.
+    let error = fast_builder(&server.base_url())
+        .token(TOKEN)
+        .on_behalf_of("acct_A")
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Validation { field, .. } if field == "x-on-behalf-of"),
+        "{error:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -473,7 +492,7 @@ async fn every_fault_kind_is_retried_to_exactly_one_commit() {
     let client = client(&server, 3);
     let card = assign(&client, &pan(8), CardMode::Share).await;
     let faults = Fault::all();
-    assert_eq!(faults.len(), 6);
+    assert_eq!(faults.len(), 7);
     for (i, fault) in faults.into_iter().enumerate() {
         server.fail_next(2, fault);
         let key = Uuid::new_v4();
@@ -494,7 +513,7 @@ async fn every_fault_kind_is_retried_to_exactly_one_commit() {
         assert_eq!(server.commits_for_key(key), 1, "{fault:?}");
         assert_eq!(server.card(card).unwrap().card_limit.unwrap().get(), limit);
     }
-    assert_eq!(server.card(card).unwrap().updates, 6);
+    assert_eq!(server.card(card).unwrap().updates, 7);
 
     // A drop after commit on Assign Card: one card, not two.
     server.fail_next(1, Fault::DropAfterCommit);
@@ -554,27 +573,59 @@ async fn max_retries_zero_disables_retries() {
 }
 
 #[tokio::test]
-async fn conflicts_are_not_retried() {
+async fn card_rule_violations_are_400_card_errors_and_not_retried() {
     let server = simulator().await;
     let client = client(&server, 5);
-    assign(&client, &pan(12), CardMode::Single).await;
+    let card = assign(&client, &pan(12), CardMode::Single).await;
     let error = assign_request(&client, &pan(12), CardMode::Single)
         .send()
         .await
         .unwrap_err();
-    assert!(error.is_conflict(), "{error}");
-    assert_eq!(error.status(), Some(409));
+    assert_eq!(error.status(), Some(400), "{error}");
+    assert_eq!(error.kind(), Some(&ErrorKind::Card));
+    assert_eq!(error.code(), Some("card_already_assigned"));
+    assert!(!error.is_retryable() && !error.is_not_found());
     assert_eq!(error.attempts(), 1);
     assert_eq!(server.requests_received(Route::AssignCard), 2);
-    // Nor is a 404.
+    // card_limit on a SINGLE card, a status change a cancelled card does not
+    // allow, an update of a cancelled card: each a specific card_error.
+    let error = client
+        .update_card(card)
+        .card_limit(dec!(1))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some("card_limit_not_allowed"), "{error}");
+    client
+        .update_card_status(card)
+        .card_status(CardStatus::Cancelled)
+        .send()
+        .await
+        .unwrap();
+    let error = client
+        .update_card_status(card)
+        .card_status(CardStatus::Active)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some("invalid_status_transition"), "{error}");
+    let error = client
+        .update_card(card)
+        .name_on_card("LATE")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some("card_cancelled"), "{error}");
+    // Nor is an unknown card retried: a 400, recognised as not found.
+    let before = server.requests_received(Route::UpdateCard);
     let error = client
         .update_card(Uuid::new_v4())
         .name_on_card("X")
         .send()
         .await
         .unwrap_err();
-    assert!(error.is_not_found());
-    assert_eq!(server.requests_received(Route::UpdateCard), 1);
+    assert!(error.is_not_found(), "{error}");
+    assert_eq!(server.requests_received(Route::UpdateCard), before + 1);
 }
 
 #[tokio::test]
@@ -835,7 +886,7 @@ async fn the_wire_format_is_exactly_the_documented_one() {
     assert!(text.contains(r#""no_pin_payment_amount":100"#), "{text}");
     assert!(text.contains(r#""enable_3ds":"Y""#), "{text}");
     let headers = uqpay_e2e::header_text(&seen.headers);
-    assert_eq!(headers["x-auth-token"], TOKEN);
+    assert_eq!(headers["x-auth-token"], format!("Bearer {TOKEN}"));
     assert_eq!(headers["content-type"], "application/json");
     assert!(
         Uuid::parse_str(&headers["x-idempotency-key"])
@@ -845,4 +896,143 @@ async fn the_wire_format_is_exactly_the_documented_one() {
     );
     assert!(!headers.contains_key("x-on-behalf-of"));
     assert!(!headers.contains_key("api-version"));
+}
+
+// ---------------------------------------------------------------------------
+// UQPay's error shapes, as its error guide and SDKs record them
+
+#[tokio::test]
+async fn every_documented_error_shape_maps_to_its_kind_and_helpers() {
+    struct Case {
+        status: u16,
+        body: &'static str,
+        kind: Option<ErrorKind>,
+        code: Option<&'static str>,
+        retryable: bool,
+    }
+    let cases = [
+        Case {
+            status: 400,
+            body: r#"{"type":"card_error","code":"card_not_found","message":"card not found or deactivated"}"#,
+            kind: Some(ErrorKind::Card),
+            code: Some("card_not_found"),
+            retryable: false,
+        },
+        Case {
+            status: 400,
+            body: r#"{"type":"account_error","code":"insufficient_balance","message":"no money"}"#,
+            kind: Some(ErrorKind::Account),
+            code: Some("insufficient_balance"),
+            retryable: false,
+        },
+        Case {
+            status: 400,
+            body: r#"{"type":"cardholder_error","code":"kyc_insufficient","message":"m","missing_fields":["date_of_birth"]}"#,
+            kind: Some(ErrorKind::Cardholder),
+            code: Some("kyc_insufficient"),
+            retryable: false,
+        },
+        // The legacy flat 400: numeric code, no type.
+        Case {
+            status: 400,
+            body: r#"{"code":10001,"message":"parameter error"}"#,
+            kind: Some(ErrorKind::InvalidRequest),
+            code: Some("10001"),
+            retryable: false,
+        },
+        Case {
+            status: 403,
+            body: r#"{"type":"unauthorized_error","code":"forbidden","message":"no permission"}"#,
+            kind: Some(ErrorKind::Unauthorized),
+            code: Some("forbidden"),
+            retryable: false,
+        },
+        Case {
+            status: 429,
+            body: r#"{"code":"too_many_requests","message":"Too many requests have been made to the api."}"#,
+            kind: Some(ErrorKind::RateLimit),
+            code: Some("too_many_requests"),
+            retryable: true,
+        },
+        Case {
+            status: 500,
+            body: r#"{"type":"api_error","code":"api_error","message":"boom"}"#,
+            kind: Some(ErrorKind::Api),
+            code: Some("api_error"),
+            retryable: true,
+        },
+    ];
+    for case in cases {
+        let (_server, result) = answer_with(Canned::json(case.status, case.body), 0).await;
+        let error = result.unwrap_err();
+        assert_eq!(error.status(), Some(case.status), "{}", case.body);
+        assert_eq!(error.kind(), case.kind.as_ref(), "{}", case.body);
+        assert_eq!(error.code(), case.code, "{}", case.body);
+        assert_eq!(error.is_retryable(), case.retryable, "{}", case.body);
+        assert_eq!(
+            error.is_not_found(),
+            case.code == Some("card_not_found"),
+            "{}",
+            case.body
+        );
+        assert_eq!(error.is_forbidden(), case.status == 403, "{}", case.body);
+        assert_eq!(error.is_rate_limited(), case.status == 429, "{}", case.body);
+        assert!(!error.is_processing(), "{}", case.body);
+    }
+    // The gateway's 401 `{"error": ...}` with a fixed token: Unauthorized.
+    let (_server, result) = answer_with(Canned::json(401, r#"{"error":"invalid token"}"#), 2).await;
+    let error = result.unwrap_err();
+    assert!(matches!(&error, Error::Unauthorized { message, .. } if message == "invalid token"));
+    assert!(!error.is_retryable());
+}
+
+#[tokio::test]
+async fn the_legacy_processing_answer_is_retried_and_a_quoted_one_is_not() {
+    let processing = r#"{"code":200,"message":"Request is processing, please try again later"}"#;
+    let (server, result) = answer_with(Canned::json(400, processing), 2).await;
+    let error = result.unwrap_err();
+    assert!(error.is_processing() && error.is_retryable(), "{error}");
+    assert_eq!(server.seen().len(), 3, "retried twice");
+    assert_eq!(error.attempts(), 3);
+    let quoted = r#"{"type":"invalid_request_error","code":"invalid_request_error","message":"request is processing"}"#;
+    let (server, result) = answer_with(Canned::json(400, quoted), 2).await;
+    let error = result.unwrap_err();
+    assert!(!error.is_processing() && !error.is_retryable(), "{error}");
+    assert_eq!(server.seen().len(), 1, "not retried");
+}
+
+#[tokio::test]
+async fn a_token_voided_by_another_client_is_refreshed_and_the_call_goes_through() {
+    let server = MockServer::builder()
+        .credentials("fleet", "fleet-key")
+        .start()
+        .await
+        .unwrap();
+    // Two clients on the same credentials, each with its own token cache.
+    let first = fast_builder(&server.base_url())
+        .credentials("fleet", "fleet-key")
+        .build()
+        .unwrap();
+    let second = fast_builder(&server.base_url())
+        .credentials("fleet", "fleet-key")
+        .build()
+        .unwrap();
+    let card = assign(&first, &pan(300), CardMode::Share).await;
+    // The second client's mint voids the first one's token (UQPay keeps one
+    // live token per client id)...
+    assign(&second, &pan(301), CardMode::Share).await;
+    assert_eq!(server.stats().tokens_issued, 2);
+    // ...so the first meets a 401, mints again, and its call succeeds.
+    let refused_before = server.counters(Route::UpdateCard).refused;
+    first
+        .update_card(card)
+        .name_on_card("AGAIN")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        server.counters(Route::UpdateCard).refused,
+        refused_before + 1
+    );
+    assert_eq!(server.stats().tokens_issued, 3);
 }

@@ -15,6 +15,9 @@ use uqpay_mock::MockServer;
 /// The token the test simulators accept.
 pub const TOKEN: &str = "e2e-secret-token-0123456789";
 
+/// The `x-auth-token` header carrying [`TOKEN`], as UQPay requires it.
+pub const AUTH_HEADER: &str = "Bearer e2e-secret-token-0123456789";
+
 /// A simulator accepting [`TOKEN`].
 pub async fn simulator() -> MockServer {
     MockServer::builder().token(TOKEN).start().await.unwrap()
@@ -315,7 +318,7 @@ pub async fn hand_written_full_update(http: &reqwest::Client, base_url: &str, ca
     });
     let response = http
         .post(format!("{base_url}/v1/issuing/cards/{card}"))
-        .header("x-auth-token", TOKEN)
+        .header("x-auth-token", AUTH_HEADER)
         .header("x-idempotency-key", uuid::Uuid::new_v4().to_string())
         .header("content-type", "application/json")
         .body(serde_json::to_vec(&body).unwrap())

@@ -61,7 +61,7 @@ fn is_openapi_3_0_3_with_both_servers() {
         servers,
         [
             "https://api-sandbox.uqpaytech.com/api",
-            "https://api.uqpaytech.com/api"
+            "https://api.uqpay.com/api"
         ]
     );
 }
@@ -222,6 +222,17 @@ fn shared_headers_and_security() {
     assert!(data.required);
     let on_behalf = components.parameters["OnBehalfOf"].as_item().unwrap();
     assert!(!on_behalf.parameter_data_ref().required);
+    // UQPay requires a sub-account UUID (never an empty value).
+    let openapiv3::ParameterSchemaOrContent::Schema(ReferenceOr::Item(schema)) =
+        &on_behalf.parameter_data_ref().format
+    else {
+        panic!("x-on-behalf-of has an inline schema");
+    };
+    assert!(matches!(
+        &schema.schema_kind,
+        SchemaKind::Type(Type::String(s))
+            if matches!(&s.format, openapiv3::VariantOrUnknownOrEmpty::Unknown(f) if f == "uuid")
+    ));
     // Every card operation references both headers; the token endpoint is
     // tagged apart and sends no x-auth-token.
     for (path, item) in spec.paths.iter() {

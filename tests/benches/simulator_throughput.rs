@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures::future::join_all;
-use uqpay_e2e::{start_simulator_on_own_runtime, TOKEN};
+use uqpay_e2e::{start_simulator_on_own_runtime, AUTH_HEADER};
 use uuid::Uuid;
 
 const BODY: &str = r#"{"card_limit":2100.02,"name_on_card":"MARSHALL HU","no_pin_payment_amount":100,"spending_controls":[{"amount":100.03,"interval":"PER_TRANSACTION"}],"risk_controls":{"enable_3ds":"Y","allow_3ds_transactions":"Y","blocked_mcc":["5999","6011"]},"metadata":{"key1":"value1","key2":"value2"}}"#;
@@ -31,7 +31,7 @@ fn bench(c: &mut Criterion) {
     let call = || async {
         let response = http
             .post(&url)
-            .header("x-auth-token", TOKEN)
+            .header("x-auth-token", AUTH_HEADER)
             .header("x-idempotency-key", Uuid::new_v4().to_string())
             .header("content-type", "application/json")
             .body(BODY)

@@ -23,7 +23,7 @@ pub mod types {
             Default::default()
         }
     }
-    ///UQPay's error body. The card endpoints answer with `type`, `code`, `message` (and `missing_fields` when required fields are missing); older endpoints answer with `code` and `message` only; the auth gateway answers a bad token with `error` only. Every field is optional so that all three shapes parse.
+    ///UQPay's error body. The card endpoints answer with `type`, `code`, `message` (and `missing_fields` when required fields are missing); the legacy flat 400 and the rate limiter answer with `code` and `message` only; the auth gateway answers a bad token with `error` only. Every field is optional so that all the shapes parse.
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -45,7 +45,7 @@ pub mod types {
         ///The required fields the request left out.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub missing_fields: ::std::vec::Vec<::std::string::String>,
-        ///The error's class: invalid_request_error, idempotency_error, unauthorized_error, forbidden, not_found, conflict_error, rate_limit_error or api_error.
+        ///The error's class, one of the ErrorType values (kept as a string: a class added later still parses). Absent in the legacy, gateway and rate-limit shapes.
         #[serde(
             rename = "type",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -504,6 +504,170 @@ pub mod types {
     impl ::std::convert::From<i64> for ErrorCode {
         fn from(value: i64) -> Self {
             Self::Number(value)
+        }
+    }
+    ///The documented values of an error body's `type` (Card Issuance v1.6 error guide), each of which fixes the HTTP status. invalid_request_error (400) - the request failed validation; the message gives the field path and the rule. card_error (400) - a card rule was violated. cardholder_error (400) - a cardholder rule was violated. account_error (400) - an account, product or balance rule was violated. idempotency_error (400) - an idempotency key replayed with another request, or malformed. unauthorized_error (401 with code unauthorized_error; 403 with code forbidden) - the token is missing, invalid, expired or lacks the permission. api_error (500) - an internal error; a retry with the same idempotency key is safe.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema,
+    )]
+    pub enum ErrorType {
+        #[serde(rename = "invalid_request_error")]
+        InvalidRequestError,
+        #[serde(rename = "card_error")]
+        CardError,
+        #[serde(rename = "cardholder_error")]
+        CardholderError,
+        #[serde(rename = "account_error")]
+        AccountError,
+        #[serde(rename = "idempotency_error")]
+        IdempotencyError,
+        #[serde(rename = "unauthorized_error")]
+        UnauthorizedError,
+        #[serde(rename = "api_error")]
+        ApiError,
+    }
+    impl ::std::fmt::Display for ErrorType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::InvalidRequestError => f.write_str("invalid_request_error"),
+                Self::CardError => f.write_str("card_error"),
+                Self::CardholderError => f.write_str("cardholder_error"),
+                Self::AccountError => f.write_str("account_error"),
+                Self::IdempotencyError => f.write_str("idempotency_error"),
+                Self::UnauthorizedError => f.write_str("unauthorized_error"),
+                Self::ApiError => f.write_str("api_error"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for ErrorType {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "invalid_request_error" => Ok(Self::InvalidRequestError),
+                "card_error" => Ok(Self::CardError),
+                "cardholder_error" => Ok(Self::CardholderError),
+                "account_error" => Ok(Self::AccountError),
+                "idempotency_error" => Ok(Self::IdempotencyError),
+                "unauthorized_error" => Ok(Self::UnauthorizedError),
+                "api_error" => Ok(Self::ApiError),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ErrorType {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ErrorType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///The error codes this spec names, in one place for the client and the simulator. Documented by UQPay (v1.6 error guide, FAQ, rate-limiting guide): card_not_found (400 card_error, "card not found or deactivated": an unknown card, or one of another account), invalid_request_error (400, validation), unauthorized_error (401), forbidden (403), too_many_requests (429, no type), sub_account_not_found (an x-on-behalf-of that is no activated Issuing sub-account). UQPay documents that these rule violations are 400s of the given type but not their codes, so the codes are this project's choice: card_already_assigned (card_error, Assign Card of a number already assigned), invalid_status_transition (card_error, e.g. a CANCELLED card made ACTIVE), card_cancelled (card_error, Update Card of a cancelled card), card_limit_not_allowed (card_error, card_limit on a SINGLE card: "leave empty when card mode is SINGLE"), idempotency_key_reused (idempotency_error, the same key with another request), api_error (500).
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema,
+    )]
+    pub enum KnownErrorCode {
+        #[serde(rename = "card_not_found")]
+        CardNotFound,
+        #[serde(rename = "invalid_request_error")]
+        InvalidRequestError,
+        #[serde(rename = "unauthorized_error")]
+        UnauthorizedError,
+        #[serde(rename = "forbidden")]
+        Forbidden,
+        #[serde(rename = "too_many_requests")]
+        TooManyRequests,
+        #[serde(rename = "sub_account_not_found")]
+        SubAccountNotFound,
+        #[serde(rename = "card_already_assigned")]
+        CardAlreadyAssigned,
+        #[serde(rename = "invalid_status_transition")]
+        InvalidStatusTransition,
+        #[serde(rename = "card_cancelled")]
+        CardCancelled,
+        #[serde(rename = "card_limit_not_allowed")]
+        CardLimitNotAllowed,
+        #[serde(rename = "idempotency_key_reused")]
+        IdempotencyKeyReused,
+        #[serde(rename = "api_error")]
+        ApiError,
+    }
+    impl ::std::fmt::Display for KnownErrorCode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::CardNotFound => f.write_str("card_not_found"),
+                Self::InvalidRequestError => f.write_str("invalid_request_error"),
+                Self::UnauthorizedError => f.write_str("unauthorized_error"),
+                Self::Forbidden => f.write_str("forbidden"),
+                Self::TooManyRequests => f.write_str("too_many_requests"),
+                Self::SubAccountNotFound => f.write_str("sub_account_not_found"),
+                Self::CardAlreadyAssigned => f.write_str("card_already_assigned"),
+                Self::InvalidStatusTransition => f.write_str("invalid_status_transition"),
+                Self::CardCancelled => f.write_str("card_cancelled"),
+                Self::CardLimitNotAllowed => f.write_str("card_limit_not_allowed"),
+                Self::IdempotencyKeyReused => f.write_str("idempotency_key_reused"),
+                Self::ApiError => f.write_str("api_error"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for KnownErrorCode {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "card_not_found" => Ok(Self::CardNotFound),
+                "invalid_request_error" => Ok(Self::InvalidRequestError),
+                "unauthorized_error" => Ok(Self::UnauthorizedError),
+                "forbidden" => Ok(Self::Forbidden),
+                "too_many_requests" => Ok(Self::TooManyRequests),
+                "sub_account_not_found" => Ok(Self::SubAccountNotFound),
+                "card_already_assigned" => Ok(Self::CardAlreadyAssigned),
+                "invalid_status_transition" => Ok(Self::InvalidStatusTransition),
+                "card_cancelled" => Ok(Self::CardCancelled),
+                "card_limit_not_allowed" => Ok(Self::CardLimitNotAllowed),
+                "idempotency_key_reused" => Ok(Self::IdempotencyKeyReused),
+                "api_error" => Ok(Self::ApiError),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for KnownErrorCode {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for KnownErrorCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
         }
     }
     ///A merchant category code, four digits.
@@ -2144,7 +2308,7 @@ impl Client {
     ///
     ///Arguments:
     ///- `x_idempotency_key`: A unique identifier (UUID) used to maintain operation idempotency, ensuring that repeated executions of the same operation do not result in unintended effects or duplication. It helps preserve data consistency in the face of network errors, retries, or failures.
-    ///- `x_on_behalf_of`: Specifies the sub-account on whose behalf the request is made. This should be set to the account_id, which can be retrieved via the List Connected Accounts endpoint. If omitted or empty, the request is executed using the master account.
+    ///- `x_on_behalf_of`: Specifies the sub-account on whose behalf the request is made. This should be set to the account_id, which can be retrieved via the List Connected Accounts endpoint. If omitted, the request is executed using the master account. UQPay's integration FAQ requires the id of an activated Issuing sub-account, a UUID, and refuses an empty or malformed value (the endpoint pages' "omitted or empty" contradicts it): send a UUID or leave the header out, never send it empty.
     ///- `body`
     ///```ignore
     ///let response = client.assign_card()
@@ -2166,7 +2330,7 @@ impl Client {
     ///Arguments:
     ///- `id`: Universally unique identifier (UUID v4) of a resource.
     ///- `x_idempotency_key`: A unique identifier (UUID) used to maintain operation idempotency, ensuring that repeated executions of the same operation do not result in unintended effects or duplication. It helps preserve data consistency in the face of network errors, retries, or failures.
-    ///- `x_on_behalf_of`: Specifies the sub-account on whose behalf the request is made. This should be set to the account_id, which can be retrieved via the List Connected Accounts endpoint. If omitted or empty, the request is executed using the master account.
+    ///- `x_on_behalf_of`: Specifies the sub-account on whose behalf the request is made. This should be set to the account_id, which can be retrieved via the List Connected Accounts endpoint. If omitted, the request is executed using the master account. UQPay's integration FAQ requires the id of an activated Issuing sub-account, a UUID, and refuses an empty or malformed value (the endpoint pages' "omitted or empty" contradicts it): send a UUID or leave the header out, never send it empty.
     ///- `body`
     ///```ignore
     ///let response = client.update_card_status()
@@ -2189,7 +2353,7 @@ impl Client {
     ///Arguments:
     ///- `id`: Universally unique identifier (UUID v4) of a resource.
     ///- `x_idempotency_key`: A unique identifier (UUID) used to maintain operation idempotency, ensuring that repeated executions of the same operation do not result in unintended effects or duplication. It helps preserve data consistency in the face of network errors, retries, or failures.
-    ///- `x_on_behalf_of`: Specifies the sub-account on whose behalf the request is made. This should be set to the account_id, which can be retrieved via the List Connected Accounts endpoint. If omitted or empty, the request is executed using the master account.
+    ///- `x_on_behalf_of`: Specifies the sub-account on whose behalf the request is made. This should be set to the account_id, which can be retrieved via the List Connected Accounts endpoint. If omitted, the request is executed using the master account. UQPay's integration FAQ requires the id of an activated Issuing sub-account, a UUID, and refuses an empty or malformed value (the endpoint pages' "omitted or empty" contradicts it): send a UUID or leave the header out, never send it empty.
     ///- `body`
     ///```ignore
     ///let response = client.update_card()
@@ -2303,7 +2467,7 @@ pub mod builder {
     pub struct AssignCard<'a> {
         client: &'a super::Client,
         x_idempotency_key: Result<::uuid::Uuid, String>,
-        x_on_behalf_of: Result<Option<::std::string::String>, String>,
+        x_on_behalf_of: Result<Option<::uuid::Uuid>, String>,
         body: Result<types::builder::AssignCardRequest, String>,
     }
     impl<'a> AssignCard<'a> {
@@ -2326,10 +2490,10 @@ pub mod builder {
         }
         pub fn x_on_behalf_of<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.x_on_behalf_of = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for x_on_behalf_of failed".to_string()
+                "conversion to `:: uuid :: Uuid` for x_on_behalf_of failed".to_string()
             });
             self
         }
@@ -2419,7 +2583,7 @@ pub mod builder {
         client: &'a super::Client,
         id: Result<::uuid::Uuid, String>,
         x_idempotency_key: Result<::uuid::Uuid, String>,
-        x_on_behalf_of: Result<Option<::std::string::String>, String>,
+        x_on_behalf_of: Result<Option<::uuid::Uuid>, String>,
         body: Result<types::builder::UpdateCardStatusRequest, String>,
     }
     impl<'a> UpdateCardStatus<'a> {
@@ -2452,10 +2616,10 @@ pub mod builder {
         }
         pub fn x_on_behalf_of<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.x_on_behalf_of = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for x_on_behalf_of failed".to_string()
+                "conversion to `:: uuid :: Uuid` for x_on_behalf_of failed".to_string()
             });
             self
         }
@@ -2556,7 +2720,7 @@ pub mod builder {
         client: &'a super::Client,
         id: Result<::uuid::Uuid, String>,
         x_idempotency_key: Result<::uuid::Uuid, String>,
-        x_on_behalf_of: Result<Option<::std::string::String>, String>,
+        x_on_behalf_of: Result<Option<::uuid::Uuid>, String>,
         body: Result<types::builder::UpdateCardRequest, String>,
     }
     impl<'a> UpdateCard<'a> {
@@ -2589,10 +2753,10 @@ pub mod builder {
         }
         pub fn x_on_behalf_of<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<::uuid::Uuid>,
         {
             self.x_on_behalf_of = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for x_on_behalf_of failed".to_string()
+                "conversion to `:: uuid :: Uuid` for x_on_behalf_of failed".to_string()
             });
             self
         }

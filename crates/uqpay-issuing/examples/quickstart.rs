@@ -12,7 +12,7 @@
 //! card number of your inventory.
 
 use rust_decimal_macros::dec;
-use uqpay_issuing::{CardMode, CardStatus, Client, Error, SpendingInterval};
+use uqpay_issuing::{CardMode, CardStatus, Client, Error, ErrorKind, SpendingInterval};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -116,8 +116,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .send()
         .await
     {
-        Err(error) if error.is_conflict() => println!("7. the API refused: {error}"),
-        other => return Err(format!("expected a conflict, got {other:?}").into()),
+        // A cancelled card cannot come back: UQPay answers a 400 card_error.
+        Err(error) if error.kind() == Some(&ErrorKind::Card) => {
+            println!("7. the API refused: {error}")
+        }
+        other => return Err(format!("expected a card_error, got {other:?}").into()),
     }
     println!("done");
     Ok(())

@@ -46,6 +46,18 @@ impl std::fmt::Debug for Auth {
     }
 }
 
+/// `Bearer <token>`, as every official UQPay SDK sends `x-auth-token` (and
+/// UQPay's access-token page requires), marked sensitive.
+pub(crate) fn bearer(token: &str) -> Result<HeaderValue, Error> {
+    sensitive_header(&format!("Bearer {token}"), "token")
+}
+
+/// The token inside a `Bearer <token>` header (what must never be shown).
+fn token_of(header: &HeaderValue) -> &str {
+    let text = header.to_str().unwrap_or_default();
+    text.strip_prefix("Bearer ").unwrap_or(text)
+}
+
 /// A header value that `Debug` prints as `Sensitive`.
 pub(crate) fn sensitive_header(value: &str, what: &str) -> Result<HeaderValue, Error> {
     let mut header = HeaderValue::from_str(value)
@@ -56,11 +68,17 @@ pub(crate) fn sensitive_header(value: &str, what: &str) -> Result<HeaderValue, E
 
 impl Auth {
     pub(crate) fn fixed(token: &SecretString) -> Result<Self, Error> {
-        if token.expose_secret().trim().is_empty() {
+        let token = token.expose_secret().trim();
+        // A token given with its scheme is taken as it is.
+        let token = match token.split_once(' ') {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+            _ => token,
+        };
+        if token.is_empty() {
             return Err(Error::Config("the token is empty".into()));
         }
         Ok(Auth::Fixed {
-            header: sensitive_header(token.expose_secret(), "token")?,
+            header: bearer(token)?,
         })
     }
 
@@ -96,12 +114,12 @@ impl Auth {
     /// Secrets to scrub from texts that end up in errors.
     pub(crate) fn with_secrets<R>(&self, f: impl FnOnce(&[&str]) -> R) -> R {
         match self {
-            Auth::Fixed { header } => f(&[header.to_str().unwrap_or_default()]),
+            Auth::Fixed { header } => f(&[token_of(header)]),
             Auth::Credentials {
                 api_key, cached, ..
             } => {
                 let token = read(cached).map(|c| c.header);
-                let token = token.as_ref().and_then(|h| h.to_str().ok()).unwrap_or("");
+                let token = token.as_ref().map(token_of).unwrap_or("");
                 f(&[api_key.expose_secret(), token])
             }
         }
@@ -196,7 +214,7 @@ async fn fetch(
         "fetched an access token"
     );
     Ok(Cached {
-        header: sensitive_header(&token.auth_token, "token")?,
+        header: bearer(&token.auth_token)?,
         refresh_at,
     })
 }

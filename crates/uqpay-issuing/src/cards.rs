@@ -38,13 +38,11 @@ impl Common {
     }
 
     /// The key of this call (the caller's, or a new v4) and the account.
-    fn resolve(&self) -> Result<(Uuid, Option<String>), Error> {
-        let account = self
-            .on_behalf_of
-            .as_deref()
-            .or(self.client.default_on_behalf_of())
-            .map(|account| check_on_behalf_of(account).map(|()| account.to_owned()))
-            .transpose()?;
+    fn resolve(&self) -> Result<(Uuid, Option<Uuid>), Error> {
+        let account = match self.on_behalf_of.as_deref() {
+            Some(account) => Some(parse_on_behalf_of(account)?),
+            None => self.client.default_on_behalf_of(),
+        };
         Ok((self.idempotency_key.unwrap_or_else(Uuid::new_v4), account))
     }
 }
@@ -58,15 +56,24 @@ impl fmt::Debug for Common {
     }
 }
 
-/// `x-on-behalf-of` must be a non-empty header value of visible ASCII.
-pub(crate) fn check_on_behalf_of(account: &str) -> Result<(), Error> {
-    if account.is_empty() || !account.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Error::validation(
+/// `x-on-behalf-of` is the UUID of a connected Issuing sub-account (UQPay's
+/// FAQ: an empty or malformed value is refused; the header is left out to
+/// act as the master account).
+pub(crate) fn parse_on_behalf_of(account: &str) -> Result<Uuid, Error> {
+    Uuid::try_parse(account).map_err(|_| {
+        let shown = if account.is_empty() {
+            "an empty value".to_owned()
+        } else {
+            format!("{} characters", account.chars().count())
+        };
+        Error::validation(
             "x-on-behalf-of",
-            "must be a non-empty account id of visible ASCII characters",
-        ));
-    }
-    Ok(())
+            format!(
+                "must be the UUID of a connected Issuing sub-account (leave it out to act \
+                 as the master account), got {shown}"
+            ),
+        )
+    })
 }
 
 macro_rules! common_setters {
@@ -80,8 +87,9 @@ macro_rules! common_setters {
             self
         }
 
-        /// Acts on behalf of this connected account (`x-on-behalf-of`),
-        /// overriding the client's default.
+        /// Acts on behalf of this connected account (`x-on-behalf-of`, the
+        /// UUID of an Issuing sub-account), overriding the client's default.
+        /// Anything but a UUID is refused before the wire.
         pub fn on_behalf_of(mut self, account_id: impl Into<String>) -> Self {
             self.common.on_behalf_of = Some(account_id.into());
             self

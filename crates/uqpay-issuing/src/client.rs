@@ -18,7 +18,8 @@ use crate::{AssignCard, Error, UpdateCard, UpdateCardStatus};
 pub enum Environment {
     /// `https://api-sandbox.uqpaytech.com/api`
     Sandbox,
-    /// `https://api.uqpaytech.com/api`
+    /// `https://api.uqpay.com/api` (the host every official UQPay SDK uses;
+    /// an older page named `api.uqpaytech.com`).
     Production,
 }
 
@@ -27,7 +28,7 @@ impl Environment {
     pub fn base_url(self) -> &'static str {
         match self {
             Environment::Sandbox => "https://api-sandbox.uqpaytech.com/api",
-            Environment::Production => "https://api.uqpaytech.com/api",
+            Environment::Production => "https://api.uqpay.com/api",
         }
     }
 }
@@ -81,7 +82,7 @@ pub(crate) struct ClientInner {
     pub(crate) raw: uqpay_issuing_raw::Client,
     pub(crate) auth: Arc<Auth>,
     pub(crate) retry: RetryPolicy,
-    pub(crate) on_behalf_of: Option<String>,
+    pub(crate) on_behalf_of: Option<Uuid>,
     pub(crate) base_url: String,
 }
 
@@ -142,8 +143,8 @@ impl Client {
         &self.inner.raw
     }
 
-    pub(crate) fn default_on_behalf_of(&self) -> Option<&str> {
-        self.inner.on_behalf_of.as_deref()
+    pub(crate) fn default_on_behalf_of(&self) -> Option<Uuid> {
+        self.inner.on_behalf_of
     }
 }
 
@@ -205,7 +206,10 @@ impl ClientBuilder {
         self
     }
 
-    /// Acts on behalf of this connected account by default (`x-on-behalf-of`).
+    /// Acts on behalf of this connected account by default (`x-on-behalf-of`):
+    /// the UUID of an activated Issuing sub-account. Anything else is refused
+    /// by [`build`](Self::build) with an [`Error::Validation`] naming
+    /// `x-on-behalf-of` (UQPay refuses an empty or malformed value).
     pub fn on_behalf_of(mut self, account_id: impl Into<String>) -> Self {
         self.on_behalf_of = Some(account_id.into());
         self
@@ -282,9 +286,11 @@ impl ClientBuilder {
                 .to_owned(),
         };
         let base_url = check_base_url(&base_url, self.allow_http)?;
-        if let Some(account) = &self.on_behalf_of {
-            crate::cards::check_on_behalf_of(account)?;
-        }
+        let on_behalf_of = self
+            .on_behalf_of
+            .as_deref()
+            .map(crate::cards::parse_on_behalf_of)
+            .transpose()?;
         let timeout = self.timeout.unwrap_or(Duration::from_secs(30));
         let http = reqwest::Client::builder()
             // The token must never reach another host.
@@ -315,7 +321,7 @@ impl ClientBuilder {
                 ),
                 auth,
                 retry: self.retry,
-                on_behalf_of: self.on_behalf_of,
+                on_behalf_of,
                 base_url,
             }
         });
@@ -440,18 +446,23 @@ mod tests {
         .contains("UQPAY_ENVIRONMENT"));
     }
 
+    const ACCOUNT: &str = "18523f72-f4de-4f9c-bb8e-ec7d1c4f32be";
+
     #[test]
     fn from_env_builds_each_configuration() {
         let client = ClientBuilder::from_env_with(env(&[
             ("UQPAY_API_TOKEN", "t"),
             ("UQPAY_ENVIRONMENT", "production"),
-            ("UQPAY_ON_BEHALF_OF", "acct_1"),
+            ("UQPAY_ON_BEHALF_OF", ACCOUNT),
         ]))
         .unwrap()
         .build()
         .unwrap();
-        assert_eq!(client.base_url(), "https://api.uqpaytech.com/api");
-        assert_eq!(client.default_on_behalf_of(), Some("acct_1"));
+        assert_eq!(client.base_url(), "https://api.uqpay.com/api");
+        assert_eq!(
+            client.default_on_behalf_of(),
+            Some(Uuid::parse_str(ACCOUNT).unwrap())
+        );
         let client = ClientBuilder::from_env_with(env(&[
             ("UQPAY_CLIENT_ID", "c"),
             ("UQPAY_API_KEY", "k"),
@@ -466,7 +477,7 @@ mod tests {
 
     #[test]
     fn base_urls() {
-        assert!(check_base_url("https://api.uqpaytech.com/api", false).is_ok());
+        assert!(check_base_url("https://api.uqpay.com/api", false).is_ok());
         assert!(check_base_url("http://localhost:8080/api", false).is_ok());
         assert!(check_base_url("http://[::1]:8080/api", false).is_ok());
         assert!(check_base_url("http://mock:8080/api", false).is_err());

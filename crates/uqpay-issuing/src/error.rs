@@ -4,28 +4,38 @@ use std::fmt;
 
 use uuid::Uuid;
 
-/// The class of an API error: the body's `type`, or, when the body has none,
-/// the class its HTTP status implies.
+/// The class of an API error: the body's `type` (the vocabulary of UQPay's
+/// Card Issuance v1.6 error guide), or, when the body has none (the legacy
+/// flat 400, the rate limiter's 429, the gateway's 401), the class its HTTP
+/// status implies.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// `invalid_request_error` (400): the request is malformed or invalid.
+    /// `invalid_request_error` (400): the request failed validation. Also
+    /// the class of a legacy flat 400 (no `type`).
     InvalidRequest,
-    /// `idempotency_error`: the idempotency key was reused with another
-    /// request (400), or its first request is still processing.
+    /// `card_error` (400): a card rule was violated (`card_not_found`, a
+    /// status change the card's status does not allow, ...).
+    Card,
+    /// `cardholder_error` (400): a cardholder rule was violated.
+    Cardholder,
+    /// `account_error` (400): an account, product or balance rule was violated.
+    Account,
+    /// `idempotency_error` (400): the idempotency key was used with another
+    /// request.
     Idempotency,
-    /// `unauthorized_error` (401).
+    /// `unauthorized_error`: 401 (code `unauthorized_error`) or 403 (code
+    /// `forbidden`).
     Unauthorized,
-    /// `forbidden` (403).
-    Forbidden,
-    /// `not_found` (404).
-    NotFound,
-    /// `conflict_error` (409): the request conflicts with the resource's state.
-    Conflict,
-    /// `rate_limit_error` (429).
+    /// 429 (the rate limiter's body has no `type`).
     RateLimit,
-    /// `api_error` (5xx): a problem on UQPay's side.
+    /// `api_error` (500, and any 5xx): a problem on UQPay's side; safe to
+    /// retry with the same idempotency key.
     Api,
+    /// `not_found`, a type of UQPay's other business lines, or a 404 (an
+    /// unknown route). Card Issuance answers an unknown card with a
+    /// [`ErrorKind::Card`] `card_not_found` instead; see [`Error::is_not_found`].
+    NotFound,
     /// A `type` this version of the SDK does not know, kept as sent.
     Other(String),
 }
@@ -35,19 +45,17 @@ impl ErrorKind {
     pub(crate) fn from_type_or_status(kind: Option<&str>, status: u16) -> Self {
         match kind {
             Some("invalid_request_error") => Self::InvalidRequest,
+            Some("card_error") => Self::Card,
+            Some("cardholder_error") => Self::Cardholder,
+            Some("account_error") => Self::Account,
             Some("idempotency_error") => Self::Idempotency,
             Some("unauthorized_error") => Self::Unauthorized,
-            Some("forbidden") | Some("forbidden_error") => Self::Forbidden,
-            Some("not_found") | Some("not_found_error") => Self::NotFound,
-            Some("conflict_error") => Self::Conflict,
-            Some("rate_limit_error") => Self::RateLimit,
             Some("api_error") => Self::Api,
+            Some("not_found") => Self::NotFound,
             Some(other) => Self::Other(other.to_owned()),
             None => match status {
-                401 => Self::Unauthorized,
-                403 => Self::Forbidden,
+                401 | 403 => Self::Unauthorized,
                 404 => Self::NotFound,
-                409 => Self::Conflict,
                 429 => Self::RateLimit,
                 500..=599 => Self::Api,
                 _ => Self::InvalidRequest,
@@ -55,17 +63,18 @@ impl ErrorKind {
         }
     }
 
-    /// The wire name of the kind (`invalid_request_error`, ...).
+    /// The wire name of the kind (`card_error`, ...); `rate_limit` for a 429.
     pub fn as_str(&self) -> &str {
         match self {
             Self::InvalidRequest => "invalid_request_error",
+            Self::Card => "card_error",
+            Self::Cardholder => "cardholder_error",
+            Self::Account => "account_error",
             Self::Idempotency => "idempotency_error",
             Self::Unauthorized => "unauthorized_error",
-            Self::Forbidden => "forbidden",
-            Self::NotFound => "not_found",
-            Self::Conflict => "conflict_error",
-            Self::RateLimit => "rate_limit_error",
+            Self::RateLimit => "rate_limit",
             Self::Api => "api_error",
+            Self::NotFound => "not_found",
             Self::Other(other) => other,
         }
     }
@@ -99,7 +108,11 @@ pub enum Error {
         status: u16,
         /// The body's `type` (or what the status implies).
         kind: ErrorKind,
-        /// The body's `code` (numeric codes as text).
+        /// Whether the body carried a `type` (the current envelope); false
+        /// for the legacy flat 400, the rate limiter's 429 and the
+        /// gateway's `{"error": ...}`.
+        typed: bool,
+        /// The body's `code` (`card_not_found`, ...; numeric codes as text).
         code: Option<String>,
         /// The body's `message` (or the gateway's `error`), redacted.
         message: String,
@@ -258,33 +271,46 @@ impl Error {
         }
     }
 
-    /// A 404: the card (or cardholder) does not exist for this account.
+    /// The card does not exist for this account (or is deactivated):
+    /// UQPay's 400 `card_error` / `card_not_found`. Also true for a
+    /// `not_found` type (other business lines) and a 404.
     pub fn is_not_found(&self) -> bool {
-        self.status() == Some(404) || self.kind() == Some(&ErrorKind::NotFound)
+        self.code() == Some("card_not_found")
+            || self.status() == Some(404)
+            || self.kind() == Some(&ErrorKind::NotFound)
     }
 
-    /// A 409 or a `conflict_error`: the request conflicts with the card's
-    /// state (a number assigned twice, a cancelled card changed, ...).
-    pub fn is_conflict(&self) -> bool {
-        self.kind() == Some(&ErrorKind::Conflict)
-            || (self.status() == Some(409) && !self.is_processing())
+    /// A 403 (`unauthorized_error` with code `forbidden`): the credentials
+    /// lack the permission (or belong to the other environment).
+    pub fn is_forbidden(&self) -> bool {
+        self.status() == Some(403) || self.code() == Some("forbidden")
     }
 
-    /// The idempotency key was already used with a different request.
+    /// The idempotency key was already used with a different request (400
+    /// `idempotency_error`). Not retryable: the request must change key or
+    /// go back to what it was.
     pub fn is_idempotency_conflict(&self) -> bool {
-        self.kind() == Some(&ErrorKind::Idempotency) && !self.is_processing()
+        self.kind() == Some(&ErrorKind::Idempotency)
     }
 
     /// A 429.
     pub fn is_rate_limited(&self) -> bool {
-        self.status() == Some(429) || self.kind() == Some(&ErrorKind::RateLimit)
+        self.status() == Some(429)
     }
 
-    /// The API's "request is processing" answer: the first request with
-    /// this idempotency key has not finished yet.
+    /// UQPay's "Request is processing, please try again later": the first
+    /// request with this idempotency key has not finished yet (retryable).
+    /// Recognised by what UQPay sends: a 400 in the legacy envelope (no
+    /// `type`) whose message is that sentence, never by the phrase inside
+    /// another error's message.
     pub fn is_processing(&self) -> bool {
         match self.last() {
-            Self::Api { message, .. } => is_processing_message(message),
+            Self::Api {
+                status: 400,
+                typed: false,
+                message,
+                ..
+            } => is_processing_message(message),
             _ => false,
         }
     }
@@ -294,11 +320,23 @@ impl Error {
         matches!(self, Self::Validation { .. })
     }
 
+    /// The body's `code` of the (last) API error (`card_not_found`,
+    /// `card_already_assigned`, ...; numeric codes as text).
+    pub fn code(&self) -> Option<&str> {
+        match self.last() {
+            Self::Api { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
     /// Whether sending the same request again (same idempotency key) may
     /// succeed: network errors, timeouts, 408, 429, 5xx and "request is
-    /// processing". Never 409 conflicts, idempotency conflicts, other 4xx.
+    /// processing". Never another 4xx (a rule violation, an idempotency
+    /// conflict, a refused token). After retries, the answer of the last
+    /// attempt.
     pub fn is_retryable(&self) -> bool {
         match self {
+            Self::RetriesExhausted { last, .. } => last.is_retryable(),
             Self::Timeout { .. } | Self::Network { .. } => true,
             Self::Api { status, .. } => {
                 matches!(status, 408 | 429 | 500..=599) || self.is_processing()
@@ -308,22 +346,26 @@ impl Error {
     }
 }
 
-/// The text UQPay's SDKs look for to retry an in-flight idempotency key.
+/// UQPay's "Request is processing, please try again later" (case and the
+/// punctuation after the phrase aside).
 pub(crate) fn is_processing_message(message: &str) -> bool {
-    message
-        .to_ascii_lowercase()
-        .contains("request is processing")
+    const PHRASE: &str = "request is processing";
+    let message = message.trim_start();
+    message.len() >= PHRASE.len()
+        && message.is_char_boundary(PHRASE.len())
+        && message[..PHRASE.len()].eq_ignore_ascii_case(PHRASE)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn api(status: u16, kind: Option<&str>, message: &str) -> Error {
+    fn api(status: u16, kind: Option<&str>, code: Option<&str>, message: &str) -> Error {
         Error::Api {
             status,
             kind: ErrorKind::from_type_or_status(kind, status),
-            code: None,
+            typed: kind.is_some(),
+            code: code.map(str::to_owned),
             message: message.into(),
             missing_fields: vec![],
             idempotency_key: None,
@@ -331,23 +373,87 @@ mod tests {
     }
 
     #[test]
-    fn classification() {
-        assert!(api(409, Some("conflict_error"), "taken").is_conflict());
-        assert!(!api(409, Some("conflict_error"), "taken").is_retryable());
-        let processing = api(409, Some("idempotency_error"), "The request is processing");
-        assert!(processing.is_processing() && processing.is_retryable());
-        assert!(!processing.is_conflict() && !processing.is_idempotency_conflict());
-        let reused = api(400, Some("idempotency_error"), "reused");
-        assert!(reused.is_idempotency_conflict() && !reused.is_retryable());
-        assert!(api(429, None, "slow down").is_rate_limited());
-        assert!(api(503, None, "").is_retryable());
-        assert!(api(408, None, "").is_retryable());
-        assert!(!api(400, None, "").is_retryable());
-        assert!(api(404, None, "").is_not_found());
+    fn the_documented_vocabulary() {
+        let missing = api(
+            400,
+            Some("card_error"),
+            Some("card_not_found"),
+            "card not found or deactivated",
+        );
+        assert!(missing.is_not_found() && !missing.is_retryable());
+        assert_eq!(missing.kind(), Some(&ErrorKind::Card));
+        assert_eq!(missing.code(), Some("card_not_found"));
+        for (kind, expected) in [
+            ("invalid_request_error", ErrorKind::InvalidRequest),
+            ("cardholder_error", ErrorKind::Cardholder),
+            ("account_error", ErrorKind::Account),
+            ("idempotency_error", ErrorKind::Idempotency),
+            ("unauthorized_error", ErrorKind::Unauthorized),
+            ("api_error", ErrorKind::Api),
+        ] {
+            assert_eq!(ErrorKind::from_type_or_status(Some(kind), 400), expected);
+            assert_eq!(expected.as_str(), kind);
+        }
         assert_eq!(
             ErrorKind::from_type_or_status(Some("brand_new_error"), 400),
             ErrorKind::Other("brand_new_error".into())
         );
+        let processing = api(
+            400,
+            None,
+            Some("200"),
+            "Request is processing, please try again later",
+        );
+        assert!(processing.is_processing() && processing.is_retryable());
+        assert!(!processing.is_idempotency_conflict());
+        let reused = api(
+            400,
+            Some("idempotency_error"),
+            Some("idempotency_key_reused"),
+            "x",
+        );
+        assert!(reused.is_idempotency_conflict() && !reused.is_retryable());
+        let limited = api(429, None, Some("too_many_requests"), "Too many requests");
+        assert!(limited.is_rate_limited() && limited.is_retryable());
+        assert_eq!(limited.kind(), Some(&ErrorKind::RateLimit));
+        let forbidden = api(403, Some("unauthorized_error"), Some("forbidden"), "no");
+        assert!(forbidden.is_forbidden() && !forbidden.is_retryable());
+        assert!(api(500, Some("api_error"), None, "").is_retryable());
+        assert!(api(503, None, None, "").is_retryable());
+        assert!(api(408, None, None, "").is_retryable());
+        assert!(!api(400, None, None, "").is_retryable());
+        assert!(api(404, None, None, "").is_not_found());
+    }
+
+    #[test]
+    fn processing_is_recognised_by_what_uqpay_sends_not_by_a_quote() {
+        // A validation error that quotes the phrase is not "processing".
+        let quoted = api(
+            400,
+            Some("invalid_request_error"),
+            Some("invalid_request_error"),
+            "request is processing",
+        );
+        assert!(!quoted.is_processing() && !quoted.is_retryable());
+        let inside = api(400, None, Some("1"), "your request is processing? no");
+        assert!(!inside.is_processing());
+        let other_status = api(409, None, None, "Request is processing");
+        assert!(!other_status.is_processing());
+    }
+
+    #[test]
+    fn exhausted_retries_are_as_retryable_as_their_last_error() {
+        let exhausted = |last: Error| Error::RetriesExhausted {
+            attempts: 3,
+            idempotency_key: Uuid::nil(),
+            last: Box::new(last),
+        };
+        assert!(exhausted(api(503, None, None, "")).is_retryable());
+        assert!(exhausted(Error::Timeout {
+            idempotency_key: None
+        })
+        .is_retryable());
+        assert!(!exhausted(api(400, Some("card_error"), None, "")).is_retryable());
     }
 
     #[test]
@@ -359,6 +465,7 @@ mod tests {
             last: Box::new(Error::Api {
                 status: 503,
                 kind: ErrorKind::Api,
+                typed: true,
                 code: Some("internal_error".into()),
                 message: "busy".into(),
                 missing_fields: vec![],

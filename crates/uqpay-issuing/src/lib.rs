@@ -61,13 +61,17 @@
 //!   (a UUID v4, or yours via `.idempotency_key(..)`), reused by every retry.
 //!   Network errors, timeouts, 408, 429, 5xx and the API's "request is
 //!   processing" answer are retried with exponential backoff and jitter
-//!   (or as `Retry-After` says); 409s, idempotency conflicts and other 4xx
-//!   are not. Redirects are never followed.
-//! - **Tokens.** A fixed token, or credentials: the token is fetched,
+//!   (or as `Retry-After` says); card, cardholder and account rule
+//!   violations, idempotency conflicts and other 4xx are not. Redirects are
+//!   never followed.
+//! - **Tokens.** Sent as `x-auth-token: Bearer <token>`, as UQPay requires.
+//!   A fixed token, or credentials: the token is fetched,
 //!   cached, refreshed before it expires (one refresh at a time), and on a
 //!   401 refreshed once and the call retried once.
-//! - **Typed errors** ([`Error`]) with helpers such as
-//!   [`Error::is_not_found`] and [`Error::is_conflict`].
+//! - **Typed errors** ([`Error`]) in the vocabulary of UQPay's v1.6 error
+//!   guide ([`ErrorKind`]: `card_error`, `idempotency_error`, ...), with
+//!   helpers such as [`Error::is_not_found`] (UQPay's 400 `card_not_found`)
+//!   and [`Error::is_retryable`].
 //! - **No leaks.** The token and card numbers never appear in `Debug`,
 //!   `Display`, errors or `tracing` output; card numbers show as
 //!   `409636******3951`.

@@ -102,6 +102,7 @@ pub(crate) fn classify(
                 Error::Api {
                     status,
                     kind: ErrorKind::from_type_or_status(body.type_.as_deref(), status),
+                    typed: body.type_.is_some(),
                     code: body.code.map(|code| match code {
                         ErrorCode::Text(text) => text,
                         ErrorCode::Number(number) => number.to_string(),
@@ -147,6 +148,7 @@ pub(crate) fn classify(
             let error = Error::Api {
                 status,
                 kind: ErrorKind::from_type_or_status(None, status),
+                typed: false,
                 code: None,
                 message,
                 missing_fields: Vec::new(),

@@ -210,8 +210,10 @@ impl SdkTransport {
             return Outcome::Unauthorized(response);
         }
         let message = body.message.as_deref().unwrap_or_default();
-        let retryable =
-            matches!(status.as_u16(), 408 | 429 | 500..=599) || is_processing_message(message);
+        // UQPay's "request is processing": a 400 in the legacy envelope.
+        let processing =
+            status.as_u16() == 400 && body.type_.is_none() && is_processing_message(message);
+        let retryable = matches!(status.as_u16(), 408 | 429 | 500..=599) || processing;
         if !retryable {
             return Outcome::Final(response);
         }

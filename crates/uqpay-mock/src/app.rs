@@ -1,43 +1,46 @@
-//! The HTTP side: routing, the request pipeline and the three operations.
+//! The HTTP side: routing, the request pipeline and the card operations.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use axum::extract::{Path, State as AxumState};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Router};
 use bytes::Bytes;
-use chrono::{FixedOffset, Timelike as _, Utc};
+use chrono::{DateTime, FixedOffset, Timelike as _};
 use serde::de::DeserializeOwned;
 use tokio::sync::{watch, Notify};
 use uuid::Uuid;
 
 use uqpay_issuing_raw::constraints;
 use uqpay_issuing_raw::types::{
-    AccessToken, ApiError, AssignCardRequest, AssignCardResponse, CardMode, CardState, CardStatus,
-    ErrorCode, OrderState, ReportedCardStatus, ReportedOrderStatus, RiskControls,
+    AccessToken, AssignCardRequest, AssignCardResponse, CardMode, CardState, CardStatus,
+    KnownErrorCode, OrderState, ReportedCardStatus, ReportedOrderStatus, RiskControls,
     UpdateCardRequest, UpdateCardResponse, UpdateCardStatusRequest, UpdateCardStatusResponse,
 };
 
+use crate::clock::Clock;
 use crate::faults::{Fault, FaultPlan};
+use crate::ratelimit::{Budget, RateLimiter};
+use crate::reply::Reply;
 use crate::state::{Card, Fingerprint, IdempotencyRecord, Outcome, Route, State};
 use crate::tokens::Tokens;
 
 /// The largest request body the simulator reads; larger ones get a 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// How long the outcome of an idempotency key is kept (UQPay's FAQ: 24
+/// hours); after that the key is new again.
+pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
+
 /// How much of a too-large body is still read (and thrown away) so that the
 /// 413 reaches a client that is still sending; past this the connection is
 /// simply closed.
 const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
-
-/// The message of the answer to a key whose first request is still being
-/// processed (UQPay's SDKs retry when a message contains "request is processing").
-pub const PROCESSING_MESSAGE: &str =
-    "The request is processing; retry later with the same x-idempotency-key.";
 
 /// Shared state of one running simulator.
 #[derive(Debug)]
@@ -45,6 +48,8 @@ pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
     pub(crate) tokens: Mutex<Tokens>,
     pub(crate) faults: Mutex<FaultPlan>,
+    pub(crate) limiter: Option<Mutex<RateLimiter>>,
+    pub(crate) clock: Clock,
     pub(crate) client_id: String,
     pub(crate) api_key: String,
     pub(crate) hold: Hold,
@@ -60,6 +65,17 @@ impl Shared {
     pub(crate) fn faults(&self) -> MutexGuard<'_, FaultPlan> {
         self.faults.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Whether the rate limiter (if any) lets this request through.
+    fn admit(&self, budget: Budget) -> bool {
+        let now = self.clock.unix_secs();
+        self.limiter.as_ref().is_none_or(|limiter| {
+            limiter
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .admit(budget, now)
+        })
+    }
 }
 
 /// A gate that holds card requests after they are marked in flight and
@@ -69,7 +85,7 @@ impl Shared {
 pub(crate) struct Hold {
     closed: watch::Sender<bool>,
     held: AtomicUsize,
-    arrived: Notify,
+    changed: Notify,
 }
 
 impl Hold {
@@ -77,7 +93,7 @@ impl Hold {
         Self {
             closed: watch::channel(false).0,
             held: AtomicUsize::new(0),
-            arrived: Notify::new(),
+            changed: Notify::new(),
         }
     }
 
@@ -93,25 +109,35 @@ impl Hold {
         self.held.load(Ordering::SeqCst)
     }
 
-    pub(crate) async fn wait_for_held(&self, n: usize) {
+    /// Waits until the number of held requests satisfies `done`.
+    pub(crate) async fn wait_until(&self, done: impl Fn(usize) -> bool) {
         loop {
-            let notified = self.arrived.notified();
-            if self.held() >= n {
+            let notified = self.changed.notified();
+            if done(self.held()) {
                 return;
             }
             notified.await;
         }
     }
 
-    async fn pass(&self) {
+    pub(crate) async fn pass(&self) {
         let mut rx = self.closed.subscribe();
         if !*rx.borrow_and_update() {
             return;
         }
+        /// Counts the request out however it leaves (released, or dropped
+        /// because its client went away).
+        struct Held<'a>(&'a Hold);
+        impl Drop for Held<'_> {
+            fn drop(&mut self) {
+                self.0.held.fetch_sub(1, Ordering::SeqCst);
+                self.0.changed.notify_waiters();
+            }
+        }
         self.held.fetch_add(1, Ordering::SeqCst);
-        self.arrived.notify_waiters();
+        let _held = Held(self);
+        self.changed.notify_waiters();
         let _ = rx.wait_for(|closed| !closed).await;
-        self.held.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -136,103 +162,18 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             post(update_card_status),
         )
         .route("/api/v1/issuing/cards/{id}", post(update_card))
-        .fallback(|| async {
-            Reply::error(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "resource_not_found",
-                "no such route".into(),
-            )
-        })
+        .fallback(|| async { Reply::no_route() })
         .with_state(shared)
-}
-
-// ---------------------------------------------------------------------------
-// Replies
-
-/// A JSON reply: status and body bytes (what the idempotency store keeps).
-#[derive(Clone, Debug)]
-pub(crate) struct Reply {
-    status: StatusCode,
-    body: Bytes,
-}
-
-impl Reply {
-    fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> Self {
-        let bytes = serde_json::to_vec(body).expect("response types serialise");
-        Self {
-            status,
-            body: Bytes::from(bytes),
-        }
-    }
-
-    /// An error in UQPay's shape.
-    pub(crate) fn error(status: StatusCode, kind: &str, code: &str, message: String) -> Self {
-        Self::error_with_missing(status, kind, code, message, Vec::new())
-    }
-
-    fn error_with_missing(
-        status: StatusCode,
-        kind: &str,
-        code: &str,
-        message: String,
-        missing_fields: Vec<String>,
-    ) -> Self {
-        let body = ApiError {
-            type_: Some(kind.to_owned()),
-            code: Some(ErrorCode::Text(code.to_owned())),
-            message: Some(message),
-            missing_fields,
-            error: None,
-        };
-        Self::json(status, &body)
-    }
-
-    fn bad_request(message: String) -> Self {
-        Self::error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "invalid_request",
-            message,
-        )
-    }
-}
-
-impl IntoResponse for Reply {
-    fn into_response(self) -> Response {
-        let mut response = Response::new(Body::from(self.body));
-        *response.status_mut() = self.status;
-        response.headers_mut().insert(
-            axum::http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        response
-    }
 }
 
 fn fault_response(fault: Fault) -> Response {
     match fault {
         Fault::RateLimited { retry_after } => {
-            let mut response = Reply::error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limit_error",
-                "rate_limited",
-                "too many requests".into(),
-            )
-            .into_response();
             let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-            response
-                .headers_mut()
-                .insert("retry-after", HeaderValue::from(seconds));
-            response
+            Reply::too_many_requests(Some(seconds)).into_response()
         }
-        Fault::ServerError(status) => Reply::error(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            "api_error",
-            "internal_error",
-            "the server had a problem handling the request".into(),
-        )
-        .into_response(),
+        Fault::ServerError(status) => Reply::api_error(status).into_response(),
+        Fault::RequestProcessing => Reply::processing().into_response(),
         Fault::DropBeforeProcessing | Fault::DropAfterCommit => {
             unreachable!("drops close the connection instead of answering")
         }
@@ -256,23 +197,19 @@ async fn token(AxumState(shared): AxumState<Arc<Shared>>, headers: HeaderMap) ->
         .filter(|(_, v)| v.is_none())
         .map(|(name, _)| name.to_owned())
         .collect();
-    let refused = if !missing.is_empty() {
-        Some(Reply::error_with_missing(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "missing_header",
+    let refused = if !shared.admit(Budget::Token) {
+        Some(Reply::too_many_requests(None))
+    } else if !missing.is_empty() {
+        Some(Reply::invalid_missing(
             format!("missing required header(s): {}", missing.join(", ")),
             missing,
         ))
-    } else if client_id != Some(shared.client_id.as_str())
-        || api_key != Some(shared.api_key.as_str())
-    {
-        Some(Reply::error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized_error",
-            "invalid_credentials",
-            "invalid x-client-id or x-api-key".into(),
-        ))
+    } else if client_id != Some(shared.client_id.as_str()) {
+        // UQPay's FAQ: a client id unknown to the environment is a 400
+        // "Invalid client id".
+        Some(Reply::invalid("Invalid client id".into()))
+    } else if api_key != Some(shared.api_key.as_str()) {
+        Some(Reply::unauthorized("invalid x-api-key"))
     } else {
         None
     };
@@ -280,22 +217,21 @@ async fn token(AxumState(shared): AxumState<Arc<Shared>>, headers: HeaderMap) ->
         shared.state().counters(Route::Token).refused += 1;
         return reply;
     }
-    let (auth_token, expired_at) = shared.tokens().issue(&shared.client_id);
+    let now = shared.clock.unix_secs();
+    let (auth_token, expired_at) = shared.tokens().issue(&shared.client_id, now);
     shared.state().counters(Route::Token).committed += 1;
-    Reply::json(
-        StatusCode::OK,
-        &AccessToken {
-            auth_token,
-            expired_at: i64::try_from(expired_at).unwrap_or(i64::MAX),
-        },
-    )
+    Reply::ok(&AccessToken {
+        auth_token,
+        expired_at: i64::try_from(expired_at).unwrap_or(i64::MAX),
+    })
 }
 
 // ---------------------------------------------------------------------------
-// The card pipeline: faults, auth, headers, body, idempotency, operation.
+// The card pipeline: faults, rate limit, auth, headers, body, idempotency,
+// operation.
 
 /// The result of an operation: the reply, and whether it changed state.
-struct Executed {
+pub(crate) struct Executed {
     reply: Reply,
     committed: bool,
 }
@@ -303,7 +239,7 @@ struct Executed {
 impl Executed {
     fn committed<T: serde::Serialize>(body: &T) -> Self {
         Self {
-            reply: Reply::json(StatusCode::OK, body),
+            reply: Reply::ok(body),
             committed: true,
         }
     }
@@ -318,36 +254,38 @@ impl Executed {
 
 /// Parsed headers common to every card operation.
 struct Call {
-    account: Option<String>,
+    account: Option<Uuid>,
     key: Uuid,
 }
 
 fn check_headers(shared: &Shared, headers: &HeaderMap) -> Result<Call, Reply> {
     let token = headers.get("x-auth-token").and_then(|v| v.to_str().ok());
-    if let Err(e) = shared.tokens().check(token) {
-        return Err(Reply::error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized_error",
-            "unauthorized",
-            e.message().into(),
-        ));
+    if let Err(e) = shared.tokens().check(token, shared.clock.unix_secs()) {
+        return Err(Reply::unauthorized(e.message()));
     }
-    let account = match headers.get("x-on-behalf-of").map(|v| v.to_str()) {
+    // UQPay's FAQ: the id of an Issuing sub-account, a UUID; an empty or
+    // malformed value is refused (we answer it as a validation error, the
+    // guide's invalid_request_error). Any UUID is accepted as an account:
+    // the simulator keeps no registry of sub-accounts.
+    let account = match headers.get("x-on-behalf-of") {
         None => None,
-        Some(Ok(v)) if v.trim().is_empty() => None,
-        Some(Ok(v)) => Some(v.trim().to_owned()),
-        Some(Err(_)) => {
-            return Err(Reply::bad_request(
-                "x-on-behalf-of: must be visible ASCII".into(),
-            ))
-        }
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| Uuid::parse_str(v.trim()).ok())
+                .ok_or_else(|| {
+                    Reply::invalid(
+                        "x-on-behalf-of: must be the UUID of a connected Issuing sub-account \
+                         (omit the header to act as the master account)"
+                            .into(),
+                    )
+                })?,
+        ),
     };
     let key = match headers.get("x-idempotency-key") {
         None => {
-            return Err(Reply::error_with_missing(
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                "missing_header",
+            return Err(Reply::invalid_missing(
                 "x-idempotency-key is required".into(),
                 vec!["x-idempotency-key".into()],
             ))
@@ -356,7 +294,7 @@ fn check_headers(shared: &Shared, headers: &HeaderMap) -> Result<Call, Reply> {
             .to_str()
             .ok()
             .and_then(|v| Uuid::parse_str(v.trim()).ok())
-            .ok_or_else(|| Reply::bad_request("x-idempotency-key: must be a UUID".into()))?,
+            .ok_or_else(|| Reply::invalid("x-idempotency-key: must be a UUID".into()))?,
     };
     Ok(Call { account, key })
 }
@@ -368,7 +306,7 @@ async fn read_body(mut body: Body) -> Result<Bytes, Reply> {
     let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
         let frame =
-            frame.map_err(|e| Reply::bad_request(format!("cannot read the request body: {e}")))?;
+            frame.map_err(|e| Reply::invalid(format!("cannot read the request body: {e}")))?;
         if let Ok(data) = frame.into_data() {
             seen += data.len();
             if seen <= MAX_BODY_BYTES {
@@ -379,12 +317,7 @@ async fn read_body(mut body: Body) -> Result<Bytes, Reply> {
         }
     }
     if seen > MAX_BODY_BYTES {
-        return Err(Reply::error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request_error",
-            "payload_too_large",
-            format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
-        ));
+        return Err(Reply::payload_too_large(MAX_BODY_BYTES));
     }
     // Usually one chunk: no copy.
     Ok(match chunks.len() {
@@ -399,9 +332,9 @@ fn parse_body<T: DeserializeOwned + schemars::JsonSchema>(
     bytes: Bytes,
 ) -> Result<(T, Bytes), Reply> {
     let value: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| Reply::bad_request(format!("the request body is not valid JSON: {e}")))?;
+        .map_err(|e| Reply::invalid(format!("the request body is not valid JSON: {e}")))?;
     let Some(object) = value.as_object() else {
-        return Err(Reply::bad_request(
+        return Err(Reply::invalid(
             "the request body must be a JSON object".into(),
         ));
     };
@@ -419,10 +352,7 @@ fn parse_body<T: DeserializeOwned + schemars::JsonSchema>(
         })
         .unwrap_or_default();
     if !missing.is_empty() {
-        return Err(Reply::error_with_missing(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "missing_field",
+        return Err(Reply::invalid_missing(
             format!("missing required field(s): {}", missing.join(", ")),
             missing,
         ));
@@ -430,7 +360,7 @@ fn parse_body<T: DeserializeOwned + schemars::JsonSchema>(
     let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
     let parsed: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
-        Reply::bad_request(format!(
+        Reply::invalid(format!(
             "{path}: {}",
             strip_location(&e.inner().to_string())
         ))
@@ -454,15 +384,87 @@ struct Incoming {
     body: Body,
 }
 
+/// Removes an idempotency record still marked in flight when the request
+/// that marked it goes away without an outcome (its client disconnected
+/// while it was held): the request never ran, so the key is free again.
+struct InFlight<'a> {
+    shared: &'a Shared,
+    key: Uuid,
+    settled: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        let mut state = self.shared.state();
+        if matches!(
+            state.idempotency.get(&self.key).map(|r| &r.outcome),
+            Some(Outcome::InFlight)
+        ) {
+            state.idempotency.remove(&self.key);
+        }
+    }
+}
+
+/// What the idempotency store says about a request.
+enum Seen {
+    /// A new key (or one whose record expired): go ahead.
+    New,
+    /// The stored outcome, to replay.
+    Replay(Reply),
+    /// Refused (another request with this key, or the first still in flight).
+    Refused(Reply),
+}
+
+fn check_idempotency(
+    state: &mut State,
+    key: Uuid,
+    fingerprint: Fingerprint,
+    now: SystemTime,
+) -> Seen {
+    if let Some(record) = state.idempotency.get_mut(&key) {
+        let expired = matches!(record.outcome, Outcome::Done { .. })
+            && now
+                .duration_since(record.recorded_at)
+                .is_ok_and(|age| age >= IDEMPOTENCY_TTL);
+        if !expired {
+            if record.fingerprint != fingerprint {
+                return Seen::Refused(Reply::idempotency_key_reused());
+            }
+            return match &record.outcome {
+                Outcome::InFlight => Seen::Refused(Reply::processing()),
+                Outcome::Done { reply } => {
+                    record.replays += 1;
+                    Seen::Replay(reply.clone())
+                }
+            };
+        }
+    }
+    let commits = state.idempotency.get(&key).map_or(0, |r| r.commits);
+    state.idempotency.insert(
+        key,
+        IdempotencyRecord {
+            fingerprint,
+            outcome: Outcome::InFlight,
+            recorded_at: now,
+            commits,
+            replays: 0,
+        },
+    );
+    Seen::New
+}
+
 /// Runs one card operation through the whole pipeline: fault injection,
-/// authentication, header and body validation, idempotency, then `execute`
-/// under the state lock.
+/// rate limit, authentication, header and body validation, idempotency,
+/// then `execute` under the state lock.
 async fn pipeline<T>(
     shared: Arc<Shared>,
     kill: ConnectionKill,
     incoming: Incoming,
     validate: impl FnOnce(&T) -> Result<(), Reply>,
-    execute: impl FnOnce(&mut State, Option<&str>, T) -> Executed,
+    execute: impl FnOnce(&mut State, Option<Uuid>, T, DateTime<FixedOffset>) -> Executed,
 ) -> Response
 where
     T: DeserializeOwned + schemars::JsonSchema,
@@ -486,11 +488,15 @@ where
     }
 
     let body = read_body(incoming.body).await;
-    let checked = check_headers(&shared, &incoming.headers).and_then(|call| {
-        let (request, bytes) = parse_body::<T>(body?)?;
-        validate(&request)?;
-        Ok((call, request, bytes))
-    });
+    let checked = if shared.admit(Budget::Calls) {
+        check_headers(&shared, &incoming.headers).and_then(|call| {
+            let (request, bytes) = parse_body::<T>(body?)?;
+            validate(&request)?;
+            Ok((call, request, bytes))
+        })
+    } else {
+        Err(Reply::too_many_requests(None))
+    };
     let (call, request, bytes) = match checked {
         Ok(checked) => checked,
         Err(reply) => {
@@ -500,81 +506,50 @@ where
     };
 
     let fingerprint = Fingerprint {
-        account: call.account.clone(),
+        account: call.account,
         route,
         path: incoming.path,
         body: bytes,
     };
-    // Idempotency: replay, conflict, in flight, or a new key.
-    let replay = {
-        let mut state = shared.state();
-        match state.idempotency.get_mut(&call.key) {
-            Some(record) if record.fingerprint != fingerprint => Err(Reply::error(
-                StatusCode::BAD_REQUEST,
-                "idempotency_error",
-                "idempotency_key_reused",
-                "this x-idempotency-key was already used with a different request".into(),
-            )),
-            Some(record) => match &record.outcome {
-                Outcome::InFlight => Err(Reply::error(
-                    StatusCode::CONFLICT,
-                    "idempotency_error",
-                    "request_processing",
-                    PROCESSING_MESSAGE.into(),
-                )),
-                Outcome::Done { status, body } => {
-                    record.replays += 1;
-                    Ok(Some(Reply {
-                        status: *status,
-                        body: body.clone(),
-                    }))
-                }
-            },
-            None => {
-                state.idempotency.insert(
-                    call.key,
-                    IdempotencyRecord {
-                        fingerprint,
-                        outcome: Outcome::InFlight,
-                        commits: 0,
-                        replays: 0,
-                    },
-                );
-                Ok(None)
-            }
-        }
-    };
-    match replay {
-        Err(reply) => {
+    let now = shared.clock.now();
+    let seen = check_idempotency(&mut shared.state(), call.key, fingerprint, now);
+    match seen {
+        Seen::Refused(reply) => {
             shared.state().counters(route).refused += 1;
             return reply.into_response();
         }
-        Ok(Some(reply)) => {
+        Seen::Replay(reply) => {
             shared.state().counters(route).replayed += 1;
             return finish(reply, fault, &kill).await;
         }
-        Ok(None) => {}
+        Seen::New => {}
     }
+    let mut in_flight = InFlight {
+        shared: &shared,
+        key: call.key,
+        settled: false,
+    };
 
     shared.hold.pass().await;
 
     let reply = {
         let mut state = shared.state();
-        let executed = execute(&mut state, call.account.as_deref(), request);
+        let executed = execute(&mut state, call.account, request, api_time(now));
         let record = state
             .idempotency
             .get_mut(&call.key)
-            .expect("in-flight records are never removed");
+            .expect("in-flight records are only removed by their own request");
         record.outcome = Outcome::Done {
-            status: executed.reply.status,
-            body: executed.reply.body.clone(),
+            reply: executed.reply.clone(),
         };
         if executed.committed {
             record.commits += 1;
             state.counters(route).committed += 1;
         }
+        in_flight.settled = true;
         executed.reply
     };
+    drop(in_flight);
     tracing::debug!(?route, status = %reply.status, "processed");
     finish(reply, fault, &kill).await
 }
@@ -587,40 +562,19 @@ async fn finish(reply: Reply, fault: Option<Fault>, kill: &ConnectionKill) -> Re
     reply.into_response()
 }
 
-fn now_utc8() -> chrono::DateTime<FixedOffset> {
+/// `now` as the API reports times: UTC+8, whole seconds.
+fn api_time(now: SystemTime) -> DateTime<FixedOffset> {
     let offset = FixedOffset::east_opt(8 * 3600).expect("valid offset");
-    let now = Utc::now().with_timezone(&offset);
+    let now = DateTime::<chrono::Utc>::from(now).with_timezone(&offset);
     now.with_nanosecond(0).unwrap_or(now)
 }
 
-fn not_found(card_id: Uuid) -> Executed {
-    Executed::refused(Reply::error(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        "card_not_found",
-        format!("card {card_id} not found"),
-    ))
-}
-
-fn conflict(code: &str, message: String) -> Executed {
-    Executed::refused(Reply::error(
-        StatusCode::CONFLICT,
-        "conflict_error",
-        code,
-        message,
-    ))
-}
-
 /// The card `card_id` if `account` owns it.
-fn owned_card<'a>(
-    state: &'a mut State,
-    account: Option<&str>,
-    card_id: Uuid,
-) -> Option<&'a mut Card> {
+fn owned_card(state: &mut State, account: Option<Uuid>, card_id: Uuid) -> Option<&mut Card> {
     state
         .cards
         .get_mut(&card_id)
-        .filter(|card| card.account.as_deref() == account)
+        .filter(|card| card.account == account)
 }
 
 /// The pipeline input of a route on one card: parses the `{id}` path
@@ -637,7 +591,7 @@ fn card_incoming(
         let counters = state.counters(route);
         counters.received += 1;
         counters.refused += 1;
-        Reply::bad_request(format!("id: must be a UUID, got {id:?}"))
+        Reply::invalid(format!("id: must be a UUID, got {id:?}"))
     })?;
     let path = match route {
         Route::UpdateCardStatus => format!("/v1/issuing/cards/{card_id}/status"),
@@ -672,21 +626,21 @@ async fn assign_card(
         kill,
         incoming,
         |_: &AssignCardRequest| Ok(()),
-        |state, account, request| {
+        |state, account, request, now| {
             let number = request.card_number.expose().to_owned();
             if state.card_numbers.contains_key(&number) {
-                return conflict(
-                    "card_already_assigned",
+                return Executed::refused(Reply::card_error(
+                    KnownErrorCode::CardAlreadyAssigned,
                     format!(
-                        "card number {} is already assigned",
+                        "card_number: {} is already assigned",
                         request.card_number.masked()
                     ),
-                );
+                ));
             }
             let card_id = Uuid::new_v4();
             let card = Card {
                 card_id,
-                account: account.map(str::to_owned),
+                account,
                 cardholder_id: *request.cardholder_id,
                 card_number: request.card_number,
                 card_currency: request.card_currency.to_string(),
@@ -694,7 +648,7 @@ async fn assign_card(
                 card_status: CardState::Active,
                 card_order_id: Uuid::new_v4().to_string(),
                 order_status: OrderState::Success,
-                create_time: now_utc8(),
+                create_time: now,
                 card_limit: None,
                 name_on_card: None,
                 no_pin_payment_amount: None,
@@ -748,9 +702,9 @@ async fn update_card_status(
         kill,
         incoming,
         |_: &UpdateCardStatusRequest| Ok(()),
-        move |state, account, request| {
+        move |state, account, request, _now| {
             let Some(card) = owned_card(state, account, card_id) else {
-                return not_found(card_id);
+                return Executed::refused(Reply::card_not_found(card_id));
             };
             let target = match request.card_status {
                 CardStatus::Active => CardState::Active,
@@ -758,13 +712,13 @@ async fn update_card_status(
                 CardStatus::Cancelled => CardState::Cancelled,
             };
             if !transition_allowed(card.card_status, target) {
-                return conflict(
-                    "invalid_status_transition",
+                return Executed::refused(Reply::card_error(
+                    KnownErrorCode::InvalidStatusTransition,
                     format!(
                         "card_status: a {} card cannot become {target}",
                         card.card_status
                     ),
-                );
+                ));
             }
             let reason = request.update_reason.map(String::from);
             card.card_status = target;
@@ -784,14 +738,14 @@ async fn update_card_status(
 /// Update Card checks that need only the body.
 fn validate_update_card(request: &UpdateCardRequest) -> Result<(), Reply> {
     if request.sets_nothing() {
-        return Err(Reply::bad_request(
+        return Err(Reply::invalid(
             "the request sets no field: give at least one of card_limit, name_on_card, \
              no_pin_payment_amount, spending_controls, risk_controls, metadata"
                 .into(),
         ));
     }
     if let Some(size) = request.metadata.as_ref().and_then(|m| m.oversize()) {
-        return Err(Reply::bad_request(format!(
+        return Err(Reply::invalid(format!(
             "metadata: must be at most {} bytes of JSON, got {size}",
             constraints::METADATA_MAX_BYTES
         )));
@@ -849,18 +803,19 @@ async fn update_card(
         kill,
         incoming,
         validate_update_card,
-        move |state, account, request: UpdateCardRequest| {
+        move |state, account, request: UpdateCardRequest, _now| {
             let Some(card) = owned_card(state, account, card_id) else {
-                return not_found(card_id);
+                return Executed::refused(Reply::card_not_found(card_id));
             };
             if card.card_status == CardState::Cancelled {
-                return conflict(
-                    "card_cancelled",
+                return Executed::refused(Reply::card_error(
+                    KnownErrorCode::CardCancelled,
                     format!("card {card_id} is cancelled and can no longer be updated"),
-                );
+                ));
             }
             if request.card_limit.is_some() && card.card_mode == CardMode::Single {
-                return Executed::refused(Reply::bad_request(
+                return Executed::refused(Reply::card_error(
+                    KnownErrorCode::CardLimitNotAllowed,
                     "card_limit: must be left empty for a SINGLE card".into(),
                 ));
             }

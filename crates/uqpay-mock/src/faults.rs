@@ -12,7 +12,8 @@ use rand::{Rng, SeedableRng};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Fault {
     /// `429 Too Many Requests` with a `Retry-After` header (whole seconds,
-    /// rounded up) and a `rate_limit_error` body. Nothing is processed.
+    /// rounded up) and the rate limiter's `too_many_requests` body. Nothing
+    /// is processed.
     RateLimited {
         /// The value of the `Retry-After` header.
         retry_after: Duration,
@@ -20,6 +21,10 @@ pub enum Fault {
     /// A 5xx (500, 502, 503 or 504) with an `api_error` body. Nothing is
     /// processed.
     ServerError(u16),
+    /// The gateway's "Request is processing, please try again later" (the
+    /// legacy 400 with `code: 200`), as if another request with the same
+    /// key were in flight. Nothing is processed.
+    RequestProcessing,
     /// The connection is closed before the request is processed: the client
     /// sees a network error and nothing changed.
     DropBeforeProcessing,
@@ -31,7 +36,8 @@ pub enum Fault {
 }
 
 impl Fault {
-    /// Every kind of fault, once: 429, 500, 502, 503, both drops.
+    /// Every kind of fault, once: 429, 500, 502, 503, "request is
+    /// processing", both drops.
     pub fn all() -> Vec<Fault> {
         vec![
             Fault::RateLimited {
@@ -40,6 +46,7 @@ impl Fault {
             Fault::ServerError(500),
             Fault::ServerError(502),
             Fault::ServerError(503),
+            Fault::RequestProcessing,
             Fault::DropBeforeProcessing,
             Fault::DropAfterCommit,
         ]
@@ -50,6 +57,7 @@ impl Fault {
         match self {
             Fault::RateLimited { .. } => "rate_limited".into(),
             Fault::ServerError(status) => format!("server_error_{status}"),
+            Fault::RequestProcessing => "request_processing".into(),
             Fault::DropBeforeProcessing => "drop_before_processing".into(),
             Fault::DropAfterCommit => "drop_after_commit".into(),
         }

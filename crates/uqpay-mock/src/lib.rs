@@ -19,26 +19,41 @@
 //!
 //! # Behaviour
 //!
-//! Where UQPay documents a behaviour the simulator follows it; where the docs
-//! are silent it does what a card issuer does, as written here.
+//! Where UQPay documents a behaviour the simulator follows it (the sources
+//! are in the project's `uqpay-docs` notes); where the docs are silent it
+//! does what a card issuer does, as written here. Every error is in the
+//! vocabulary of UQPay's Card Issuance v1.6 error guide; the codes are the
+//! spec's `KnownErrorCode`, which says which ones are UQPay's and which
+//! ones this project chose.
 //!
-//! - **Auth.** Card requests need `x-auth-token`: one of the configured fixed
-//!   tokens, or an unexpired token issued by `POST /api/v1/connect/token`
-//!   (headers `x-client-id`, `x-api-key`; JWT-shaped tokens whose payload
-//!   names `entity_id` and `client_id`; configurable lifetime). A leading
-//!   `Bearer ` is accepted. Missing, unknown or expired: 401
-//!   `unauthorized_error`.
-//! - **Accounts.** `x-on-behalf-of` names the connected account a request
-//!   acts for (absent or empty: the master account). A card belongs to the
-//!   account that assigned it; any other account, master included, gets 404.
+//! - **Tokens.** Card requests need `x-auth-token: Bearer <token>`: one of
+//!   the configured fixed tokens, or a token issued by
+//!   `POST /api/v1/connect/token` (headers `x-client-id`, `x-api-key`;
+//!   JWT-shaped, payload naming `entity_id` and `client_id`; `expired_at` in
+//!   Unix seconds). Issued tokens live 30 minutes (configurable), and issuing
+//!   one voids every earlier token of the client id at once, as UQPay does.
+//!   A token without `Bearer ` is refused ("invalid auth token format")
+//!   unless [`MockServerBuilder::accept_bare_token`] is set. Missing,
+//!   bare, unknown, expired or voided: 401 `unauthorized_error`. An unknown
+//!   client id at the token endpoint is a 400 "Invalid client id", a wrong
+//!   API key a 401.
+//! - **Accounts.** `x-on-behalf-of` must be a UUID (the id of a connected
+//!   Issuing sub-account); an empty or malformed one is a 400
+//!   `invalid_request_error` (any UUID is accepted as an account: no
+//!   registry of sub-accounts is kept). A card belongs to the account that
+//!   assigned it; for any other account, master included, it does not exist.
 //! - **Idempotency.** `x-idempotency-key` must be a UUID (400 otherwise).
 //!   Validation runs first and is not recorded against the key (a corrected
 //!   request may reuse it). Once a request starts executing, its outcome,
-//!   success or error, is stored: the same key with the same request (same
-//!   account, route, card and body bytes) replays it byte for byte without
-//!   touching state; with a different request it is a 400 `idempotency_error`;
-//!   while the first request is still executing, a 409 `idempotency_error`
-//!   whose message says the request is processing (UQPay's SDKs retry it).
+//!   success or error, is kept for 24 hours ([`IDEMPOTENCY_TTL`], on the
+//!   simulator's clock, which tests move with [`MockServer::advance_clock`]):
+//!   the same key with the same request (same account, route, card and body
+//!   bytes) replays it byte for byte without touching state; with a
+//!   different request it is a 400 `idempotency_error` /
+//!   `idempotency_key_reused`; while the first request is still executing,
+//!   the legacy 400 `{"code": 200, "message": "Request is processing, please
+//!   try again later"}` that UQPay's SDKs retry. After 24 hours the key is
+//!   new again. A held request whose client disconnects frees its key.
 //! - **Validation** mirrors the spec through the generated types: unknown
 //!   enum values, `name_on_card` over 26 characters, `update_reason` over 100,
 //!   negative or non-numeric amounts, card numbers other than 12-19 digits,
@@ -47,34 +62,49 @@
 //!   message starts with the field's path; missing required fields are
 //!   listed in `missing_fields`. Bodies over 64 KiB get a 413. An Update Card
 //!   that sets nothing is a 400. Nothing invalid changes state.
-//! - **Cards.** A card number can be assigned once (409 `conflict_error`
-//!   after that). New cards are ACTIVE. ACTIVE <-> FROZEN; any status ->
-//!   CANCELLED; CANCELLED is final (status changes and updates: 409).
-//!   `card_limit` on a SINGLE card is a 400 (the docs: "leave empty when
-//!   card mode is SINGLE").
+//! - **Cards.** An unknown card, or a card of another account: 400
+//!   `card_error` / `card_not_found` ("card not found or deactivated"). A card
+//!   number can be assigned once (then 400 `card_error` /
+//!   `card_already_assigned`). New cards are ACTIVE. ACTIVE <-> FROZEN; any
+//!   status -> CANCELLED; CANCELLED is final (a status change is 400
+//!   `invalid_status_transition`, an update 400 `card_cancelled`).
+//!   `card_limit` on a SINGLE card is a 400 `card_limit_not_allowed` (the
+//!   docs: "leave empty when card mode is SINGLE"). No answer is a 409; a
+//!   404 means an unknown route.
 //! - **Orders.** Assign Card and Update Card Status answer with the order as
 //!   just created (`PENDING`, as in UQPay's examples); Update Card answers
 //!   `SUCCESS`. The simulator applies every change at once, so the stored
 //!   order status is `SUCCESS`.
 //! - **Update Card** replaces each field it sets: `spending_controls` and
 //!   `metadata` as a whole, `risk_controls` member by member.
+//! - **Rate limits** ([`MockServerBuilder::rate_limits`], off by default):
+//!   UQPay's per-minute budgets for the token endpoint and for the other
+//!   calls; past them, 429 `{"code": "too_many_requests", ...}` with no
+//!   `type` and no `Retry-After` (none is documented).
 //! - **Faults** ([`Fault`]) are injected before anything else, on card
-//!   routes only: 429 with `Retry-After`, 5xx, a dropped connection before
-//!   processing, and a dropped connection after the request was committed.
-//!   Queued faults ([`MockServer::fail_next`]) come first, then random ones
-//!   drawn by a seeded RNG.
+//!   routes only: 429 with `Retry-After`, 5xx `api_error`, "request is
+//!   processing", a dropped connection before processing, and a dropped
+//!   connection after the request was committed. Queued faults
+//!   ([`MockServer::fail_next`]) come first, then random ones drawn by a
+//!   seeded RNG.
 //! - Amounts are read exactly (no float on the way), as numbers or numeric
 //!   strings.
 
 mod app;
+mod clock;
 mod faults;
+mod ratelimit;
+mod reply;
 mod server;
 mod state;
 mod tokens;
 
-pub use app::{MAX_BODY_BYTES, PROCESSING_MESSAGE};
+pub use app::{IDEMPOTENCY_TTL, MAX_BODY_BYTES};
 pub use faults::Fault;
+pub use ratelimit::RateLimits;
+pub use reply::{PROCESSING_MESSAGE, RATE_LIMITED_MESSAGE};
 pub use server::{
     MockServer, MockServerBuilder, Stats, DEFAULT_API_KEY, DEFAULT_CLIENT_ID, DEFAULT_TOKEN,
 };
 pub use state::{Card, Route, RouteCounters};
+pub use tokens::DEFAULT_TOKEN_LIFETIME;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use rand::distr::{Alphanumeric, SampleString as _};
-use uqpay_mock::{Fault, MockServer};
+use uqpay_mock::{Fault, MockServer, RateLimits};
 
 /// A stateful simulator of UQPay's card-issuing API.
 #[derive(Debug, Parser)]
@@ -30,16 +30,25 @@ struct Args {
     /// The API key the token endpoint issues tokens to. Made up when absent.
     #[arg(long)]
     api_key: Option<String>,
-    /// Lifetime of issued tokens, in seconds.
-    #[arg(long, default_value_t = 3600)]
+    /// Lifetime of issued tokens, in seconds (UQPay's: 30 minutes). Issuing a
+    /// token voids the earlier ones of the client id.
+    #[arg(long, default_value_t = 1800)]
     token_lifetime_secs: u64,
+    /// Also accept `x-auth-token: <token>` without `Bearer ` (refused by
+    /// default, as UQPay's gateway does).
+    #[arg(long)]
+    accept_bare_token: bool,
+    /// Apply UQPay's per-minute rate limits: sandbox (token endpoint 60,
+    /// other calls 500) or production (100 / 300). Off by default.
+    #[arg(long, value_name = "sandbox|production")]
+    rate_limit: Option<RateLimits>,
     /// Seed of the fault RNG.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Fraction (0..=1) of card requests that get a random fault.
     #[arg(long, default_value_t = 0.0)]
     fault_rate: f64,
-    /// The faults to draw from: rate-limited, 500, 502, 503, 504, drop-before, drop-after
+    /// The faults to draw from: rate-limited, 500, 502, 503, 504, processing, drop-before, drop-after
     /// (comma-separated; default: all).
     #[arg(long, value_delimiter = ',')]
     faults: Vec<String>,
@@ -50,6 +59,7 @@ fn parse_fault(name: &str) -> Result<Fault, String> {
         "rate-limited" | "429" => Fault::RateLimited {
             retry_after: Duration::from_secs(1),
         },
+        "processing" => Fault::RequestProcessing,
         "drop-before" => Fault::DropBeforeProcessing,
         "drop-after" => Fault::DropAfterCommit,
         status => match status.parse::<u16>() {
@@ -90,10 +100,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .addr(args.addr)
         .credentials(client_id.clone(), api_key.clone())
         .token_lifetime(Duration::from_secs(args.token_lifetime_secs))
+        .accept_bare_token(args.accept_bare_token)
         .seed(args.seed)
         .random_faults(args.fault_rate, kinds);
     for token in &tokens {
         builder = builder.token(token.clone());
+    }
+    if let Some(limits) = args.rate_limit {
+        builder = builder.rate_limits(limits);
     }
     let server = builder.start().await?;
 

@@ -13,9 +13,11 @@ use tower::ServiceExt as _;
 use uuid::Uuid;
 
 use crate::app::{self, ConnectionKill, Hold, Shared};
+use crate::clock::Clock;
 use crate::faults::{Fault, FaultPlan};
+use crate::ratelimit::{RateLimiter, RateLimits};
 use crate::state::{Card, Route, RouteCounters, State};
-use crate::tokens::Tokens;
+use crate::tokens::{Tokens, DEFAULT_TOKEN_LIFETIME};
 
 /// The token a simulator accepts when none is configured.
 pub const DEFAULT_TOKEN: &str = "mock-token";
@@ -32,6 +34,8 @@ pub struct MockServerBuilder {
     client_id: String,
     api_key: String,
     token_lifetime: Duration,
+    accept_bare_token: bool,
+    rate_limits: Option<RateLimits>,
     seed: u64,
     fault_rate: f64,
     fault_kinds: Vec<Fault>,
@@ -44,7 +48,9 @@ impl Default for MockServerBuilder {
             tokens: Vec::new(),
             client_id: DEFAULT_CLIENT_ID.to_owned(),
             api_key: DEFAULT_API_KEY.to_owned(),
-            token_lifetime: Duration::from_secs(3600),
+            token_lifetime: DEFAULT_TOKEN_LIFETIME,
+            accept_bare_token: false,
+            rate_limits: None,
             seed: 0,
             fault_rate: 0.0,
             fault_kinds: Vec::new(),
@@ -74,9 +80,26 @@ impl MockServerBuilder {
         self
     }
 
-    /// How long issued tokens live (default one hour; zero: born expired).
+    /// How long issued tokens live (default 30 minutes, as UQPay's; zero:
+    /// born expired). Issuing a token voids every earlier token of the
+    /// client id, as UQPay does.
     pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
         self.token_lifetime = lifetime;
+        self
+    }
+
+    /// Also accept `x-auth-token: <token>` without the `Bearer ` scheme
+    /// (refused with a 401 by default, as UQPay's gateway does), for testing
+    /// older code.
+    pub fn accept_bare_token(mut self, accept: bool) -> Self {
+        self.accept_bare_token = accept;
+        self
+    }
+
+    /// Apply UQPay's per-minute rate limits ([`RateLimits::SANDBOX`] or
+    /// [`RateLimits::PRODUCTION`]); off by default.
+    pub fn rate_limits(mut self, limits: RateLimits) -> Self {
+        self.rate_limits = Some(limits);
         self
     }
 
@@ -107,8 +130,14 @@ impl MockServerBuilder {
         faults.set_random(self.fault_rate, self.fault_kinds);
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
-            tokens: Mutex::new(Tokens::new(tokens.clone(), self.token_lifetime)),
+            tokens: Mutex::new(Tokens::new(
+                tokens.clone(),
+                self.token_lifetime,
+                self.accept_bare_token,
+            )),
             faults: Mutex::new(faults),
+            limiter: self.rate_limits.map(|l| Mutex::new(RateLimiter::new(l))),
+            clock: Clock::default(),
             client_id: self.client_id,
             api_key: self.api_key,
             hold: Hold::new(),
@@ -192,7 +221,7 @@ pub struct Stats {
     /// Faults injected, by [`Fault::name`].
     pub faults: BTreeMap<String, u64>,
     /// Tokens issued by the token endpoint.
-    pub tokens_issued: usize,
+    pub tokens_issued: u64,
 }
 
 impl Stats {
@@ -355,6 +384,21 @@ impl MockServer {
         self.shared.tokens().expire_all();
     }
 
+    /// Moves the simulator's clock forward by `by`: tokens expire and
+    /// idempotency records (kept [`IDEMPOTENCY_TTL`](crate::IDEMPOTENCY_TTL))
+    /// are forgotten as if that much time had passed. Tokens issued after
+    /// this carry an `expired_at` that far ahead of the real clock (a client
+    /// sees a server clock that runs ahead of its own).
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.clock.advance(by);
+    }
+
+    /// The simulator's clock (the system time, plus what
+    /// [`MockServer::advance_clock`] added).
+    pub fn now(&self) -> std::time::SystemTime {
+        self.shared.clock.now()
+    }
+
     /// Holds every new card request once it is marked in flight, until
     /// [`MockServer::release`]. With [`MockServer::wait_for_held`] a test can
     /// put a request "in flight" deterministically.
@@ -369,7 +413,18 @@ impl MockServer {
 
     /// Waits until at least `n` requests are held.
     pub async fn wait_for_held(&self, n: usize) {
-        self.shared.hold.wait_for_held(n).await;
+        self.shared.hold.wait_until(|held| held >= n).await;
+    }
+
+    /// Waits until at most `n` requests are held (held requests leave when
+    /// released, or when their client goes away).
+    pub async fn wait_for_held_at_most(&self, n: usize) {
+        self.shared.hold.wait_until(|held| held <= n).await;
+    }
+
+    /// How many requests are held right now.
+    pub fn held(&self) -> usize {
+        self.shared.hold.held()
     }
 
     /// Stops accepting connections and closes open ones.

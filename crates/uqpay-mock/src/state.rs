@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 
-use axum::http::StatusCode;
+use std::time::SystemTime;
+
 use bytes::Bytes;
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
@@ -53,7 +54,7 @@ pub struct Card {
     /// The card's id.
     pub card_id: Uuid,
     /// The connected account that owns it (`None`: the master account).
-    pub account: Option<String>,
+    pub account: Option<Uuid>,
     /// The cardholder it is assigned to.
     pub cardholder_id: Uuid,
     /// The card number.
@@ -93,13 +94,13 @@ pub struct Card {
 #[derive(Clone, Debug)]
 pub(crate) enum Outcome {
     InFlight,
-    Done { status: StatusCode, body: Bytes },
+    Done { reply: crate::reply::Reply },
 }
 
 /// What identifies "the same request" for an idempotency key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Fingerprint {
-    pub(crate) account: Option<String>,
+    pub(crate) account: Option<Uuid>,
     pub(crate) route: Route,
     pub(crate) path: String,
     pub(crate) body: Bytes,
@@ -109,6 +110,8 @@ pub(crate) struct Fingerprint {
 pub(crate) struct IdempotencyRecord {
     pub(crate) fingerprint: Fingerprint,
     pub(crate) outcome: Outcome,
+    /// When the key was first seen (the record lives 24 hours from then).
+    pub(crate) recorded_at: SystemTime,
     pub(crate) commits: u32,
     pub(crate) replays: u32,
 }

@@ -8,6 +8,10 @@ use uqpay_mock::{Fault, MockServer, Route, PROCESSING_MESSAGE};
 use uuid::Uuid;
 
 const TOKEN: &str = "test-token";
+/// How UQPay's clients send it.
+const AUTH: &str = "Bearer test-token";
+const ACCT_A: &str = "18523f72-f4de-4f9c-bb8e-ec7d1c4f32be";
+const ACCT_B: &str = "6f0c7a52-2b7e-4a0e-9d55-3c6d1b0f9e11";
 const HOLDER: &str = "5135e6cc-28b6-4889-81dc-3b86a09e1395";
 
 struct Api {
@@ -38,6 +42,28 @@ impl Answer {
             self.headers["content-type"], "application/json",
             "error bodies are JSON"
         );
+        body
+    }
+
+    /// Asserts a 400 `card_error` with `code`, returns the body.
+    fn card_error(&self, code: &str) -> Value {
+        let body = self.error(StatusCode::BAD_REQUEST, "card_error");
+        assert_eq!(body["code"], code, "{body}");
+        body
+    }
+
+    /// Asserts UQPay's answer for an unknown card (or one of another account).
+    fn card_not_found(&self) {
+        let body = self.card_error("card_not_found");
+        assert_eq!(body["message"], "card not found or deactivated");
+    }
+
+    /// Asserts an envelope without `type` (legacy, rate limiter), returns the body.
+    fn untyped(&self, status: StatusCode) -> Value {
+        let body = self.json();
+        assert_eq!(self.status, status, "{body}");
+        assert!(body.get("type").is_none(), "{body}");
+        assert!(body["message"].is_string(), "{body}");
         body
     }
 }
@@ -92,7 +118,7 @@ impl Api {
     async fn try_assign(&self, key: Uuid, body: &Value) -> reqwest::Result<reqwest::Response> {
         self.http
             .post(self.url("/v1/issuing/cards/assign"))
-            .header("x-auth-token", TOKEN)
+            .header("x-auth-token", AUTH)
             .header("x-idempotency-key", key.to_string())
             .json(body)
             .send()
@@ -102,7 +128,7 @@ impl Api {
     /// Sends with the test token and the given key / account.
     async fn call(&self, path: &str, key: Uuid, account: Option<&str>, body: &Value) -> Answer {
         let key = key.to_string();
-        let mut headers = vec![("x-auth-token", TOKEN), ("x-idempotency-key", key.as_str())];
+        let mut headers = vec![("x-auth-token", AUTH), ("x-idempotency-key", key.as_str())];
         if let Some(account) = account {
             headers.push(("x-on-behalf-of", account));
         }
@@ -230,20 +256,44 @@ async fn requests_without_a_valid_token_get_401() {
         let answer = api.send(&path, &headers, &body).await;
         answer.error(StatusCode::UNAUTHORIZED, "unauthorized_error");
     }
-    // The fixed token, also with UQPay's SDKs' "Bearer " prefix, is accepted.
-    let bearer = format!("Bearer {TOKEN}");
+    // The fixed token with the "Bearer " scheme is accepted (and the card
+    // does not exist).
     let answer = api
         .send(
             &path,
-            &[
-                ("x-idempotency-key", key.as_str()),
-                ("x-auth-token", &bearer),
-            ],
+            &[("x-idempotency-key", key.as_str()), ("x-auth-token", AUTH)],
             &body,
         )
         .await;
-    answer.error(StatusCode::NOT_FOUND, "not_found");
+    answer.card_not_found();
     assert_eq!(api.server.counters(Route::UpdateCardStatus).refused, 3);
+}
+
+#[tokio::test]
+async fn a_bare_token_is_refused_unless_the_simulator_accepts_it() {
+    let strict = api().await;
+    let card = strict.assign(&pan(30)).await;
+    let key = Uuid::new_v4().to_string();
+    let path = format!("/v1/issuing/cards/{card}/status");
+    let body = json!({"card_status": "FROZEN"}).to_string();
+    let headers = [("x-auth-token", TOKEN), ("x-idempotency-key", key.as_str())];
+    let refused = strict.send(&path, &headers, &body).await;
+    let error = refused.error(StatusCode::UNAUTHORIZED, "unauthorized_error");
+    assert_eq!(error["code"], "unauthorized_error");
+    assert!(error["message"]
+        .as_str()
+        .unwrap()
+        .contains("invalid auth token format"));
+    assert_eq!(
+        strict.server.card(card).unwrap().card_status.to_string(),
+        "ACTIVE"
+    );
+
+    let lenient = api_with(MockServer::builder().token(TOKEN).accept_bare_token(true)).await;
+    let card = lenient.assign(&pan(31)).await;
+    let path = format!("/v1/issuing/cards/{card}/status");
+    let answer = lenient.send(&path, &headers, &body).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.json());
 }
 
 #[tokio::test]
@@ -278,13 +328,19 @@ async fn the_token_endpoint_issues_expiring_jwt_shaped_tokens() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    assert!(issued["expired_at"].as_u64().unwrap() > now + 3000);
+    // UQPay's tokens live 30 minutes.
+    let expired_at = issued["expired_at"].as_u64().unwrap();
+    assert!(
+        (now + 1799..=now + 1801).contains(&expired_at),
+        "{expired_at}"
+    );
+    let bearer = format!("Bearer {token}");
 
     let path = "/v1/issuing/cards/assign";
     let body = assign_body(&pan(2), "SINGLE").to_string();
     let key = Uuid::new_v4().to_string();
     let headers = [
-        ("x-auth-token", token.as_str()),
+        ("x-auth-token", bearer.as_str()),
         ("x-idempotency-key", key.as_str()),
     ];
     assert_eq!(api.send(path, &headers, &body).await.status, StatusCode::OK);
@@ -293,7 +349,7 @@ async fn the_token_endpoint_issues_expiring_jwt_shaped_tokens() {
     let key = Uuid::new_v4().to_string();
     let body = assign_body(&pan(3), "SINGLE").to_string();
     let headers = [
-        ("x-auth-token", token.as_str()),
+        ("x-auth-token", bearer.as_str()),
         ("x-idempotency-key", key.as_str()),
     ];
     let expired = api.send(path, &headers, &body).await;
@@ -315,16 +371,92 @@ async fn zero_lifetime_tokens_are_refused() {
         )
         .await
         .json();
-    let token = issued["auth_token"].as_str().unwrap();
+    let token = format!("Bearer {}", issued["auth_token"].as_str().unwrap());
     let idem = Uuid::new_v4().to_string();
     let answer = api
         .send(
             "/v1/issuing/cards/assign",
-            &[("x-auth-token", token), ("x-idempotency-key", &idem)],
+            &[("x-auth-token", &token), ("x-idempotency-key", &idem)],
             "{}",
         )
         .await;
     answer.error(StatusCode::UNAUTHORIZED, "unauthorized_error");
+}
+
+impl Api {
+    /// Mints a token with the simulator's credentials; returns `Bearer <token>`.
+    async fn mint(&self) -> String {
+        let (id, key) = self.server.credentials();
+        let (id, key) = (id.to_owned(), key.to_owned());
+        let answer = self
+            .send(
+                "/v1/connect/token",
+                &[("x-client-id", &id), ("x-api-key", &key)],
+                "",
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.json());
+        format!("Bearer {}", answer.json()["auth_token"].as_str().unwrap())
+    }
+
+    /// Sends a valid Assign Card of `number` with the token `auth`.
+    async fn assign_with(&self, auth: &str, number: &str) -> Answer {
+        let key = Uuid::new_v4().to_string();
+        let body = assign_body(number, "SINGLE").to_string();
+        self.send(
+            "/v1/issuing/cards/assign",
+            &[("x-auth-token", auth), ("x-idempotency-key", &key)],
+            &body,
+        )
+        .await
+    }
+}
+
+#[tokio::test]
+async fn minting_a_token_voids_every_earlier_token_of_the_client_id() {
+    let api = api().await;
+    let first = api.mint().await;
+    assert_eq!(
+        api.assign_with(&first, &pan(40)).await.status,
+        StatusCode::OK
+    );
+    let second = api.mint().await;
+    let refused = api.assign_with(&first, &pan(41)).await;
+    let error = refused.error(StatusCode::UNAUTHORIZED, "unauthorized_error");
+    assert!(error["message"].as_str().unwrap().contains("newer token"));
+    assert!(api.server.card_by_number(&pan(41)).is_none());
+    assert_eq!(
+        api.assign_with(&second, &pan(41)).await.status,
+        StatusCode::OK
+    );
+    // Fixed tokens are not issued tokens: a mint leaves them alone.
+    assert_eq!(api.assign_with(AUTH, &pan(42)).await.status, StatusCode::OK);
+    assert_eq!(api.server.stats().tokens_issued, 2);
+}
+
+#[tokio::test]
+async fn issued_tokens_expire_after_30_minutes_of_the_simulators_clock() {
+    let api = api().await;
+    let token = api.mint().await;
+    api.server.advance_clock(Duration::from_secs(29 * 60));
+    assert_eq!(
+        api.assign_with(&token, &pan(43)).await.status,
+        StatusCode::OK
+    );
+    api.server.advance_clock(Duration::from_secs(60));
+    let expired = api.assign_with(&token, &pan(44)).await;
+    let error = expired.error(StatusCode::UNAUTHORIZED, "unauthorized_error");
+    assert_eq!(error["message"], "token expired");
+}
+
+#[tokio::test]
+async fn a_huge_token_lifetime_saturates_instead_of_panicking() {
+    let api = api_with(MockServer::builder().token_lifetime(Duration::from_secs(u64::MAX))).await;
+    let token = api.mint().await;
+    assert_eq!(
+        api.assign_with(&token, &pan(45)).await.status,
+        StatusCode::OK
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -333,18 +465,45 @@ async fn zero_lifetime_tokens_are_refused() {
 #[tokio::test]
 async fn cards_are_scoped_to_the_account_that_assigned_them() {
     let api = api().await;
-    let card = api.assign_as(Some("acct_A"), &pan(4), "SHARE").await;
+    let card = api.assign_as(Some(ACCT_A), &pan(4), "SHARE").await;
     let path = format!("/v1/issuing/cards/{card}/status");
     let body = json!({"card_status": "FROZEN"});
-    for account in [Some("acct_B"), None, Some("")] {
+    // Another account, or the master account: UQPay's "card not found or
+    // deactivated", not a 404.
+    for account in [Some(ACCT_B), None] {
         let answer = api.call(&path, Uuid::new_v4(), account, &body).await;
-        answer.error(StatusCode::NOT_FOUND, "not_found");
+        answer.card_not_found();
     }
-    let answer = api.call(&path, Uuid::new_v4(), Some("acct_A"), &body).await;
+    let answer = api.call(&path, Uuid::new_v4(), Some(ACCT_A), &body).await;
     assert_eq!(answer.status, StatusCode::OK);
     let stored = api.server.card(card).unwrap();
-    assert_eq!(stored.account.as_deref(), Some("acct_A"));
+    assert_eq!(stored.account, Some(ACCT_A.parse().unwrap()));
     assert_eq!(stored.card_status.to_string(), "FROZEN");
+}
+
+#[tokio::test]
+async fn on_behalf_of_must_be_a_uuid_and_never_empty() {
+    let api = api().await;
+    let body = assign_body(&pan(46), "SINGLE");
+    for account in ["", "acct_A", "not-a-uuid", " "] {
+        let answer = api
+            .call(
+                "/v1/issuing/cards/assign",
+                Uuid::new_v4(),
+                Some(account),
+                &body,
+            )
+            .await;
+        let error = answer.error(StatusCode::BAD_REQUEST, "invalid_request_error");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("x-on-behalf-of"),
+            "{account:?}: {error}"
+        );
+    }
+    assert!(api.server.cards().is_empty());
 }
 
 // ---------------------------------------------------------------------------
@@ -399,10 +558,13 @@ async fn the_same_key_with_another_request_is_an_idempotency_error() {
     let answer = api
         .call("/v1/issuing/cards/assign", key, None, &other)
         .await;
-    answer.error(StatusCode::BAD_REQUEST, "idempotency_error");
+    assert_eq!(
+        answer.error(StatusCode::BAD_REQUEST, "idempotency_error")["code"],
+        "idempotency_key_reused"
+    );
     // Another account, same body: also another request.
     let answer = api
-        .call("/v1/issuing/cards/assign", key, Some("acct_X"), &body)
+        .call("/v1/issuing/cards/assign", key, Some(ACCT_B), &body)
         .await;
     answer.error(StatusCode::BAD_REQUEST, "idempotency_error");
     assert!(api.server.card_by_number(&pan(7)).is_none());
@@ -423,7 +585,7 @@ async fn a_key_still_in_flight_answers_that_the_request_is_processing() {
         let body = body.to_string();
         tokio::spawn(async move {
             http.post(url)
-                .header("x-auth-token", TOKEN)
+                .header("x-auth-token", AUTH)
                 .header("x-idempotency-key", key.to_string())
                 .header("content-type", "application/json")
                 .body(body)
@@ -435,8 +597,9 @@ async fn a_key_still_in_flight_answers_that_the_request_is_processing() {
     };
     api.server.wait_for_held(1).await;
     let second = api.call(&path, key, None, &body).await;
-    let error = second.error(StatusCode::CONFLICT, "idempotency_error");
-    assert_eq!(error["message"], PROCESSING_MESSAGE);
+    // The gateway's legacy 400: no type, numeric code 200.
+    let error = second.untyped(StatusCode::BAD_REQUEST);
+    assert_eq!(error, json!({"code": 200, "message": PROCESSING_MESSAGE}));
     assert!(PROCESSING_MESSAGE
         .to_lowercase()
         .contains("request is processing"));
@@ -458,13 +621,13 @@ async fn the_idempotency_key_must_be_a_uuid() {
     let api = api().await;
     let path = "/v1/issuing/cards/assign";
     let body = assign_body(&pan(9), "SINGLE").to_string();
-    let missing = api.send(path, &[("x-auth-token", TOKEN)], &body).await;
+    let missing = api.send(path, &[("x-auth-token", AUTH)], &body).await;
     let error = missing.error(StatusCode::BAD_REQUEST, "invalid_request_error");
     assert_eq!(error["missing_fields"], json!(["x-idempotency-key"]));
     let bad = api
         .send(
             path,
-            &[("x-auth-token", TOKEN), ("x-idempotency-key", "123")],
+            &[("x-auth-token", AUTH), ("x-idempotency-key", "123")],
             &body,
         )
         .await;
@@ -497,7 +660,7 @@ async fn assert_refused(api: &Api, path: &str, body: &str, field: &str) {
     let answer = api
         .send(
             path,
-            &[("x-auth-token", TOKEN), ("x-idempotency-key", &key)],
+            &[("x-auth-token", AUTH), ("x-idempotency-key", &key)],
             body,
         )
         .await;
@@ -579,7 +742,7 @@ async fn invalid_assign_requests_are_refused_naming_the_field() {
         let answer = api
             .send(
                 path,
-                &[("x-auth-token", TOKEN), ("x-idempotency-key", &key)],
+                &[("x-auth-token", AUTH), ("x-idempotency-key", &key)],
                 body,
             )
             .await;
@@ -675,10 +838,10 @@ async fn invalid_status_updates_are_refused_naming_the_field() {
 }
 
 #[tokio::test]
-async fn a_bad_uuid_in_the_path_is_400_and_an_unknown_card_404() {
+async fn a_bad_uuid_in_the_path_is_400_and_an_unknown_card_a_card_error() {
     let api = api().await;
     let key = Uuid::new_v4().to_string();
-    let headers = [("x-auth-token", TOKEN), ("x-idempotency-key", key.as_str())];
+    let headers = [("x-auth-token", AUTH), ("x-idempotency-key", key.as_str())];
     let answer = api
         .send(
             "/v1/issuing/cards/not-a-uuid",
@@ -699,9 +862,11 @@ async fn a_bad_uuid_in_the_path_is_400_and_an_unknown_card_404() {
     let answer = api
         .update(Uuid::new_v4(), json!({"name_on_card": "A"}))
         .await;
-    answer.error(StatusCode::NOT_FOUND, "not_found");
+    answer.card_not_found();
+    // 404 means an unknown route, nothing else.
     let answer = api.send("/v1/nowhere", &headers, "{}").await;
-    answer.error(StatusCode::NOT_FOUND, "not_found");
+    let error = answer.untyped(StatusCode::NOT_FOUND);
+    assert_eq!(error["code"], 404);
 }
 
 #[tokio::test]
@@ -713,7 +878,7 @@ async fn huge_bodies_get_a_413_with_the_error_body() {
     let answer = api
         .send(
             &format!("/v1/issuing/cards/{card}"),
-            &[("x-auth-token", TOKEN), ("x-idempotency-key", &key)],
+            &[("x-auth-token", AUTH), ("x-idempotency-key", &key)],
             &huge,
         )
         .await;
@@ -733,11 +898,11 @@ async fn a_card_number_is_assigned_once() {
         .call(
             "/v1/issuing/cards/assign",
             Uuid::new_v4(),
-            Some("acct_other"),
+            Some(ACCT_B),
             &body,
         )
         .await;
-    let error = answer.error(StatusCode::CONFLICT, "conflict_error");
+    let error = answer.card_error("card_already_assigned");
     assert!(
         !error.to_string().contains(&pan(15)),
         "the PAN leaks: {error}"
@@ -762,11 +927,11 @@ async fn the_card_lifecycle() {
     for target in ["ACTIVE", "FROZEN", "CANCELLED"] {
         api.set_status(card, target)
             .await
-            .error(StatusCode::CONFLICT, "conflict_error");
+            .card_error("invalid_status_transition");
     }
     api.update(card, json!({"name_on_card": "LATE"}))
         .await
-        .error(StatusCode::CONFLICT, "conflict_error");
+        .card_error("card_cancelled");
     let stored = api.server.card(card).unwrap();
     assert_eq!(stored.status_history.len(), 4);
     assert_eq!(stored.updates, 0);
@@ -787,7 +952,7 @@ async fn card_limit_on_a_single_card_is_refused() {
     let error = api
         .update(card, json!({"card_limit": 10}))
         .await
-        .error(StatusCode::BAD_REQUEST, "invalid_request_error");
+        .card_error("card_limit_not_allowed");
     assert!(error["message"].as_str().unwrap().contains("card_limit"));
     assert_eq!(api.server.card(card).unwrap().card_limit, None);
 }
@@ -838,7 +1003,8 @@ async fn rate_limiting_answers_429_with_retry_after_and_processes_nothing() {
     let body = assign_body(&pan(20), "SINGLE");
     let key = Uuid::new_v4();
     let answer = api.call("/v1/issuing/cards/assign", key, None, &body).await;
-    answer.error(StatusCode::TOO_MANY_REQUESTS, "rate_limit_error");
+    let error = answer.untyped(StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(error["code"], "too_many_requests");
     assert_eq!(answer.headers["retry-after"], "2");
     assert!(api.server.cards().is_empty());
     // The key was not consumed: the retry commits.
@@ -860,6 +1026,22 @@ async fn server_errors_are_5xx_with_the_error_body() {
         assert!(api.server.cards().is_empty());
     }
     assert_eq!(api.server.counters(Route::AssignCard).faulted, 3);
+}
+
+#[tokio::test]
+async fn the_processing_fault_answers_like_an_in_flight_key_and_processes_nothing() {
+    let api = api().await;
+    api.server.fail_next(1, Fault::RequestProcessing);
+    let key = Uuid::new_v4();
+    let body = assign_body(&pan(47), "SINGLE");
+    let answer = api.call("/v1/issuing/cards/assign", key, None, &body).await;
+    assert_eq!(
+        answer.untyped(StatusCode::BAD_REQUEST),
+        json!({"code": 200, "message": PROCESSING_MESSAGE})
+    );
+    assert!(api.server.cards().is_empty());
+    let answer = api.call("/v1/issuing/cards/assign", key, None, &body).await;
+    assert_eq!(answer.status, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -929,4 +1111,122 @@ async fn random_faults_follow_the_seed_and_are_counted() {
     assert_eq!(counters.faulted, faulted);
     assert_eq!(counters.committed, 40 - faulted);
     assert_eq!(stats.faults.values().sum::<u64>(), faulted);
+}
+
+// ---------------------------------------------------------------------------
+// Time: idempotency records live 24 hours
+
+#[tokio::test]
+async fn an_idempotency_key_is_forgotten_after_24_hours() {
+    let api = api().await;
+    let card = api.assign(&pan(50)).await;
+    let key = Uuid::new_v4();
+    let path = format!("/v1/issuing/cards/{card}");
+    let body = json!({"name_on_card": "FIRST"});
+    let first = api.call(&path, key, None, &body).await;
+    assert_eq!(first.status, StatusCode::OK);
+    // Just under a day later: a replay, nothing applied again.
+    api.server
+        .advance_clock(uqpay_mock::IDEMPOTENCY_TTL - Duration::from_secs(1));
+    let replay = api.call(&path, key, None, &body).await;
+    assert_eq!(replay.bytes, first.bytes);
+    assert_eq!(api.server.card(card).unwrap().updates, 1);
+    assert_eq!(api.server.replays_for_key(key), 1);
+    // A day later the key is new: the same request runs again, and another
+    // body with it is no longer an idempotency error.
+    api.server.advance_clock(Duration::from_secs(1));
+    let again = api.call(&path, key, None, &body).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(api.server.card(card).unwrap().updates, 2);
+    assert_eq!(api.server.commits_for_key(key), 2);
+    api.server.advance_clock(uqpay_mock::IDEMPOTENCY_TTL);
+    let other = api
+        .call(&path, key, None, &json!({"name_on_card": "SECOND"}))
+        .await;
+    assert_eq!(other.status, StatusCode::OK, "{}", other.json());
+    assert_eq!(
+        api.server.card(card).unwrap().name_on_card.as_deref(),
+        Some("SECOND")
+    );
+}
+
+#[tokio::test]
+async fn a_held_request_whose_client_goes_away_frees_its_key() {
+    let api = api().await;
+    let card = api.assign(&pan(51)).await;
+    api.server.hold_requests();
+    let key = Uuid::new_v4();
+    let path = format!("/v1/issuing/cards/{card}/status");
+    let body = json!({"card_status": "FROZEN"});
+    let abandoned = {
+        let http = api.http.clone();
+        let url = api.url(&path);
+        let body = body.to_string();
+        tokio::spawn(async move {
+            http.post(url)
+                .header("x-auth-token", AUTH)
+                .header("x-idempotency-key", key.to_string())
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+        })
+    };
+    api.server.wait_for_held(1).await;
+    // The client gives up: its connection closes while the request is held.
+    abandoned.abort();
+    let _ = abandoned.await;
+    api.server.wait_for_held_at_most(0).await;
+    api.server.release();
+    // The request never ran; the key is free and its retry goes through.
+    assert_eq!(api.server.commits_for_key(key), 0);
+    let retry = api.call(&path, key, None, &body).await;
+    assert_eq!(retry.status, StatusCode::OK, "{}", retry.json());
+    assert_eq!(api.server.commits_for_key(key), 1);
+}
+
+// ---------------------------------------------------------------------------
+// Rate limits (opt-in)
+
+#[tokio::test]
+async fn sandbox_rate_limits_answer_429_past_each_budget() {
+    let api = api_with(
+        MockServer::builder()
+            .token(TOKEN)
+            .rate_limits(uqpay_mock::RateLimits::SANDBOX),
+    )
+    .await;
+    // The token endpoint: 60 a minute.
+    let (id, key) = api.server.credentials();
+    let headers = [
+        ("x-client-id", id.to_owned()),
+        ("x-api-key", key.to_owned()),
+    ];
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mint = || api.send("/v1/connect/token", &headers, "");
+    let mut statuses = Vec::new();
+    for _ in 0..61 {
+        statuses.push(mint().await.status);
+    }
+    assert!(statuses[..60].iter().all(|s| *s == StatusCode::OK));
+    let limited = mint().await;
+    let body = limited.untyped(StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(body["code"], "too_many_requests");
+    assert_eq!(body["message"], uqpay_mock::RATE_LIMITED_MESSAGE);
+    assert!(limited.headers.get("retry-after").is_none());
+    // Card calls: 500 a minute, counted apart.
+    for i in 0..500 {
+        let answer = api
+            .update(Uuid::new_v4(), json!({"name_on_card": "X"}))
+            .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "call {i}");
+    }
+    let limited = api
+        .update(Uuid::new_v4(), json!({"name_on_card": "X"}))
+        .await;
+    limited.untyped(StatusCode::TOO_MANY_REQUESTS);
+    // The next minute, both budgets are back.
+    api.server.advance_clock(Duration::from_secs(60));
+    assert_eq!(mint().await.status, StatusCode::OK);
+    assert_eq!(api.assign_with(AUTH, &pan(52)).await.status, StatusCode::OK);
 }
