@@ -549,7 +549,7 @@ async fn exhausted_retries_report_the_attempts_and_the_key() {
         } => {
             assert_eq!(*attempts, 3);
             assert_eq!(last.status(), Some(503));
-            assert_eq!(last.idempotency_key(), Some(*idempotency_key));
+            assert_eq!(last.idempotency_key(), *idempotency_key);
         }
         other => panic!("expected RetriesExhausted, got {other:?}"),
     }
@@ -754,7 +754,12 @@ async fn credentials_fetch_cache_and_refresh_the_token() {
         .send()
         .await
         .unwrap_err();
-    assert!(matches!(error, Error::Unauthorized { .. }), "{error:?}");
+    // The token endpoint's refusal, as the cause of a token error: final.
+    assert!(
+        matches!(&error, Error::Token { source, .. } if matches!(**source, Error::Unauthorized { .. })),
+        "{error:?}"
+    );
+    assert!(error.is_unauthorized() && !error.is_retryable(), "{error}");
     assert!(!error.to_string().contains("not-the-key"), "{error}");
     assert_eq!(server.card_requests_received(), before);
 }

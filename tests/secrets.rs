@@ -151,7 +151,7 @@ async fn no_secret_in_tracing_debug_or_errors() {
     for expected in [
         "uqpay.call",
         "retrying with the same idempotency key",
-        "token refused, refreshing it once",
+        "token refused, getting another one",
         "idempotency_key=",
         "attempts=",
         "status=400",

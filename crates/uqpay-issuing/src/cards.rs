@@ -18,7 +18,8 @@ use uqpay_issuing_raw::types::{
 };
 use uuid::Uuid;
 
-use crate::{retry, Client, Error};
+use crate::call::{Call, Overrides};
+use crate::{Client, Error};
 
 /// What every request builder carries besides its body.
 #[derive(Clone)]
@@ -26,6 +27,7 @@ struct Common {
     client: Client,
     idempotency_key: Option<Uuid>,
     on_behalf_of: Option<String>,
+    overrides: Overrides,
 }
 
 impl Common {
@@ -34,6 +36,7 @@ impl Common {
             client,
             idempotency_key: None,
             on_behalf_of: None,
+            overrides: Overrides::default(),
         }
     }
 
@@ -41,7 +44,7 @@ impl Common {
     fn resolve(&self) -> Result<(Uuid, Option<Uuid>), Error> {
         let account = match self.on_behalf_of.as_deref() {
             Some(account) => Some(parse_on_behalf_of(account)?),
-            None => self.client.default_on_behalf_of(),
+            None => self.client.handle().defaults.on_behalf_of,
         };
         Ok((self.idempotency_key.unwrap_or_else(Uuid::new_v4), account))
     }
@@ -52,6 +55,7 @@ impl fmt::Debug for Common {
         f.debug_struct("Common")
             .field("idempotency_key", &self.idempotency_key)
             .field("on_behalf_of", &self.on_behalf_of)
+            .field("overrides", &self.overrides)
             .finish()
     }
 }
@@ -76,6 +80,8 @@ pub(crate) fn parse_on_behalf_of(account: &str) -> Result<Uuid, Error> {
     })
 }
 
+/// The setters every request builder has: the call's idempotency key,
+/// account, and its own time limits and retry budget.
 macro_rules! common_setters {
     () => {
         /// Uses this idempotency key instead of a new random one. Retries of
@@ -94,20 +100,52 @@ macro_rules! common_setters {
             self.common.on_behalf_of = Some(account_id.into());
             self
         }
+
+        /// The time limit of each attempt of this call (from sending the
+        /// request to the last byte of the answer), instead of the client's
+        /// [`timeout`](crate::ClientBuilder::timeout).
+        pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.common.overrides.timeout = Some(timeout);
+            self
+        }
+
+        /// How many times this call is retried after a retryable failure,
+        /// instead of the client's [`max_retries`](crate::ClientBuilder::max_retries);
+        /// `0` sends one attempt (plus one after a refused token, when the
+        /// client mints its own tokens).
+        pub fn max_retries(mut self, max_retries: u32) -> Self {
+            self.common.overrides.max_retries = Some(max_retries);
+            self
+        }
+
+        /// The time limit of the whole call, attempts, token waits and
+        /// backoff included, instead of the client's
+        /// [`deadline`](crate::ClientBuilder::deadline): no attempt starts
+        /// or waits past it, and a running attempt is cut at it.
+        pub fn deadline(mut self, deadline: std::time::Duration) -> Self {
+            self.common.overrides.deadline = Some(deadline);
+            self
+        }
     };
 }
 
-/// Sends a validated body with the generated builder `$start`: one
-/// idempotency key for the call (the transport resends the same request),
-/// the account if any.
-macro_rules! send_with_retries {
+/// Sends a validated body with the generated builder `$start` (an
+/// expression of `raw`, the raw client): one idempotency key for the call,
+/// the same request for every attempt.
+macro_rules! send_call {
     ($common:expr, $operation:literal, $body:expr, |$raw:ident| $start:expr) => {{
         let body = $body;
         let (key, account) = $common.resolve()?;
-        let client = &$common.client;
-        let $raw = client.raw();
-        retry::send(client, $operation, key, move || {
-            let request = $start.x_idempotency_key(key).body(body);
+        let handle = $common.client.handle();
+        let $raw = &handle.raw;
+        Call {
+            handle,
+            operation: $operation,
+            key: Some(key),
+            overrides: &$common.overrides,
+        }
+        .run(|| {
+            let request = $start.x_idempotency_key(key).body(body.clone());
             match account {
                 Some(account) => request.x_on_behalf_of(account).send(),
                 None => request.send(),
@@ -240,7 +278,7 @@ impl AssignCard {
 
     /// Validates and sends the request, retrying with the same idempotency key.
     pub async fn send(self) -> Result<AssignCardResponse, Error> {
-        send_with_retries!(self.common, "assign_card", self.body()?, |raw| raw
+        send_call!(self.common, "assign_card", self.body()?, |raw| raw
             .assign_card())
     }
 }
@@ -310,7 +348,7 @@ impl UpdateCardStatus {
     /// Validates and sends the request, retrying with the same idempotency key.
     pub async fn send(self) -> Result<UpdateCardStatusResponse, Error> {
         let card_id = self.card_id;
-        send_with_retries!(self.common, "update_card_status", self.body()?, |raw| raw
+        send_call!(self.common, "update_card_status", self.body()?, |raw| raw
             .update_card_status()
             .id(card_id))
     }
@@ -458,7 +496,7 @@ impl UpdateCard {
     /// Validates and sends the request, retrying with the same idempotency key.
     pub async fn send(self) -> Result<UpdateCardResponse, Error> {
         let card_id = self.card_id;
-        send_with_retries!(
+        send_call!(
             self.common,
             "update_card",
             self.fields.into_body()?,

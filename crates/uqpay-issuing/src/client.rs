@@ -4,13 +4,16 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 use uqpay_issuing_raw::hooks::Inner;
 use uuid::Uuid;
 
 use crate::auth::Auth;
+use crate::call::{Defaults, Handle};
 use crate::retry::RetryPolicy;
-use crate::transport::SdkTransport;
+use crate::token::{AccessToken, Minter};
+use crate::token_store::{InMemoryTokenStore, TokenStore};
+use crate::transport::{self, ConfigureHttp, SdkTransport};
 use crate::{AssignCard, Error, UpdateCard, UpdateCardStatus};
 
 /// UQPay's environments.
@@ -75,24 +78,16 @@ impl std::str::FromStr for Environment {
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    pub(crate) inner: Arc<ClientInner>,
-}
-
-pub(crate) struct ClientInner {
-    pub(crate) raw: uqpay_issuing_raw::Client,
-    pub(crate) auth: Arc<Auth>,
-    pub(crate) retry: RetryPolicy,
-    pub(crate) on_behalf_of: Option<Uuid>,
-    pub(crate) base_url: String,
+    inner: Arc<Handle>,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let handle = &self.inner;
         f.debug_struct("Client")
-            .field("base_url", &self.inner.base_url)
-            .field("auth", &self.inner.auth)
-            .field("on_behalf_of", &self.inner.on_behalf_of)
-            .field("retry", &self.inner.retry)
+            .field("base_url", &handle.base_url)
+            .field("auth", &handle.auth)
+            .field("defaults", &handle.defaults)
             .finish()
     }
 }
@@ -135,16 +130,16 @@ impl Client {
         &self.inner.base_url
     }
 
-    /// The generated low-level client this one wraps. Its requests go
-    /// through the same transport (token, retries of the built request,
-    /// no redirects); validation does not apply, and you set the
-    /// `x-idempotency-key` yourself.
+    /// The generated low-level client this one wraps. Its requests carry
+    /// the client's token (from its token store) and never follow a
+    /// redirect, but that is all: no validation, no retries, no refresh
+    /// after a 401, and you set the `x-idempotency-key` yourself.
     pub fn raw(&self) -> &uqpay_issuing_raw::Client {
         &self.inner.raw
     }
 
-    pub(crate) fn default_on_behalf_of(&self) -> Option<Uuid> {
-        self.inner.on_behalf_of
+    pub(crate) fn handle(&self) -> &Handle {
+        &self.inner
     }
 }
 
@@ -153,12 +148,15 @@ impl Client {
 pub struct ClientBuilder {
     token: Option<SecretString>,
     credentials: Option<(String, SecretString)>,
+    token_store: Option<Arc<dyn TokenStore>>,
     base_url: Option<String>,
     environment: Option<Environment>,
     on_behalf_of: Option<String>,
     retry: RetryPolicy,
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
+    deadline: Option<Duration>,
+    configure_http: Option<ConfigureHttp>,
     allow_http: bool,
 }
 
@@ -170,27 +168,44 @@ impl fmt::Debug for ClientBuilder {
                 "credentials",
                 &self.credentials.as_ref().map(|(id, _)| (id, "[REDACTED]")),
             )
+            .field("token_store", &self.token_store)
             .field("base_url", &self.base_url)
             .field("environment", &self.environment)
             .field("on_behalf_of", &self.on_behalf_of)
             .field("retry", &self.retry)
             .field("timeout", &self.timeout)
+            .field("deadline", &self.deadline)
+            .field(
+                "configure_http",
+                &self.configure_http.as_ref().map(|_| ".."),
+            )
             .finish()
     }
 }
 
 impl ClientBuilder {
-    /// Sends this fixed `x-auth-token` on every call.
+    /// Sends this fixed token (`x-auth-token: Bearer <token>`) on every call.
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(SecretString::from(token.into()));
         self
     }
 
-    /// Fetches tokens from `POST /v1/connect/token` with these credentials,
-    /// caches them, refreshes them a few minutes before they expire (one
-    /// refresh at a time), and on a 401 refreshes once and retries the call once.
+    /// Mints tokens from `POST /v1/connect/token` with these credentials and
+    /// keeps them in the [`token_store`](Self::token_store) (by default one
+    /// in this process): a token is renewed before it expires, and after a
+    /// 401 the call gets a new one and is sent once more.
     pub fn credentials(mut self, client_id: impl Into<String>, api_key: impl Into<String>) -> Self {
         self.credentials = Some((client_id.into(), SecretString::from(api_key.into())));
+        self
+    }
+
+    /// Keeps the live token of the credentials in `store` (default: an
+    /// [`InMemoryTokenStore`] of this client's own). UQPay voids every token
+    /// when a new one is minted for the client id, so replicas on the same
+    /// credentials must share one store (`RedisTokenStore`, feature
+    /// `redis`). Needs [`credentials`](Self::credentials).
+    pub fn token_store(mut self, store: impl TokenStore) -> Self {
+        self.token_store = Some(Arc::new(store));
         self
     }
 
@@ -215,13 +230,15 @@ impl ClientBuilder {
         self
     }
 
-    /// How many times a failed call is retried (default 2; 0 disables retries).
+    /// How many times a failed call is retried (default 2; 0 disables
+    /// retries). Each request builder can override it (`.max_retries(n)`).
     pub fn max_retries(mut self, max_retries: u32) -> Self {
         self.retry.max_retries = max_retries;
         self
     }
 
-    /// The first backoff delay and the most it doubles to (default 500 ms and 30 s).
+    /// The first backoff delay and the most it doubles to (default 500 ms
+    /// and 30 s). Any durations are accepted (the arithmetic saturates).
     pub fn retry_backoff(mut self, base: Duration, cap: Duration) -> Self {
         self.retry.base = base;
         self.retry.cap = cap.max(base);
@@ -234,14 +251,16 @@ impl ClientBuilder {
         self
     }
 
-    /// The longest `Retry-After` the client waits for; a longer one ends the
-    /// call with the error (default 60 s).
+    /// The longest `Retry-After` the client waits for; a longer one (or one
+    /// too large to read) ends the call with the error (default 60 s).
     pub fn max_retry_after(mut self, max: Duration) -> Self {
         self.retry.max_retry_after = max;
         self
     }
 
-    /// The time limit of each request (default 30 s).
+    /// The time limit of each attempt, from sending the request to the last
+    /// byte of the answer (default 30 s). Each request builder can override
+    /// it (`.timeout(d)`).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -250,6 +269,50 @@ impl ClientBuilder {
     /// The time limit to establish a connection (default: the request timeout, at most 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// The time limit of a whole call: its attempts, the waits between them
+    /// and the wait for a token (default: none, only the per-attempt
+    /// timeout and the retry budget bound a call). Each request builder can
+    /// override it (`.deadline(d)`).
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Adjusts the HTTP client: egress proxies, private root certificates,
+    /// connection pool sizes, a local address, HTTP/2 settings...
+    ///
+    /// `configure` gets a `reqwest::ClientBuilder` with the SDK's defaults
+    /// already set (the [`timeout`](Self::timeout), the connect timeout,
+    /// `TCP_NODELAY`, the user agent) and may change any of them; then the
+    /// SDK's invariant is applied on top: redirects are never followed, so
+    /// the token never leaves for another host. (A timeout set here replaces
+    /// [`timeout`](Self::timeout) for every request that has no per-call
+    /// `.timeout(..)` or deadline.)
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pem = include_bytes!("../tests/data/example-ca.pem");
+    /// let ca = reqwest::Certificate::from_pem(pem)?;
+    /// let client = uqpay_issuing::Client::builder()
+    ///     .token("...")
+    ///     .configure_http(move |http| {
+    ///         http.proxy(reqwest::Proxy::https("http://egress.internal:3128").unwrap())
+    ///             .add_root_certificate(ca.clone())
+    ///             .pool_max_idle_per_host(32)
+    ///     })
+    ///     .build()?;
+    /// # let _ = client;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn configure_http<F>(mut self, configure: F) -> Self
+    where
+        F: Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync + 'static,
+    {
+        self.configure_http = Some(Arc::new(configure));
         self
     }
 
@@ -262,22 +325,9 @@ impl ClientBuilder {
     }
 
     /// Builds the client. Fails if neither (or both) a token and credentials
-    /// are set, or the base URL is unusable.
+    /// are set, a token store is set without credentials, the base URL is
+    /// unusable, or the default `x-on-behalf-of` is not a UUID.
     pub fn build(self) -> Result<Client, Error> {
-        let auth = match (&self.token, self.credentials) {
-            (Some(token), None) => Auth::fixed(token)?,
-            (None, Some((client_id, api_key))) => Auth::credentials(client_id, api_key)?,
-            (None, None) => {
-                return Err(Error::Config(
-                    "no authentication: set .token(..) or .credentials(..)".into(),
-                ))
-            }
-            (Some(_), Some(_)) => {
-                return Err(Error::Config(
-                    "set either .token(..) or .credentials(..), not both".into(),
-                ))
-            }
-        };
         let base_url = match (self.base_url, self.environment) {
             (Some(url), _) => url,
             (None, environment) => environment
@@ -292,40 +342,70 @@ impl ClientBuilder {
             .map(crate::cards::parse_on_behalf_of)
             .transpose()?;
         let timeout = self.timeout.unwrap_or(Duration::from_secs(30));
-        let http = reqwest::Client::builder()
-            // The token must never reach another host.
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(timeout)
-            .connect_timeout(
-                self.connect_timeout
-                    .unwrap_or(timeout.min(Duration::from_secs(10))),
-            )
-            .tcp_nodelay(true)
-            .user_agent(concat!("uqpay-issuing-rs/", env!("CARGO_PKG_VERSION")))
-            .build()
+        let connect_timeout = self
+            .connect_timeout
+            .unwrap_or(timeout.min(Duration::from_secs(10)));
+        let http = transport::http_client(timeout, connect_timeout, self.configure_http.as_ref())
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        let raw = |transport: SdkTransport| {
+            uqpay_issuing_raw::Client::new_with_client(
+                &base_url,
+                http.clone(),
+                Inner::with_transport(Arc::new(transport)),
+            )
+        };
+        let auth =
+            match (self.token, self.credentials, self.token_store) {
+                (Some(token), None, None) => Auth::Fixed(fixed_token(&token)?),
+                (None, Some((client_id, api_key)), store) => {
+                    if client_id.trim().is_empty() || api_key.expose_secret().trim().is_empty() {
+                        return Err(Error::Config(
+                            "the client id and the API key must not be empty".into(),
+                        ));
+                    }
+                    for (value, what) in [
+                        (client_id.as_str(), "client id"),
+                        (api_key.expose_secret(), "API key"),
+                    ] {
+                        reqwest::header::HeaderValue::from_str(value).map_err(|_| {
+                            Error::Config(format!("the {what} is not a valid header value"))
+                        })?;
+                    }
+                    Auth::Credentials {
+                        minter: Minter::new(raw(SdkTransport::for_minting()), client_id, api_key),
+                        store: store.unwrap_or_else(|| Arc::new(InMemoryTokenStore::new())),
+                    }
+                }
+                (Some(_), None, Some(_)) => return Err(Error::Config(
+                    "a token store keeps minted tokens: it needs .credentials(..), not .token(..)"
+                        .into(),
+                )),
+                (None, None, _) => {
+                    return Err(Error::Config(
+                        "no authentication: set .token(..) or .credentials(..)".into(),
+                    ))
+                }
+                (Some(_), Some(_), _) => {
+                    return Err(Error::Config(
+                        "set either .token(..) or .credentials(..), not both".into(),
+                    ))
+                }
+            };
         let auth = Arc::new(auth);
-        // The transport holds a weak reference back to the client, to fetch
-        // a new token with it after a 401.
-        let inner = Arc::new_cyclic(|client| {
-            let transport = Arc::new(SdkTransport {
-                auth: auth.clone(),
-                policy: self.retry.clone(),
-                client: client.clone(),
-            });
-            ClientInner {
-                raw: uqpay_issuing_raw::Client::new_with_client(
-                    &base_url,
-                    http,
-                    Inner::with_transport(transport),
-                ),
-                auth,
-                retry: self.retry,
+        let handle = Handle {
+            raw: raw(SdkTransport::new(auth.clone())),
+            auth,
+            defaults: Defaults {
+                policy: self.retry,
+                timeout,
+                deadline: self.deadline,
                 on_behalf_of,
-                base_url,
-            }
-        });
-        Ok(Client { inner })
+            },
+            base_url,
+        };
+        Ok(Client {
+            inner: Arc::new(handle),
+        })
     }
 
     /// The builder [`Client::from_env`] uses, reading variables through `var`.
@@ -375,6 +455,21 @@ impl ClientBuilder {
         }
         Ok(builder)
     }
+}
+
+/// A token given by the user, never expiring on our side (a 401 is final);
+/// one given with its `Bearer ` scheme is taken as it is.
+fn fixed_token(token: &SecretString) -> Result<AccessToken, Error> {
+    let token = token.expose_secret().trim();
+    let token = match token.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        _ => token,
+    };
+    if token.is_empty() {
+        return Err(Error::Config("the token is empty".into()));
+    }
+    let forever = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(253_402_300_799);
+    AccessToken::new(token, forever)
 }
 
 /// `https://` anywhere; `http://` on loopback (or anywhere with `allow_http`).
@@ -460,7 +555,7 @@ mod tests {
         .unwrap();
         assert_eq!(client.base_url(), "https://api.uqpay.com/api");
         assert_eq!(
-            client.default_on_behalf_of(),
+            client.handle().defaults.on_behalf_of,
             Some(Uuid::parse_str(ACCOUNT).unwrap())
         );
         let client = ClientBuilder::from_env_with(env(&[
@@ -472,7 +567,7 @@ mod tests {
         .build()
         .unwrap();
         assert_eq!(client.base_url(), "http://127.0.0.1:9/api");
-        assert!(client.inner.auth.can_refresh());
+        assert!(client.handle().auth.can_refresh());
     }
 
     #[test]

@@ -1,8 +1,14 @@
-//! The errors of the SDK.
+//! The errors of the SDK, and how the generated client's errors become them.
 
 use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
 
+use progenitor_client::ResponseValue;
+use uqpay_issuing_raw::types::{ApiError, ErrorCode};
 use uuid::Uuid;
+
+use crate::redact;
 
 /// The class of an API error: the body's `type` (the vocabulary of UQPay's
 /// Card Issuance v1.6 error guide), or, when the body has none (the legacy
@@ -37,7 +43,7 @@ pub enum ErrorKind {
     /// [`ErrorKind::Card`] `card_not_found` instead; see [`Error::is_not_found`].
     NotFound,
     /// A `type` this version of the SDK does not know, kept as sent.
-    Other(String),
+    Other(Box<str>),
 }
 
 impl ErrorKind {
@@ -52,7 +58,7 @@ impl ErrorKind {
             Some("unauthorized_error") => Self::Unauthorized,
             Some("api_error") => Self::Api,
             Some("not_found") => Self::NotFound,
-            Some(other) => Self::Other(other.to_owned()),
+            Some(other) => Self::Other(other.into()),
             None => match status {
                 401 | 403 => Self::Unauthorized,
                 404 => Self::NotFound,
@@ -88,8 +94,8 @@ impl fmt::Display for ErrorKind {
 
 /// Everything that can go wrong. Messages and bodies kept in an error have
 /// card numbers masked and tokens removed, so errors can be logged as they
-/// are.
-#[derive(Debug, thiserror::Error)]
+/// are. Cheap to clone (shared sources).
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The request was refused before anything was sent.
@@ -97,12 +103,12 @@ pub enum Error {
     Validation {
         /// The field, as named on the wire (`name_on_card`, `spending_controls[1].amount`, ...).
         field: String,
-        /// What is wrong with it, and the limit.
+        /// What is wrong with it, and the limit (card numbers masked).
         reason: String,
     },
 
     /// The API answered with an error.
-    #[error("{}", display_api(*status, kind, code.as_deref(), message, missing_fields, idempotency_key.as_ref()))]
+    #[error("{}", display_api(*status, kind, code.as_deref(), message, missing_fields, idempotency_key.as_ref(), *attempts))]
     Api {
         /// The HTTP status.
         status: u16,
@@ -112,43 +118,75 @@ pub enum Error {
         /// for the legacy flat 400, the rate limiter's 429 and the
         /// gateway's `{"error": ...}`.
         typed: bool,
-        /// The body's `code` (`card_not_found`, ...; numeric codes as text).
-        code: Option<String>,
+        /// The body's `code` (`card_not_found`, ...; numeric codes as text);
+        /// also [`Error::code`].
+        code: Option<Box<str>>,
         /// The body's `message` (or the gateway's `error`), redacted.
         message: String,
         /// The required fields the request left out, if the API listed them.
-        missing_fields: Vec<String>,
+        missing_fields: Box<[String]>,
+        /// What the answer's `Retry-After` asked for, if it said.
+        retry_after: Option<Duration>,
+        /// How many attempts the call made (this answer was the last).
+        attempts: u32,
         /// The idempotency key of the call.
         idempotency_key: Option<Uuid>,
     },
 
-    /// The token was refused (after one refresh, when the client fetches its
-    /// own tokens), or the credentials were refused by the token endpoint.
+    /// The API refused the token (401), after one refresh when the client
+    /// mints its own tokens; or the token endpoint refused the credentials
+    /// (then inside an [`Error::Token`]).
     #[error("unauthorized: {message}")]
     Unauthorized {
         /// Why, redacted.
         message: String,
+        /// How many attempts the call made.
+        attempts: u32,
         /// The idempotency key of the call, if it got that far.
         idempotency_key: Option<Uuid>,
     },
 
-    /// The request timed out.
+    /// No access token could be obtained: the token endpoint failed (its
+    /// error is the `source`), or the token store did. Retryable when the
+    /// cause is.
+    #[error("cannot get an access token{}: {source}", refused.as_ref().map(|m| format!(" (after the API refused the previous one: {m})")).unwrap_or_default())]
+    Token {
+        /// What went wrong at the token endpoint or in the token store.
+        #[source]
+        source: Box<Error>,
+        /// The message of the 401 that asked for a new token, if one did.
+        refused: Option<String>,
+        /// How many attempts the call made.
+        attempts: u32,
+        /// The idempotency key of the call, if it got that far.
+        idempotency_key: Option<Uuid>,
+    },
+
+    /// The token store could not be read or written (for example Redis is
+    /// unreachable) when a token was needed. Retryable.
+    #[error("token store: {message}")]
+    TokenStore {
+        /// What failed, with no secret in it.
+        message: String,
+    },
+
+    /// The request (or the call's deadline) timed out.
     #[error("the request timed out{}", key_suffix(idempotency_key.as_ref()))]
     Timeout {
         /// The idempotency key of the call.
         idempotency_key: Option<Uuid>,
     },
 
-    /// The connection failed or broke before an answer arrived.
+    /// The connection failed or broke before a whole answer arrived.
     #[error("network error: {message}{}", key_suffix(idempotency_key.as_ref()))]
     Network {
-        /// What happened.
+        /// What happened, redacted.
         message: String,
         /// The idempotency key of the call.
         idempotency_key: Option<Uuid>,
         /// The underlying error.
         #[source]
-        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
     },
 
     /// A response could not be understood.
@@ -158,19 +196,25 @@ pub enum Error {
         status: u16,
         /// Why it could not be decoded, redacted.
         message: String,
-        /// The body, redacted and cut to 2 KiB.
+        /// The body, redacted and cut to 2 KiB (withheld for the token
+        /// endpoint, whose bodies hold tokens).
         body: String,
+        /// How many attempts the call made.
+        attempts: u32,
         /// The idempotency key of the call.
         idempotency_key: Option<Uuid>,
     },
 
-    /// Every attempt failed with a retryable error.
-    #[error("gave up after {attempts} attempts (idempotency key {idempotency_key}): {last}")]
+    /// The call gave up while its last error was still retryable: the
+    /// retries ran out, the call's deadline came, or the API asked for a
+    /// longer wait than the client accepts.
+    #[error("gave up after {attempts} attempts{}: {last}", key_suffix(idempotency_key.as_ref()))]
     RetriesExhausted {
-        /// How many requests were sent.
+        /// How many attempts the call made.
         attempts: u32,
-        /// The idempotency key every attempt carried.
-        idempotency_key: Uuid,
+        /// The idempotency key every attempt carried (`None` for a read,
+        /// which carries none).
+        idempotency_key: Option<Uuid>,
         /// The error of the last attempt.
         #[source]
         last: Box<Error>,
@@ -193,6 +237,7 @@ fn display_api(
     message: &str,
     missing: &[String],
     key: Option<&Uuid>,
+    attempts: u32,
 ) -> String {
     let mut text = format!("UQPay API error {status} {kind}");
     if let Some(code) = code {
@@ -202,22 +247,28 @@ fn display_api(
     if !missing.is_empty() {
         text.push_str(&format!(" (missing: {})", missing.join(", ")));
     }
+    if attempts > 1 {
+        text.push_str(&format!(" after {attempts} attempts"));
+    }
     text.push_str(&key_suffix(key));
     text
 }
 
 impl Error {
+    /// A validation error; card numbers in the reason are masked.
     pub(crate) fn validation(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self::Validation {
-            field: field.into(),
-            reason: reason.into(),
+            field: redact::redact(&field.into()),
+            reason: redact::redact(&reason.into()),
         }
     }
 
-    /// The final error, unwrapping [`Error::RetriesExhausted`].
+    /// The final error, unwrapping [`Error::RetriesExhausted`] and
+    /// [`Error::Token`] (whose cause it returns).
     pub fn last(&self) -> &Error {
         match self {
             Self::RetriesExhausted { last, .. } => last.last(),
+            Self::Token { source, .. } => source.last(),
             other => other,
         }
     }
@@ -239,16 +290,27 @@ impl Error {
         }
     }
 
+    /// What the (last) answer's `Retry-After` asked for, if it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self.last() {
+            Self::Api { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
     /// The idempotency key of the call, if it got that far.
     pub fn idempotency_key(&self) -> Option<Uuid> {
         match self {
             Self::RetriesExhausted {
                 idempotency_key, ..
-            } => Some(*idempotency_key),
-            Self::Api {
+            }
+            | Self::Api {
                 idempotency_key, ..
             }
             | Self::Unauthorized {
+                idempotency_key, ..
+            }
+            | Self::Token {
                 idempotency_key, ..
             }
             | Self::Timeout { idempotency_key }
@@ -258,17 +320,62 @@ impl Error {
             | Self::Decode {
                 idempotency_key, ..
             } => *idempotency_key,
-            Self::Validation { .. } | Self::Config(_) => None,
+            Self::Validation { .. } | Self::Config(_) | Self::TokenStore { .. } => None,
         }
     }
 
-    /// How many requests were sent for the call (1 unless it was retried).
+    /// How many attempts the call made (0 when it was refused before
+    /// sending; a failed token fetch counts as an attempt).
     pub fn attempts(&self) -> u32 {
         match self {
-            Self::RetriesExhausted { attempts, .. } => *attempts,
+            Self::RetriesExhausted { attempts, .. }
+            | Self::Api { attempts, .. }
+            | Self::Unauthorized { attempts, .. }
+            | Self::Token { attempts, .. }
+            | Self::Decode { attempts, .. } => *attempts,
             Self::Validation { .. } | Self::Config(_) => 0,
-            _ => 1,
+            Self::Timeout { .. } | Self::Network { .. } | Self::TokenStore { .. } => 1,
         }
+    }
+
+    /// Records the attempts and key of the call on an error of one attempt.
+    pub(crate) fn with_call(mut self, count: u32, key: Option<Uuid>) -> Self {
+        match &mut self {
+            Self::Api {
+                attempts,
+                idempotency_key,
+                ..
+            }
+            | Self::Unauthorized {
+                attempts,
+                idempotency_key,
+                ..
+            }
+            | Self::Token {
+                attempts,
+                idempotency_key,
+                ..
+            }
+            | Self::Decode {
+                attempts,
+                idempotency_key,
+                ..
+            } => {
+                *attempts = count;
+                *idempotency_key = key;
+            }
+            Self::Timeout { idempotency_key }
+            | Self::Network {
+                idempotency_key, ..
+            } => {
+                *idempotency_key = key;
+            }
+            Self::RetriesExhausted { .. }
+            | Self::Validation { .. }
+            | Self::Config(_)
+            | Self::TokenStore { .. } => {}
+        }
+        self
     }
 
     /// The card does not exist for this account (or is deactivated):
@@ -329,19 +436,32 @@ impl Error {
         }
     }
 
+    /// A 401: the API refused the token, or the token endpoint the
+    /// credentials.
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self.last(), Self::Unauthorized { .. })
+    }
+
     /// Whether sending the same request again (same idempotency key) may
-    /// succeed: network errors, timeouts, 408, 429, 5xx and "request is
-    /// processing". Never another 4xx (a rule violation, an idempotency
-    /// conflict, a refused token). After retries, the answer of the last
-    /// attempt.
+    /// succeed: network errors, timeouts, 408, 429, 5xx, "request is
+    /// processing", and a token that could not be obtained for one of these
+    /// reasons (or because the token store was unreachable). Never another
+    /// 4xx (a rule violation, an idempotency conflict, a refused token).
+    /// For [`Error::RetriesExhausted`] and [`Error::Token`], that of the
+    /// cause: a job queue can tell a transient outage from a permanent
+    /// refusal with this alone.
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::RetriesExhausted { last, .. } => last.is_retryable(),
-            Self::Timeout { .. } | Self::Network { .. } => true,
+            Self::Token { source, .. } => source.is_retryable(),
+            Self::Timeout { .. } | Self::Network { .. } | Self::TokenStore { .. } => true,
             Self::Api { status, .. } => {
                 matches!(status, 408 | 429 | 500..=599) || self.is_processing()
             }
-            _ => false,
+            Self::Validation { .. }
+            | Self::Unauthorized { .. }
+            | Self::Decode { .. }
+            | Self::Config(_) => false,
         }
     }
 }
@@ -356,6 +476,110 @@ pub(crate) fn is_processing_message(message: &str) -> bool {
         && message[..PHRASE.len()].eq_ignore_ascii_case(PHRASE)
 }
 
+/// Turns an error of the generated client into the SDK's (one attempt:
+/// `attempts` 1, no key; the call adds both). Every text kept is scrubbed
+/// of `secrets` (tokens, the API key) and of card numbers.
+pub(crate) fn from_raw(error: progenitor_client::Error<ApiError>, secrets: &[&str]) -> Error {
+    use progenitor_client::Error as Raw;
+    match error {
+        Raw::ErrorResponse(response) => from_error_response(response, secrets),
+        Raw::CommunicationError(e) | Raw::ResponseBodyError(e) | Raw::InvalidUpgrade(e) => {
+            network(e, secrets)
+        }
+        // Error answers always parse (the transport makes sure of it), so
+        // this is a 200 whose body does not match the spec.
+        Raw::InvalidResponsePayload(bytes, e) => Error::Decode {
+            status: 200,
+            message: redact::scrub(&e.to_string(), secrets),
+            body: redact::scrub(&String::from_utf8_lossy(&bytes), secrets),
+            attempts: 1,
+            idempotency_key: None,
+        },
+        Raw::UnexpectedResponse(response) => {
+            let status = response.status().as_u16();
+            let message = if response.status().is_redirection() {
+                format!("HTTP {status}: redirects are not followed")
+            } else {
+                format!("unexpected HTTP {status}")
+            };
+            Error::Api {
+                status,
+                kind: ErrorKind::from_type_or_status(None, status),
+                typed: false,
+                code: None,
+                message,
+                missing_fields: Box::default(),
+                retry_after: None,
+                attempts: 1,
+                idempotency_key: None,
+            }
+        }
+        Raw::InvalidRequest(reason) | Raw::Custom(reason) => {
+            Error::validation("request", redact::scrub(&reason, secrets))
+        }
+    }
+}
+
+fn from_error_response(response: ResponseValue<ApiError>, secrets: &[&str]) -> Error {
+    let status = response.status().as_u16();
+    let retry_after = crate::retry::retry_after(response.headers());
+    let body = response.into_inner();
+    let message = body
+        .message
+        .or(body.error)
+        .map(|m| redact::scrub(&m, secrets))
+        .unwrap_or_default();
+    if status == 401 {
+        return Error::Unauthorized {
+            message,
+            attempts: 1,
+            idempotency_key: None,
+        };
+    }
+    Error::Api {
+        status,
+        kind: ErrorKind::from_type_or_status(body.type_.as_deref(), status),
+        typed: body.type_.is_some(),
+        code: body.code.map(|code| match code {
+            ErrorCode::Text(text) => redact::scrub(&text, secrets).into(),
+            ErrorCode::Number(number) => number.to_string().into(),
+        }),
+        message,
+        missing_fields: body.missing_fields.into(),
+        retry_after,
+        attempts: 1,
+        idempotency_key: None,
+    }
+}
+
+/// A transport error as [`Error::Timeout`] or [`Error::Network`].
+pub(crate) fn network(error: reqwest::Error, secrets: &[&str]) -> Error {
+    // The URL holds no secret, but the message reads better without it.
+    let error = error.without_url();
+    if error.is_timeout() {
+        return Error::Timeout {
+            idempotency_key: None,
+        };
+    }
+    Error::Network {
+        message: redact::scrub(&network_message(&error), secrets),
+        idempotency_key: None,
+        source: Some(Arc::new(error)),
+    }
+}
+
+/// reqwest's message plus its causes (which say what actually broke).
+fn network_message(error: &reqwest::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,9 +589,11 @@ mod tests {
             status,
             kind: ErrorKind::from_type_or_status(kind, status),
             typed: kind.is_some(),
-            code: code.map(str::to_owned),
+            code: code.map(Into::into),
             message: message.into(),
-            missing_fields: vec![],
+            missing_fields: Box::default(),
+            retry_after: None,
+            attempts: 1,
             idempotency_key: None,
         }
     }
@@ -445,7 +671,7 @@ mod tests {
     fn exhausted_retries_are_as_retryable_as_their_last_error() {
         let exhausted = |last: Error| Error::RetriesExhausted {
             attempts: 3,
-            idempotency_key: Uuid::nil(),
+            idempotency_key: Some(Uuid::nil()),
             last: Box::new(last),
         };
         assert!(exhausted(api(503, None, None, "")).is_retryable());
@@ -457,18 +683,65 @@ mod tests {
     }
 
     #[test]
+    fn token_errors_delegate_to_their_cause() {
+        let outage = Error::Token {
+            source: Box::new(api(503, Some("api_error"), None, "down")),
+            refused: Some("token expired".into()),
+            attempts: 1,
+            idempotency_key: None,
+        };
+        assert!(outage.is_retryable());
+        assert_eq!(outage.status(), Some(503));
+        let text = outage.to_string();
+        assert!(
+            text.contains("token expired") && text.contains("down"),
+            "{text}"
+        );
+        let refused = Error::Token {
+            source: Box::new(Error::Unauthorized {
+                message: "bad key".into(),
+                attempts: 1,
+                idempotency_key: None,
+            }),
+            refused: None,
+            attempts: 1,
+            idempotency_key: None,
+        };
+        assert!(!refused.is_retryable() && refused.is_unauthorized());
+        assert!(Error::TokenStore {
+            message: "redis down".into()
+        }
+        .is_retryable());
+    }
+
+    #[test]
+    fn validation_reasons_never_quote_a_card_number() {
+        for pan in [
+            "4096360800133951",
+            "4096 3608 0013 3951",
+            "4096-3608-0013-3951",
+        ] {
+            let error = Error::validation("card_currency", format!("got {pan:?}"));
+            assert!(!error.to_string().contains(pan), "{error}");
+            assert!(!format!("{error:?}").contains(pan), "{error:?}");
+        }
+    }
+
+    #[test]
     fn display_is_informative() {
         let key = Uuid::nil();
         let error = Error::RetriesExhausted {
             attempts: 3,
-            idempotency_key: key,
+            idempotency_key: Some(key),
             last: Box::new(Error::Api {
                 status: 503,
                 kind: ErrorKind::Api,
                 typed: true,
                 code: Some("internal_error".into()),
                 message: "busy".into(),
-                missing_fields: vec![],
+                missing_fields: Box::default(),
+                retry_after: None,
+                attempts: 3,
                 idempotency_key: Some(key),
             }),
         };
@@ -484,6 +757,20 @@ mod tests {
         assert_eq!(
             Error::validation("name_on_card", "must be at most 26 characters, got 27").to_string(),
             "invalid name_on_card: must be at most 26 characters, got 27"
+        );
+    }
+}
+
+#[cfg(test)]
+mod size {
+    /// Small enough for callers' `Result<_, Error>` to pass clippy's
+    /// `result_large_err` (128 bytes).
+    #[test]
+    fn an_error_is_at_most_128_bytes() {
+        assert!(
+            std::mem::size_of::<super::Error>() <= 128,
+            "{}",
+            std::mem::size_of::<super::Error>()
         );
     }
 }

@@ -83,18 +83,24 @@
 
 #![deny(missing_docs)]
 
+// The modules, top to bottom: each uses only those below it.
 mod auth;
+mod call;
 mod cards;
 mod client;
 mod error;
 mod redact;
 mod retry;
+mod token;
+mod token_store;
 mod transport;
 
 pub use cards::{AssignCard, UpdateCard, UpdateCardStatus};
 pub use client::{Client, ClientBuilder, Environment};
 pub use error::{Error, ErrorKind};
 pub use redact::redact;
+pub use token::{AccessToken, Minter};
+pub use token_store::{InMemoryTokenStore, TokenFuture, TokenStore};
 
 pub use rust_decimal::Decimal;
 pub use uqpay_issuing_raw::money::Amount;

@@ -1,0 +1,254 @@
+//! One logical call: the only retry loop of the SDK.
+//!
+//! For each attempt the call takes a token from the [`Auth`] (the store's
+//! live one, or a new one after a 401), hands it and the attempt's time
+//! limit to the transport ([`ATTEMPT`]), sends the request the operation
+//! builds (with the same idempotency key every time), and turns the answer
+//! into a typed result or an [`Error`]. A retryable error ([`Error::is_retryable`])
+//! is retried after the policy's backoff or `Retry-After`, within the
+//! call's retry budget and deadline; a 401 gets one new token and one more
+//! attempt (not counted as a retry) when the client mints its own tokens.
+//! Attempts and timing are counted here, where they happen.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use progenitor_client::ResponseValue;
+use tracing::Instrument as _;
+use uqpay_issuing_raw::types::ApiError;
+use uuid::Uuid;
+
+use crate::auth::Auth;
+use crate::error::{self, Error};
+use crate::retry::{Next, RetryPolicy};
+use crate::token::AccessToken;
+use crate::transport::{Attempt, ATTEMPT};
+
+/// Everything a call needs from its client. Builders hold it in an `Arc`.
+#[derive(Debug)]
+pub(crate) struct Handle {
+    pub(crate) raw: uqpay_issuing_raw::Client,
+    pub(crate) auth: std::sync::Arc<Auth>,
+    pub(crate) defaults: Defaults,
+    pub(crate) base_url: String,
+}
+
+/// The client's settings for every call.
+#[derive(Clone, Debug)]
+pub(crate) struct Defaults {
+    pub(crate) policy: RetryPolicy,
+    /// The time limit of one attempt (the HTTP client's own timeout).
+    pub(crate) timeout: Duration,
+    /// The time limit of a whole call (retries and waits included).
+    pub(crate) deadline: Option<Duration>,
+    /// The default `x-on-behalf-of`.
+    pub(crate) on_behalf_of: Option<Uuid>,
+}
+
+/// What one call overrides (set on its builder).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Overrides {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) max_retries: Option<u32>,
+    pub(crate) deadline: Option<Duration>,
+}
+
+/// A call about to run: its operation, key and settings.
+pub(crate) struct Call<'a> {
+    pub(crate) handle: &'a Handle,
+    pub(crate) operation: &'static str,
+    /// The idempotency key every attempt carries (`None` for a read).
+    pub(crate) key: Option<Uuid>,
+    pub(crate) overrides: &'a Overrides,
+}
+
+impl Call<'_> {
+    /// Runs the call: `attempt` builds and sends one request with the
+    /// handle's raw client (it is called again, identically, for each retry).
+    pub(crate) async fn run<T, F, Fut>(self, attempt: F) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<ApiError>>>,
+    {
+        let span = tracing::info_span!(
+            "uqpay.call",
+            operation = self.operation,
+            idempotency_key = tracing::field::Empty,
+            status = tracing::field::Empty,
+            attempts = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        if let Some(key) = self.key {
+            span.record("idempotency_key", tracing::field::display(key));
+        }
+        self.run_in_span(attempt).instrument(span).await
+    }
+
+    async fn run_in_span<T, F, Fut>(self, mut attempt: F) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<ApiError>>>,
+    {
+        let handle = self.handle;
+        let defaults = &handle.defaults;
+        let policy = &defaults.policy;
+        let max_retries = self.overrides.max_retries.unwrap_or(policy.max_retries);
+        let started = Instant::now();
+        let deadline = self
+            .overrides
+            .deadline
+            .or(defaults.deadline)
+            .and_then(|d| started.checked_add(d));
+        let span = tracing::Span::current();
+        let mut attempts: u32 = 0;
+        let mut retries: u32 = 0;
+        let mut refused: Option<(AccessToken, String)> = None;
+        let mut refreshed = false;
+        let outcome = loop {
+            attempts += 1;
+            // The attempt's time limit: the call's, or the client's, and
+            // never past the deadline.
+            let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if remaining == Some(Duration::ZERO) {
+                break Err(Error::Timeout {
+                    idempotency_key: self.key,
+                });
+            }
+            let limit = self.overrides.timeout;
+            let timeout = match (limit, remaining) {
+                (Some(limit), Some(remaining)) => Some(limit.min(remaining)),
+                (None, Some(remaining)) if remaining < defaults.timeout => Some(remaining),
+                (limit, _) => limit,
+            };
+            let result = self.attempt(&mut attempt, timeout, refused.take()).await;
+            let (error, token) = match result {
+                Ok(value) => break Ok(value),
+                Err(failed) => failed,
+            };
+            // A refused token: one new token and one more attempt.
+            if matches!(error, Error::Unauthorized { .. })
+                && handle.auth.can_refresh()
+                && !refreshed
+            {
+                if let Some(token) = token {
+                    tracing::info!(attempt = attempts, "token refused, getting another one");
+                    refreshed = true;
+                    refused = Some((token, error.to_string()));
+                    continue;
+                }
+            }
+            if !error.is_retryable() || retries >= max_retries {
+                break Err(error);
+            }
+            let wait = match policy.next(retries + 1, error.retry_after()) {
+                Next::RetryAfter(wait) => wait,
+                Next::RetryAfterTooLong(asked) => {
+                    tracing::info!(
+                        asked_secs = asked.as_secs(),
+                        "the API asks for a longer wait than the client accepts; giving up"
+                    );
+                    break Err(error);
+                }
+            };
+            if deadline.is_some_and(|d| Instant::now().checked_add(wait).is_none_or(|at| at >= d)) {
+                tracing::info!("the call's deadline comes before the next attempt; giving up");
+                break Err(error);
+            }
+            retries += 1;
+            tracing::info!(
+                attempt = attempts,
+                error = %error,
+                delay_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                "attempt failed, retrying with the same idempotency key"
+            );
+            tokio::time::sleep(wait).await;
+        };
+        span.record("attempts", attempts);
+        span.record(
+            "latency_ms",
+            u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        );
+        match outcome {
+            Ok(response) => {
+                span.record("status", response.status().as_u16());
+                Ok(response.into_inner())
+            }
+            Err(error) => {
+                if let Some(status) = error.status() {
+                    span.record("status", status);
+                }
+                tracing::debug!(attempts, error = %error, "call failed");
+                Err(give_up(error, attempts, self.key))
+            }
+        }
+    }
+
+    /// One attempt: a token (waiting at most `timeout` for it), then the
+    /// request. On failure, the error and the token the request carried.
+    async fn attempt<T, F, Fut>(
+        &self,
+        attempt: &mut F,
+        timeout: Option<Duration>,
+        refused: Option<(AccessToken, String)>,
+    ) -> Result<ResponseValue<T>, (Error, Option<AccessToken>)>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<ApiError>>>,
+    {
+        let handle = self.handle;
+        let token = match handle.auth.current().filter(|_| refused.is_none()) {
+            Some(token) => token,
+            None => {
+                let wanted = handle.auth.token(refused.as_ref().map(|(t, _)| t));
+                let limit = timeout.unwrap_or(handle.defaults.timeout);
+                let waited =
+                    tokio::time::timeout(limit, wanted)
+                        .await
+                        .unwrap_or(Err(Error::Timeout {
+                            idempotency_key: None,
+                        }));
+                match waited {
+                    Ok(token) => token,
+                    Err(cause) => {
+                        let error = Error::Token {
+                            source: Box::new(cause),
+                            refused: refused.map(|(_, message)| message),
+                            attempts: 1,
+                            idempotency_key: None,
+                        };
+                        return Err((error, None));
+                    }
+                }
+            }
+        };
+        let context = Attempt {
+            token: token.header().clone(),
+            timeout,
+        };
+        // Boxed: the generated future is large, and keeping it out of line
+        // keeps the call's own future small.
+        match ATTEMPT.scope(context, Box::pin(attempt())).await {
+            Ok(response) => Ok(response),
+            Err(raw) => {
+                let api_key = handle.auth.api_key().unwrap_or_default();
+                let error = error::from_raw(raw, &[token.expose(), api_key]);
+                Err((error, Some(token)))
+            }
+        }
+    }
+}
+
+/// The error to return: a retryable failure after several attempts wraps
+/// into [`Error::RetriesExhausted`] (attempts and key visible); any other
+/// carries the call's attempt count and key.
+fn give_up(error: Error, attempts: u32, key: Option<Uuid>) -> Error {
+    if error.is_retryable() && attempts > 1 {
+        Error::RetriesExhausted {
+            attempts,
+            idempotency_key: key,
+            last: Box::new(error.with_call(attempts, key)),
+        }
+    } else {
+        error.with_call(attempts, key)
+    }
+}
