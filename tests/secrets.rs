@@ -236,3 +236,91 @@ async fn redirects_are_not_followed_and_the_token_stays_home() {
     assert_clean("the error", &format!("{error} {error:?}"));
     assert_clean("the tracing output", &capture.text());
 }
+
+/// A server that echoes what it was sent (the card number of the body, the
+/// token of the header) into 503s, retried: every text that reaches
+/// `tracing`, errors and `Debug` has both scrubbed, whatever the form.
+#[tokio::test]
+async fn a_server_echoing_secrets_into_retried_errors_leaks_nothing() {
+    use uqpay_e2e::{Script, ScriptedServer};
+    let capture = capture();
+    let echo = ScriptedServer::start(|seen| {
+        if seen.is_token_request() {
+            return Script::Answer(Canned::json(
+                200,
+                &format!(
+                    r#"{{"auth_token":"minted-opaque-{SECRET_TOKEN}","expired_at":{}}}"#,
+                    4_000_000_000u64
+                ),
+            ));
+        }
+        let body: serde_json::Value = serde_json::from_slice(&seen.body).unwrap_or_default();
+        let pan = body["card_number"].as_str().unwrap_or_default();
+        let spaced: Vec<&str> = (0..pan.len())
+            .step_by(4)
+            .map(|i| &pan[i..(i + 4).min(pan.len())])
+            .collect();
+        let message = format!(
+            "issuer rejected card_number {pan} / {} / {} ({}: {})",
+            spaced.join(" "),
+            spaced.join("-"),
+            "x-auth-token",
+            seen.header("x-auth-token"),
+        );
+        Script::Answer(Canned::json(
+            503,
+            &serde_json::json!({"type": "api_error", "code": "api_error", "message": message})
+                .to_string(),
+        ))
+    })
+    .await;
+    let fixed = fast_builder(&echo.base_url())
+        .token(SECRET_TOKEN)
+        .max_retries(2)
+        .build()
+        .unwrap();
+    let minting = fast_builder(&echo.base_url())
+        .credentials("client-echo", API_KEY)
+        .max_retries(2)
+        .build()
+        .unwrap();
+    let mut outputs = Vec::new();
+    for (client, pan) in [(&fixed, PANS[0]), (&minting, PANS[1])] {
+        let error = client
+            .assign_card()
+            .cardholder_id(Uuid::new_v4())
+            .card_number(pan)
+            .card_currency("USD")
+            .card_mode(CardMode::Single)
+            .send()
+            .instrument(tracing::info_span!("echo"))
+            .await
+            .unwrap_err();
+        assert_eq!(error.attempts(), 3, "{error}");
+        outputs.push(format!("{error} / {error:?}"));
+    }
+    let captured = capture.text();
+    assert!(
+        captured.contains("attempt failed, retrying") && captured.contains("issuer rejected"),
+        "the retries were not logged:\n{captured}"
+    );
+    assert!(
+        outputs
+            .iter()
+            .all(|o| o.contains("409636") || o.contains("555544")),
+        "{outputs:#?}"
+    );
+    for output in &outputs {
+        assert_clean("an echoed error", output);
+        assert!(!output.contains("4096 3608 0013 3951"), "{output}");
+    }
+    assert_clean("the tracing output", &captured);
+    for grouped in [
+        "4096 3608 0013 3951",
+        "4096-3608-0013-3951",
+        "5555 4444 3333 2222",
+        "5555-4444-3333-2222",
+    ] {
+        assert!(!captured.contains(grouped), "{grouped} in the capture");
+    }
+}

@@ -85,7 +85,7 @@ impl Write for Capture {
 // ---------------------------------------------------------------------------
 // A server that answers every request the same way
 
-/// A request as a [`FixedServer`] saw it.
+/// A request as a scripted server saw it.
 #[derive(Clone, Debug)]
 pub struct Seen {
     /// The method.
@@ -96,6 +96,21 @@ pub struct Seen {
     pub headers: HeaderMap,
     /// The body.
     pub body: Bytes,
+}
+
+impl Seen {
+    /// The text of a header ("" when absent).
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// Whether this is a request to the token endpoint.
+    pub fn is_token_request(&self) -> bool {
+        self.uri.path().ends_with("/v1/connect/token")
+    }
 }
 
 /// What a [`FixedServer`] answers.
@@ -118,65 +133,96 @@ impl Canned {
             body: Bytes::from(body.to_owned()),
         }
     }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    fn into_response(self) -> Response {
+        let mut response = Response::new(Body::from(self.body));
+        *response.status_mut() = self.status;
+        for (name, value) in &self.headers {
+            response.headers_mut().insert(
+                axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        response
+    }
 }
 
-/// A loopback HTTP server answering every request with a fixed response and
-/// recording what it received. Stops when dropped.
-pub struct FixedServer {
+/// What a [`ScriptedServer`] does with one request.
+#[derive(Clone, Debug)]
+pub enum Script {
+    /// Answers.
+    Answer(Canned),
+    /// Never answers (the connection stays open).
+    Hang,
+    /// Sends the status, headers and the first `n` bytes of the body, then
+    /// breaks the connection.
+    Truncate(Canned, usize),
+}
+
+type Responder = Arc<dyn Fn(&Seen) -> Script + Send + Sync>;
+
+/// A loopback HTTP server that answers each request as a script says and
+/// records what it received. Stops when dropped.
+pub struct ScriptedServer {
     addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
-    canned: Arc<Mutex<Canned>>,
     task: tokio::task::JoinHandle<()>,
 }
 
-impl FixedServer {
-    /// Starts a server answering `canned` to everything.
-    pub async fn start(canned: Canned) -> Self {
+impl ScriptedServer {
+    /// Starts a server answering each request with `script(request)`.
+    pub async fn start(script: impl Fn(&Seen) -> Script + Send + Sync + 'static) -> Self {
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let canned = Arc::new(Mutex::new(canned));
-        let answer = canned.clone();
+        let script: Responder = Arc::new(script);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let record = seen.clone();
         let app = axum::Router::new().fallback(move |request: Request<Body>| {
             let record = record.clone();
-            let canned = answer.lock().unwrap().clone();
+            let script = script.clone();
             async move {
                 let (parts, body) = request.into_parts();
                 let body = axum::body::to_bytes(body, usize::MAX)
                     .await
                     .unwrap_or_default();
-                record.lock().unwrap().push(Seen {
+                let seen = Seen {
                     method: parts.method,
                     uri: parts.uri,
                     headers: parts.headers,
                     body,
-                });
-                let mut response = Response::new(Body::from(canned.body.clone()));
-                *response.status_mut() = canned.status;
-                for (name, value) in &canned.headers {
-                    response.headers_mut().insert(
-                        axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                        value.parse().unwrap(),
-                    );
+                };
+                let action = script(&seen);
+                record.lock().unwrap().push(seen);
+                match action {
+                    Script::Answer(canned) => canned.into_response(),
+                    Script::Hang => std::future::pending().await,
+                    Script::Truncate(canned, n) => {
+                        let head = canned.body.slice(..n.min(canned.body.len()));
+                        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+                            Ok(head),
+                            Err(std::io::Error::other("the connection breaks")),
+                        ];
+                        let mut response = Canned {
+                            body: Bytes::new(),
+                            ..canned
+                        }
+                        .into_response();
+                        *response.body_mut() = Body::from_stream(futures::stream::iter(chunks));
+                        response
+                    }
                 }
-                response
             }
         });
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        Self {
-            addr,
-            seen,
-            canned,
-            task,
-        }
-    }
-
-    /// Answers `canned` from now on.
-    pub fn set(&self, canned: Canned) {
-        *self.canned.lock().unwrap() = canned;
+        Self { addr, seen, task }
     }
 
     /// `http://127.0.0.1:PORT/api`.
@@ -193,11 +239,62 @@ impl FixedServer {
     pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
+
+    /// The requests received so far by the token endpoint.
+    pub fn token_requests(&self) -> usize {
+        self.seen().iter().filter(|s| s.is_token_request()).count()
+    }
+
+    /// The requests received so far by the card endpoints.
+    pub fn card_requests(&self) -> Vec<Seen> {
+        self.seen()
+            .into_iter()
+            .filter(|s| !s.is_token_request())
+            .collect()
+    }
 }
 
-impl Drop for FixedServer {
+impl Drop for ScriptedServer {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// A loopback HTTP server answering every request with the same response
+/// (which [`FixedServer::set`] changes) and recording what it received.
+pub struct FixedServer {
+    server: ScriptedServer,
+    canned: Arc<Mutex<Canned>>,
+}
+
+impl FixedServer {
+    /// Starts a server answering `canned` to everything.
+    pub async fn start(canned: Canned) -> Self {
+        let canned = Arc::new(Mutex::new(canned));
+        let answer = canned.clone();
+        let server =
+            ScriptedServer::start(move |_| Script::Answer(answer.lock().unwrap().clone())).await;
+        Self { server, canned }
+    }
+
+    /// Answers `canned` from now on.
+    pub fn set(&self, canned: Canned) {
+        *self.canned.lock().unwrap() = canned;
+    }
+
+    /// `http://127.0.0.1:PORT/api`.
+    pub fn base_url(&self) -> String {
+        self.server.base_url()
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn origin(&self) -> String {
+        self.server.origin()
+    }
+
+    /// The requests received so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.server.seen()
     }
 }
 

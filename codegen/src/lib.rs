@@ -134,7 +134,7 @@ pub fn generate_from_path(path: &Path) -> Result<String, Error> {
 /// For a schema `NameOnCard` with `maxLength: 26` this emits
 /// `pub const NAME_ON_CARD_MAX_LENGTH: usize = 26;`; likewise `_MIN_LENGTH`,
 /// `_PATTERN` (`&str`), `_MINIMUM` (`&str`, the decimal text) and, from the
-/// `x-max-bytes` extension, `_MAX_BYTES`.
+/// extensions, `_MAX_BYTES` (`x-max-bytes`) and `_PRINTABLE` (`x-printable`).
 pub fn constraints(spec: &openapiv3::OpenAPI) -> proc_macro2::TokenStream {
     use openapiv3::{ReferenceOr, SchemaKind, Type};
 
@@ -175,6 +175,13 @@ pub fn constraints(spec: &openapiv3::OpenAPI) -> proc_macro2::TokenStream {
                 }
             }
             _ => {}
+        }
+        if schema.schema_data.extensions.get("x-printable") == Some(&serde_json::Value::Bool(true))
+        {
+            let doc = format!(
+                "`{name}`: printable characters only (`x-printable`; checked by `rules::unprintable`)."
+            );
+            push("PRINTABLE", doc, quote!(true), quote!(bool));
         }
         if let Some(max) = schema.schema_data.extensions.get("x-max-bytes") {
             if let Some(max) = max.as_u64() {

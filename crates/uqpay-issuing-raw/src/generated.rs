@@ -756,7 +756,7 @@ pub mod types {
             Self(value)
         }
     }
-    ///The cardholder name shown on the card. When the Secure Iframe renders the cardholder name (cardholder_name=true), this value is used as the default; if omitted, the iframe falls back to first_name + last_name from the cardholder record.
+    ///The cardholder name shown on the card. When the Secure Iframe renders the cardholder name (cardholder_name=true), this value is used as the default; if omitted, the iframe falls back to first_name + last_name from the cardholder record. Its length is counted in characters (Unicode scalar values, as JSON Schema counts `maxLength`). `x-printable: true` (this project's rule; UQPay states none): only printable characters, so no control characters (Unicode Cc), format characters (Cf: zero-width spaces and joiners, direction overrides, soft hyphens), line or paragraph separators (Zl, Zp), private-use, surrogate or unassigned code points (Co, Cs, Cn). A card cannot show them, and they make two names that look alike differ.
     #[derive(
         ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
     )]
@@ -2871,6 +2871,8 @@ pub mod constraints {
     pub const NAME_ON_CARD_MAX_LENGTH: usize = 26;
     ///`NameOnCard`: at least 1 characters (`minLength`).
     pub const NAME_ON_CARD_MIN_LENGTH: usize = 1;
+    ///`NameOnCard`: printable characters only (`x-printable`; checked by `rules::unprintable`).
+    pub const NAME_ON_CARD_PRINTABLE: bool = true;
     ///`UpdateReason`: at most 100 characters (`maxLength`).
     pub const UPDATE_REASON_MAX_LENGTH: usize = 100;
     ///`Mcc`: at most 4 characters (`maxLength`).

@@ -9,7 +9,8 @@
 //! - [`pan`]: [`CardNumber`](pan::CardNumber), a card number whose `Debug`
 //!   and `Display` show at most its first 6 and last 4 digits;
 //! - [`rules`]: the request rules JSON Schema cannot state (an empty Update
-//!   Card, the metadata size), shared by the client and the simulator;
+//!   Card, the metadata size, printable names), shared by the client and the
+//!   simulator;
 //! - [`status`]: `Display` and comparisons for the open status enums;
 //! - [`hooks`]: the seam through which a higher layer (the `uqpay-issuing`
 //!   crate) executes the requests: authentication, retries, tracing.

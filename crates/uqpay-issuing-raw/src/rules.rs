@@ -3,9 +3,45 @@
 //! `uqpay-mock` simulator (on receipt) apply exactly the same ones.
 
 use serde_json::Value;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory as _};
 
 use crate::constraints::METADATA_MAX_BYTES;
 use crate::types::{Metadata, UpdateCardRequest};
+
+/// The first character of `text` that the spec's `x-printable` refuses
+/// (control, format, separator other than the space, private-use, surrogate
+/// or unassigned), with its position in characters; `None` when every
+/// character is printable.
+///
+/// ```
+/// use uqpay_issuing_raw::rules::unprintable;
+///
+/// assert_eq!(unprintable("MARSHALL HU"), None);
+/// assert_eq!(unprintable("MARSHALL\u{200B}HU"), Some((8, '\u{200B}')));
+/// ```
+pub fn unprintable(text: &str) -> Option<(usize, char)> {
+    text.chars().enumerate().find(|(_, c)| {
+        matches!(
+            c.general_category(),
+            GeneralCategory::Control
+                | GeneralCategory::Format
+                | GeneralCategory::LineSeparator
+                | GeneralCategory::ParagraphSeparator
+                | GeneralCategory::PrivateUse
+                | GeneralCategory::Surrogate
+                | GeneralCategory::Unassigned
+        )
+    })
+}
+
+/// Why a `name_on_card` breaks the `x-printable` rule, naming the character
+/// by its code point (it may be invisible) and position.
+pub fn unprintable_reason(position: usize, c: char) -> String {
+    format!(
+        "must contain printable characters only, got U+{:04X} at position {position}",
+        u32::from(c)
+    )
+}
 
 impl UpdateCardRequest {
     /// An Update Card that changes nothing (every field left out).
@@ -84,6 +120,38 @@ fn json_size(value: &impl serde::Serialize) -> usize {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn printable_names_pass_and_invisible_characters_do_not() {
+        for ok in [
+            "MARSHALL HU",
+            "Zoë O'Brien-Smith",
+            "李小龍",
+            "José Ñúñez",
+            "A",
+        ] {
+            assert_eq!(unprintable(ok), None, "{ok:?}");
+        }
+        for (bad, at) in [
+            ("A\nB", 1),
+            ("\u{7}BELL", 0),
+            ("ZERO\u{200B}WIDTH", 4),
+            ("JOIN\u{200D}ER", 4),
+            ("\u{202E}REVERSED", 0),
+            ("SOFT\u{AD}HYPHEN", 4),
+            ("BOM\u{FEFF}", 3),
+            ("LINE\u{2028}SEP", 4),
+            ("TAG\u{E0041}", 3),
+            ("PRIVATE\u{E000}", 7),
+            ("UNASSIGNED\u{0378}", 10),
+        ] {
+            assert_eq!(unprintable(bad).map(|(i, _)| i), Some(at), "{bad:?}");
+        }
+        assert_eq!(
+            unprintable_reason(4, '\u{200B}'),
+            "must contain printable characters only, got U+200B at position 4"
+        );
+    }
 
     #[test]
     fn the_size_bound_is_never_below_the_size() {

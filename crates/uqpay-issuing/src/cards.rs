@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use uqpay_issuing_raw::constraints as limits;
 use uqpay_issuing_raw::money::Amount;
 use uqpay_issuing_raw::pan::{CardNumber, CardNumberError};
+use uqpay_issuing_raw::rules;
 use uqpay_issuing_raw::types::{
     AssignCardRequest, AssignCardResponse, CardMode, CardStatus, CardholderId, CurrencyCode, Mcc,
     Metadata, NameOnCard, RiskControls, SpendingControl, SpendingInterval, UpdateCardRequest,
@@ -399,7 +400,10 @@ impl UpdateCard {
         self
     }
 
-    /// The name embossed on the card: 1 to 26 characters.
+    /// The name embossed on the card: 1 to 26 characters (Unicode scalar
+    /// values), printable ones only: control, format (zero-width, direction
+    /// overrides, soft hyphens...), separator, private-use and unassigned
+    /// characters are refused.
     pub fn name_on_card(mut self, name: impl Into<String>) -> Self {
         self.fields.name_on_card = Some(name.into());
         self
@@ -514,6 +518,14 @@ impl UpdateCardFields {
         let name_on_card = self
             .name_on_card
             .map(|name| {
+                if limits::NAME_ON_CARD_PRINTABLE {
+                    if let Some((at, c)) = rules::unprintable(&name) {
+                        return Err(Error::validation(
+                            "name_on_card",
+                            rules::unprintable_reason(at, c),
+                        ));
+                    }
+                }
                 let length = chars(&name);
                 NameOnCard::try_from(name).map_err(|_| {
                     Error::validation(

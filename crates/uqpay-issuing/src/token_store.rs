@@ -108,6 +108,20 @@ impl InMemoryTokenStore {
         Self::default()
     }
 
+    /// Makes `token` the live token of `client_id` (for example one saved
+    /// before a restart). It is used until it expires and renewed five
+    /// minutes before, as if it had UQPay's 30-minute lifetime.
+    pub fn insert(&self, client_id: impl Into<String>, token: AccessToken) {
+        let renew = token
+            .expires_at()
+            .checked_sub(REFRESH_MARGIN)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let mut slots = self.lock();
+        let slot = slots.entry(client_id.into()).or_default();
+        slot.live = Some((token, renew));
+        slot.failure = None;
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
         self.shared.lock().unwrap_or_else(|e| e.into_inner())
     }

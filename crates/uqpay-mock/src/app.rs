@@ -16,12 +16,12 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{watch, Notify};
 use uuid::Uuid;
 
-use uqpay_issuing_raw::constraints;
 use uqpay_issuing_raw::types::{
     AccessToken, AssignCardRequest, AssignCardResponse, CardMode, CardState, CardStatus,
     KnownErrorCode, OrderState, ReportedCardStatus, ReportedOrderStatus, RiskControls,
     UpdateCardRequest, UpdateCardResponse, UpdateCardStatusRequest, UpdateCardStatusResponse,
 };
+use uqpay_issuing_raw::{constraints, rules};
 
 use crate::clock::Clock;
 use crate::faults::{Fault, FaultPlan};
@@ -743,6 +743,17 @@ fn validate_update_card(request: &UpdateCardRequest) -> Result<(), Reply> {
              no_pin_payment_amount, spending_controls, risk_controls, metadata"
                 .into(),
         ));
+    }
+    if let Some((at, c)) = request
+        .name_on_card
+        .as_ref()
+        .filter(|_| constraints::NAME_ON_CARD_PRINTABLE)
+        .and_then(|name| rules::unprintable(name))
+    {
+        return Err(Reply::invalid(format!(
+            "name_on_card: {}",
+            rules::unprintable_reason(at, c)
+        )));
     }
     if let Some(size) = request.metadata.as_ref().and_then(|m| m.oversize()) {
         return Err(Reply::invalid(format!(
