@@ -52,6 +52,27 @@ impl Inner {
     }
 }
 
+impl Client {
+    /// A client of `baseurl` whose `reqwest::Client` never follows a
+    /// redirect, with [`Client::new`]'s 15-second timeouts.
+    ///
+    /// Prefer it to [`Client::new`], which keeps reqwest's default policy
+    /// (up to 10 redirects, stripping only the standard `Authorization`,
+    /// `Cookie` and `Proxy-Authorization` headers): an `x-auth-token` put on
+    /// every request (e.g. as a default header) would follow a redirect to
+    /// another host. The `uqpay-issuing` crate builds its client this way too.
+    pub fn new_without_redirects(baseurl: &str, inner: Inner) -> Self {
+        let dur = std::time::Duration::from_secs(15);
+        let client = reqwest::ClientBuilder::new()
+            .connect_timeout(dur)
+            .timeout(dur)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a reqwest client with these settings always builds");
+        Self::new_with_client(baseurl, client, inner)
+    }
+}
+
 impl ClientHooks<Inner> for Client {
     async fn exec(
         &self,

@@ -1,0 +1,251 @@
+//! The HTTP layer users configure: an egress proxy (a real CONNECT proxy,
+//! written here with hyper), a private root certificate (a CA made with
+//! rcgen, in front of the simulator through TLS), and the SDK's invariants
+//! that survive whatever `configure_http` does.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http_body_util::Empty;
+use hyper::body::Bytes;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response};
+use hyper_util::rt::TokioIo;
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use uqpay_e2e::{pan, Canned, FixedServer, Script, ScriptedServer, TOKEN};
+use uqpay_issuing::{CardMode, Client, Error};
+use uqpay_mock::MockServer;
+use uuid::Uuid;
+
+/// A private CA and a certificate for `localhost` it signed.
+struct Pki {
+    ca_pem: String,
+    leaf: CertificateDer<'static>,
+    leaf_key: PrivateKeyDer<'static>,
+}
+
+fn pki() -> Pki {
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "uqpay-issuing test CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let mut leaf = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    leaf.distinguished_name
+        .push(DnType::CommonName, "localhost");
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    leaf.use_authority_key_identifier_extension = true;
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
+    Pki {
+        ca_pem: ca_cert.pem(),
+        leaf: leaf_cert.der().clone(),
+        leaf_key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+    }
+}
+
+/// Terminates TLS with `pki`'s certificate on a free port and forwards the
+/// plain bytes to `target`. Returns the port.
+async fn tls_front(pki: &Pki, target: SocketAddr) -> u16 {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![pki.leaf.clone()], pki.leaf_key.clone_key())
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let Ok(mut plain) = TcpStream::connect(target).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    port
+}
+
+/// What the proxy saw: the target of each CONNECT, and every header name
+/// of every request it was sent in the clear.
+#[derive(Clone, Default)]
+struct ProxyLog {
+    tunnels: Arc<Mutex<Vec<String>>>,
+    headers: Arc<Mutex<Vec<String>>>,
+}
+
+/// An HTTP proxy on a free port that tunnels CONNECT requests (refusing
+/// anything else with a 405).
+async fn connect_proxy() -> (String, ProxyLog) {
+    let log = ProxyLog::default();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = log.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let seen = seen.clone();
+            let service = service_fn(move |request: Request<hyper::body::Incoming>| {
+                let seen = seen.clone();
+                async move {
+                    seen.headers
+                        .lock()
+                        .unwrap()
+                        .extend(request.headers().keys().map(|k| k.to_string()));
+                    if request.method() != Method::CONNECT {
+                        let mut refused = Response::new(Empty::<Bytes>::new());
+                        *refused.status_mut() = hyper::StatusCode::METHOD_NOT_ALLOWED;
+                        return Ok::<_, hyper::Error>(refused);
+                    }
+                    let target = request.uri().authority().unwrap().to_string();
+                    seen.tunnels.lock().unwrap().push(target.clone());
+                    tokio::spawn(async move {
+                        let Ok(upgraded) = hyper::upgrade::on(request).await else {
+                            return;
+                        };
+                        let Ok(mut server) = TcpStream::connect(&target).await else {
+                            return;
+                        };
+                        let mut client = TokioIo::new(upgraded);
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    });
+                    Ok(Response::new(Empty::<Bytes>::new()))
+                }
+            });
+            tokio::spawn(async move {
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades()
+                    .await;
+            });
+        }
+    });
+    (url, log)
+}
+
+async fn assign(client: &Client, n: u64) -> Result<Uuid, Error> {
+    client
+        .assign_card()
+        .cardholder_id(Uuid::new_v4())
+        .card_number(pan(n))
+        .card_currency("USD")
+        .card_mode(CardMode::Share)
+        .send()
+        .await
+        .map(|card| card.card_id)
+}
+
+#[tokio::test]
+async fn through_an_egress_proxy_to_a_host_with_a_private_ca() {
+    let simulator = MockServer::builder().token(TOKEN).start().await.unwrap();
+    let pki = pki();
+    let port = tls_front(&pki, simulator.addr()).await;
+    let (proxy, log) = connect_proxy().await;
+    let ca = reqwest::Certificate::from_pem(pki.ca_pem.as_bytes()).unwrap();
+    let client = Client::builder()
+        .token(TOKEN)
+        .base_url(format!("https://localhost:{port}/api"))
+        .max_retries(0)
+        .configure_http(move |http| {
+            http.proxy(reqwest::Proxy::all(&proxy).unwrap())
+                .add_root_certificate(ca.clone())
+                .pool_max_idle_per_host(4)
+        })
+        .build()
+        .unwrap();
+    let card = assign(&client, 1).await.unwrap();
+    client
+        .update_card(card)
+        .name_on_card("THROUGH A PROXY")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        simulator.card(card).unwrap().name_on_card.as_deref(),
+        Some("THROUGH A PROXY")
+    );
+    // The calls went through the proxy's tunnel; the proxy never saw the
+    // token (it travels inside TLS).
+    let tunnels = log.tunnels.lock().unwrap().clone();
+    assert!(!tunnels.is_empty(), "no CONNECT");
+    assert!(
+        tunnels.iter().all(|t| *t == format!("localhost:{port}")),
+        "{tunnels:?}"
+    );
+    let headers = log.headers.lock().unwrap().clone();
+    assert!(!headers.iter().any(|h| h == "x-auth-token"), "{headers:?}");
+}
+
+#[tokio::test]
+async fn an_unknown_certificate_authority_is_refused() {
+    let simulator = MockServer::builder().token(TOKEN).start().await.unwrap();
+    let pki = pki();
+    let port = tls_front(&pki, simulator.addr()).await;
+    let client = Client::builder()
+        .token(TOKEN)
+        .base_url(format!("https://localhost:{port}/api"))
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let error = assign(&client, 2).await.unwrap_err();
+    assert!(matches!(error, Error::Network { .. }), "{error:?}");
+    assert!(
+        error.to_string().to_lowercase().contains("certificate"),
+        "{error}"
+    );
+    assert_eq!(simulator.card_requests_received(), 0);
+}
+
+#[tokio::test]
+async fn configure_http_cannot_turn_redirects_back_on() {
+    let elsewhere = FixedServer::start(Canned::json(200, "{}")).await;
+    let redirecting = FixedServer::start(Canned::json(307, "").with_header(
+        "location",
+        &format!("{}/api/v1/issuing/cards/assign", elsewhere.origin()),
+    ))
+    .await;
+    let client = Client::builder()
+        .token(TOKEN)
+        .base_url(redirecting.base_url())
+        .configure_http(|http| http.redirect(reqwest::redirect::Policy::limited(10)))
+        .build()
+        .unwrap();
+    let error = assign(&client, 3).await.unwrap_err();
+    assert_eq!(error.status(), Some(307), "{error}");
+    assert!(
+        elsewhere.seen().is_empty(),
+        "the token reached another host"
+    );
+}
+
+#[tokio::test]
+async fn a_timeout_set_in_configure_http_applies() {
+    let server = ScriptedServer::start(|_| Script::Hang).await;
+    let client = Client::builder()
+        .token(TOKEN)
+        .base_url(server.base_url())
+        .max_retries(0)
+        .configure_http(|http| http.timeout(Duration::from_millis(200)))
+        .build()
+        .unwrap();
+    let error = assign(&client, 4).await.unwrap_err();
+    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+}
