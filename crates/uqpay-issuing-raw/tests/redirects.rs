@@ -32,8 +32,8 @@ async fn serve(answer: String) -> (String, Arc<AtomicUsize>) {
     (url, hits)
 }
 
-fn request(client: &Client) -> impl std::future::Future<Output = u16> + '_ {
-    async move {
+async fn request(client: &Client) -> u16 {
+    {
         let result = client
             .update_card_status()
             .id(uuid::Uuid::nil())
