@@ -9,8 +9,15 @@
 //! | schema         | Rust type                                    | why |
 //! | -------------- | -------------------------------------------- | --- |
 //! | `Amount`       | `crate::money::Amount`                       | exact decimal money on the wire, never an `f64` |
+//! | `Money`        | `crate::money::Money`                        | reported money, a number or a string, read exactly |
 //! | `CardNumber`   | `crate::pan::CardNumber`                     | a PAN whose `Debug` shows at most 6 + 4 digits |
+//! | `MaskedCardNumber` | `crate::pan::MaskedCardNumber`           | a reported card number, printed masked whatever came |
+//! | `ActivationCode` | `crate::secret::ActivationCode`            | a secret whose `Debug` never shows it |
 //! | `Timestamp`    | `chrono::DateTime<chrono::FixedOffset>`      | keeps the `+08:00` offset the API sends |
+//!
+//! Besides progenitor's output, the file gets two generated modules:
+//! `constraints` (every documented limit as a constant) and `events` (the
+//! webhook events of the spec's `x-webhooks` map, with their typed data).
 //!
 //! The output is deterministic: the same spec gives byte-identical source.
 
@@ -55,6 +62,9 @@ pub enum Error {
     /// rustfmt could not be run or failed.
     #[error("rustfmt failed: {0}")]
     Rustfmt(String),
+    /// The `x-webhooks` extension is malformed.
+    #[error("x-webhooks: {0}")]
+    Webhooks(String),
 }
 
 /// The workspace root (the parent of this crate's directory).
@@ -97,8 +107,23 @@ pub fn settings() -> GenerationSettings {
             [TypeImpl::Display, TypeImpl::FromStr].into_iter(),
         )
         .with_replacement(
+            "Money",
+            "crate::money::Money",
+            [TypeImpl::Display, TypeImpl::FromStr].into_iter(),
+        )
+        .with_replacement(
             "CardNumber",
             "crate::pan::CardNumber",
+            [TypeImpl::FromStr].into_iter(),
+        )
+        .with_replacement(
+            "MaskedCardNumber",
+            "crate::pan::MaskedCardNumber",
+            [TypeImpl::Display, TypeImpl::FromStr].into_iter(),
+        )
+        .with_replacement(
+            "ActivationCode",
+            "crate::secret::ActivationCode",
             [TypeImpl::FromStr].into_iter(),
         )
         .with_replacement(
@@ -115,6 +140,7 @@ pub fn generate(spec: &openapiv3::OpenAPI) -> Result<String, Error> {
     let mut generator = Generator::new(&settings());
     let mut tokens = generator.generate_tokens(spec)?;
     tokens.extend(constraints(spec));
+    tokens.extend(events(spec)?);
     let file: syn::File = syn::parse2(split_doc_lines(tokens))?;
     let pretty = prettyplease::unparse(&file);
     let formatted = rustfmt(&format!("{HEADER}\n{pretty}"))?;
@@ -199,6 +225,83 @@ pub fn constraints(spec: &openapiv3::OpenAPI) -> proc_macro2::TokenStream {
             #(#items)*
         }
     }
+}
+
+/// The `events` module, from the spec's top-level `x-webhooks` extension (a
+/// map of event type to the component schema of its `data`): an
+/// `EventData` enum with one variant per schema (named after it, less a
+/// `Data` suffix) plus `Unknown(serde_json::Value)`, and the function that
+/// parses an event's data by its type.
+pub fn events(spec: &openapiv3::OpenAPI) -> Result<proc_macro2::TokenStream, Error> {
+    let Some(map) = spec.extensions.get("x-webhooks") else {
+        return Ok(proc_macro2::TokenStream::new());
+    };
+    let map = map
+        .as_object()
+        .ok_or_else(|| Error::Webhooks("must be a map of event type to schema name".into()))?;
+    let schemas = spec.components.as_ref().map(|c| &c.schemas);
+    // Schemas in order of first appearance, each with its event types.
+    let mut variants: Vec<(String, Vec<String>)> = Vec::new();
+    for (event_type, schema) in map {
+        let schema = schema
+            .as_str()
+            .ok_or_else(|| Error::Webhooks(format!("{event_type}: the schema must be a name")))?;
+        if !schemas.is_some_and(|s| s.contains_key(schema)) {
+            return Err(Error::Webhooks(format!(
+                "{event_type}: no component schema {schema}"
+            )));
+        }
+        match variants.iter_mut().find(|(name, _)| name == schema) {
+            Some((_, types)) => types.push(event_type.clone()),
+            None => variants.push((schema.to_owned(), vec![event_type.clone()])),
+        }
+    }
+    let table = map.iter().map(|(event_type, schema)| {
+        let schema = schema.as_str().unwrap_or_default();
+        quote! { (#event_type, #schema) }
+    });
+    let mut enum_variants = Vec::new();
+    let mut arms = Vec::new();
+    for (schema, types) in &variants {
+        let variant = quote::format_ident!("{}", schema.strip_suffix("Data").unwrap_or(schema));
+        let ty = quote::format_ident!("{schema}");
+        let doc = format!("The data of {}.", types.join(", "));
+        enum_variants.push(quote! {
+            #[doc = #doc]
+            #variant(super::types::#ty)
+        });
+        arms.push(quote! {
+            #(#types)|* => ::serde_json::from_str(data).map(Self::#variant)
+        });
+    }
+    Ok(quote! {
+        /// The webhook events the spec names (its `x-webhooks` map), with
+        /// their typed data.
+        pub mod events {
+            /// Each event type the spec names, with the schema of its `data`.
+            pub const EVENT_TYPES: &[(&str, &str)] = &[#(#table),*];
+
+            /// The `data` of an event: typed for the event types the spec
+            /// names, the JSON as sent for any other.
+            #[derive(Clone, Debug, PartialEq)]
+            pub enum EventData {
+                #(#enum_variants,)*
+                /// An event type this version does not know: its `data` as sent.
+                Unknown(::serde_json::Value),
+            }
+
+            impl EventData {
+                /// Parses `data` (the JSON text of the event's `data`) as
+                /// the data of `event_type`.
+                pub fn from_json(event_type: &str, data: &str) -> ::std::result::Result<Self, ::serde_json::Error> {
+                    match event_type {
+                        #(#arms,)*
+                        _ => ::serde_json::from_str(data).map(Self::Unknown),
+                    }
+                }
+            }
+        }
+    })
 }
 
 /// Rewrites every multi-line `#[doc = "a\nb"]` into one `#[doc]` per line.

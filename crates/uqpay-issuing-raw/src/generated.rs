@@ -23,6 +23,55 @@ pub mod types {
             Default::default()
         }
     }
+    ///The data of card.activation.code: a physical card's activation code (`source_id` is the card id).
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema,
+    )]
+    pub struct ActivationCodeData {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub activation_code: ::std::option::Option<crate::secret::ActivationCode>,
+        ///The card.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_number: ::std::option::Option<crate::pan::MaskedCardNumber>,
+    }
+    impl ActivationCodeData {
+        pub fn builder() -> builder::ActivationCodeData {
+            Default::default()
+        }
+    }
+    ///The data of card.activation.status (`source_id` is the card id).
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema,
+    )]
+    pub struct ActivationStatusData {
+        ///"Activated" (title case; the failure value is undocumented).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub activation_status: ::std::option::Option<::std::string::String>,
+        ///The card.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_number: ::std::option::Option<crate::pan::MaskedCardNumber>,
+    }
+    impl ActivationStatusData {
+        pub fn builder() -> builder::ActivationStatusData {
+            Default::default()
+        }
+    }
     ///UQPay's error body. The card endpoints answer with `type`, `code`, `message` (and `missing_fields` when required fields are missing); the legacy flat 400 and the rate limiter answer with `code` and `message` only; the auth gateway answers a bad token with `error` only. Every field is optional so that all the shapes parse.
     #[derive(
         ::serde::Deserialize,
@@ -91,6 +140,124 @@ pub mod types {
             Default::default()
         }
     }
+    ///A card as Retrieve Card answers it. Only `card_id` and `card_status` are required (the pages mark none; UQPay's SDKs disagree on the rest), money is read exactly from a number or a string, and unknown statuses and fields are kept or ignored.
+    #[derive(
+        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+    )]
+    pub struct Card {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub available_balance: ::std::option::Option<crate::money::Money>,
+        ///The card's BIN (6 to 8 digits).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_bin: ::std::option::Option<::std::string::String>,
+        ///The card's currency.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_currency: ::std::option::Option<::std::string::String>,
+        ///Unique identifier for the card.
+        pub card_id: ::uuid::Uuid,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_limit: ::std::option::Option<crate::money::Money>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_number: ::std::option::Option<crate::pan::MaskedCardNumber>,
+        ///The card product.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_product_id: ::std::option::Option<::std::string::String>,
+        ///VISA, MASTERCARD, UNIONPAY...
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_scheme: ::std::option::Option<::std::string::String>,
+        pub card_status: ReportedCardStatus,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cardholder: ::std::option::Option<CardholderSummary>,
+        ///How much of `card_limit` has been used, as sent (a decimal string in UQPay's example, "51.00").
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub consumed_amount: ::std::option::Option<::std::string::String>,
+        ///VIRTUAL or PHYSICAL.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub form_factor: ::std::option::Option<::std::string::String>,
+        ///The card's metadata, as sent: an object of strings in every example, but UQPay's SDKs also accept "", null and [].
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub metadata: ::std::option::Option<::serde_json::Value>,
+        ///SINGLE or SHARE.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mode_type: ::std::option::Option<::std::string::String>,
+        ///The no-PIN payment amount as Retrieve Card writes it: the amount with the currency glued on ("2000USD"), unlike the Update Card request's bare number.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub no_pin_payment_amount: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub risk_controls: ::std::option::Option<ReportedRiskControls>,
+        ///The card's spending controls (absent, or empty).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub spending_controls: ::std::option::Option<::std::vec::Vec<ReportedSpendingControl>>,
+        ///The reason recorded with the last status change.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub update_reason: ::std::option::Option<::std::string::String>,
+    }
+    impl Card {
+        pub fn builder() -> builder::Card {
+            Default::default()
+        }
+    }
+    ///The data of card.create.succeeded and card.create.failed (also sent when an Assign Card order completes). `source_id` is the card order. The v1.6 payload names the balance `card_available_balance`, the controls `spending_limits` and `risk_control`; the other spellings are accepted too.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema,
+    )]
+    pub struct CardCreatedData {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub available_balance: ::std::option::Option<crate::money::Money>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_available_balance: ::std::option::Option<crate::money::Money>,
+        ///The card's BIN.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_bin: ::std::option::Option<::std::string::String>,
+        ///The card's currency (not in UQPay's example).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_currency: ::std::option::Option<::std::string::String>,
+        ///The card.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_number: ::std::option::Option<crate::pan::MaskedCardNumber>,
+        ///The card product.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_product_id: ::std::option::Option<::std::string::String>,
+        ///VISA, MASTERCARD...
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_scheme: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_status: ::std::option::Option<ReportedCardStatus>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cardholder: ::std::option::Option<CardholderSummary>,
+        ///VIRTUAL or PHYSICAL.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub form_factor: ::std::option::Option<::std::string::String>,
+        ///The card's metadata, as sent.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub metadata: ::std::option::Option<::serde_json::Value>,
+        ///SINGLE or SHARE.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mode_type: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub risk_control: ::std::option::Option<ReportedRiskControls>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub risk_controls: ::std::option::Option<ReportedRiskControls>,
+        ///The card's spending controls (the other spelling).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub spending_controls: ::std::option::Option<::std::vec::Vec<ReportedSpendingControl>>,
+        ///The card's spending controls.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub spending_limits: ::std::option::Option<::std::vec::Vec<ReportedSpendingControl>>,
+    }
+    impl CardCreatedData {
+        pub fn builder() -> builder::CardCreatedData {
+            Default::default()
+        }
+    }
     ///Card Mode.
     #[derive(
         ::serde::Deserialize,
@@ -143,7 +310,7 @@ pub mod types {
             value.parse()
         }
     }
-    ///Card status enum, every status a card can be reported in. See the Card lifecycle and statuses guide for more information.
+    ///Card status enum, every status a card can be reported in. See the Card lifecycle and statuses guide for more information. PRE_CANCEL (a cancellation waiting out its period) is not in the endpoint pages' enum but is documented by the lifecycle guide and sent in status webhooks.
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -166,6 +333,8 @@ pub mod types {
         Frozen,
         #[serde(rename = "BLOCKED")]
         Blocked,
+        #[serde(rename = "PRE_CANCEL")]
+        PreCancel,
         #[serde(rename = "CANCELLED")]
         Cancelled,
         #[serde(rename = "LOST")]
@@ -182,6 +351,7 @@ pub mod types {
                 Self::Active => f.write_str("ACTIVE"),
                 Self::Frozen => f.write_str("FROZEN"),
                 Self::Blocked => f.write_str("BLOCKED"),
+                Self::PreCancel => f.write_str("PRE_CANCEL"),
                 Self::Cancelled => f.write_str("CANCELLED"),
                 Self::Lost => f.write_str("LOST"),
                 Self::Stolen => f.write_str("STOLEN"),
@@ -197,6 +367,7 @@ pub mod types {
                 "ACTIVE" => Ok(Self::Active),
                 "FROZEN" => Ok(Self::Frozen),
                 "BLOCKED" => Ok(Self::Blocked),
+                "PRE_CANCEL" => Ok(Self::PreCancel),
                 "CANCELLED" => Ok(Self::Cancelled),
                 "LOST" => Ok(Self::Lost),
                 "STOLEN" => Ok(Self::Stolen),
@@ -275,6 +446,107 @@ pub mod types {
             value.parse()
         }
     }
+    ///The data of card.status.update.succeeded and .failed: sent for Update Card Status orders, for UQPay's own changes (BLOCKED) and for the end of a cancellation (PRE_CANCEL, then CANCELLED).
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema,
+    )]
+    pub struct CardStatusUpdatedData {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub available_balance: ::std::option::Option<crate::money::Money>,
+        ///The card.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_number: ::std::option::Option<crate::pan::MaskedCardNumber>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_status: ::std::option::Option<ReportedCardStatus>,
+        ///The card's currency (named `currency` here).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub currency: ::std::option::Option<::std::string::String>,
+        ///The reason given with the change, as sent (may start with a space).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub update_reason: ::std::option::Option<::std::string::String>,
+        ///When it changed, as sent (RFC 3339 with +08:00).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub update_time: ::std::option::Option<::std::string::String>,
+    }
+    impl CardStatusUpdatedData {
+        pub fn builder() -> builder::CardStatusUpdatedData {
+            Default::default()
+        }
+    }
+    ///The data of card.update.succeeded and card.update.failed: the order (`card_order_id`, equal to `source_id`; `order_status` in lower case, "success") and the card after it.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema,
+    )]
+    pub struct CardUpdatedData {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub available_balance: ::std::option::Option<crate::money::Money>,
+        ///The card's BIN.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_bin: ::std::option::Option<::std::string::String>,
+        ///The card's currency.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_currency: ::std::option::Option<::std::string::String>,
+        ///The card.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_limit: ::std::option::Option<crate::money::Money>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_number: ::std::option::Option<crate::pan::MaskedCardNumber>,
+        ///The Update Card order (= source_id).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_order_id: ::std::option::Option<::std::string::String>,
+        ///The card product.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_product_id: ::std::option::Option<::std::string::String>,
+        ///VISA, MASTERCARD...
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_scheme: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub card_status: ::std::option::Option<ReportedCardStatus>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cardholder: ::std::option::Option<CardholderSummary>,
+        ///VIRTUAL or PHYSICAL.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub form_factor: ::std::option::Option<::std::string::String>,
+        ///The card's metadata, as sent.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub metadata: ::std::option::Option<::serde_json::Value>,
+        ///SINGLE or SHARE.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mode_type: ::std::option::Option<::std::string::String>,
+        ///As sent ("USD" in UQPay's example, "2000USD" elsewhere).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub no_pin_payment_amount: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub order_status: ::std::option::Option<ReportedOrderStatus>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub risk_control: ::std::option::Option<ReportedRiskControls>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub risk_controls: ::std::option::Option<ReportedRiskControls>,
+        ///The card's spending controls.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub spending_controls: ::std::option::Option<::std::vec::Vec<ReportedSpendingControl>>,
+    }
+    impl CardUpdatedData {
+        pub fn builder() -> builder::CardUpdatedData {
+            Default::default()
+        }
+    }
     ///Unique identifier for cardholder.
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
@@ -318,6 +590,73 @@ pub mod types {
         type Error = <::uuid::Uuid as ::std::str::FromStr>::Err;
         fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
             value.parse()
+        }
+    }
+    ///The cardholder of a card, as Retrieve Card and the webhooks report it. Every field is optional (the payloads carry different subsets); dates are kept as sent (Retrieve Card writes `2024-05-09 15:52:23` with no zone, webhooks RFC 3339 with +08:00; an unset birth date is `0001-01-01`).
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema,
+    )]
+    pub struct CardholderSummary {
+        ///Unique identifier for the cardholder.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cardholder_id: ::std::option::Option<::std::string::String>,
+        ///FAILED, PENDING, SUCCESS or INCOMPLETE.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cardholder_status: ::std::option::Option<::std::string::String>,
+        ///ISO 3166-1 alpha-2 country code.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub country_code: ::std::option::Option<::std::string::String>,
+        ///When the cardholder was created, as sent.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub create_time: ::std::option::Option<::std::string::String>,
+        ///yyyy-mm-dd, as sent.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub date_of_birth: ::std::option::Option<::std::string::String>,
+        ///The cardholder's email.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub email: ::std::option::Option<::std::string::String>,
+        ///First name.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub first_name: ::std::option::Option<::std::string::String>,
+        ///MALE or FEMALE (OTHER in some SDKs).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub gender: ::std::option::Option<::std::string::String>,
+        ///PENDING, PASSED or FAILED, when applicable.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub idv_status: ::std::option::Option<::std::string::String>,
+        ///When that link expires, as sent.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub idv_url_expires_at: ::std::option::Option<::std::string::String>,
+        ///The identity verification link, when applicable.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub idv_verification_url: ::std::option::Option<::std::string::String>,
+        ///Last name.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_name: ::std::option::Option<::std::string::String>,
+        ///ISO 3166-1 alpha-2 nationality.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub nationality: ::std::option::Option<::std::string::String>,
+        ///How many cards the cardholder has, of any status.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub number_of_cards: ::std::option::Option<i64>,
+        ///Phone number, digits without the country prefix.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub phone_number: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub residential_address: ::std::option::Option<ResidentialAddress>,
+        ///SUCCESS, FAILED or PENDING.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub review_status: ::std::option::Option<::std::string::String>,
+    }
+    impl CardholderSummary {
+        pub fn builder() -> builder::CardholderSummary {
+            Default::default()
         }
     }
     ///`CreateAccessTokenXApiKey`
@@ -578,7 +917,7 @@ pub mod types {
             value.parse()
         }
     }
-    ///The error codes this spec names, in one place for the client and the simulator. Documented by UQPay (v1.6 error guide, FAQ, rate-limiting guide): card_not_found (400 card_error, "card not found or deactivated": an unknown card, or one of another account), invalid_request_error (400, validation), unauthorized_error (401), forbidden (403), too_many_requests (429, no type), sub_account_not_found (an x-on-behalf-of that is no activated Issuing sub-account). UQPay documents that these rule violations are 400s of the given type but not their codes, so the codes are this project's choice: card_already_assigned (card_error, Assign Card of a number already assigned), invalid_status_transition (card_error, e.g. a CANCELLED card made ACTIVE), card_cancelled (card_error, Update Card of a cancelled card), card_limit_not_allowed (card_error, card_limit on a SINGLE card: "leave empty when card mode is SINGLE"), idempotency_key_reused (idempotency_error, the same key with another request), api_error (500).
+    ///The error codes this spec names, in one place for the client and the simulator. Documented by UQPay (v1.6 error guide, FAQ, rate-limiting guide): card_not_found (400 card_error, "card not found or deactivated": an unknown card, or one of another account), invalid_request_error (400, validation), unauthorized_error (401), forbidden (403), too_many_requests (429, no type), sub_account_not_found (an x-on-behalf-of that is no activated Issuing sub-account). UQPay documents that these rule violations are 400s of the given type but not their codes, so the codes are this project's choice: card_already_assigned (card_error, Assign Card of a number already assigned), invalid_status_transition (card_error, e.g. a CANCELLED card made ACTIVE), card_cancelled (card_error, Update Card of a cancelled card), card_limit_not_allowed (card_error, card_limit on a SINGLE card: "leave empty when card mode is SINGLE"), card_order_in_progress (card_error, a change of a card whose earlier order of the same kind has not completed; UQPay's Go SDK notes that an unfreeze right after a freeze fails while the freeze is still processing), idempotency_key_reused (idempotency_error, the same key with another request), api_error (500).
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -613,6 +952,8 @@ pub mod types {
         CardCancelled,
         #[serde(rename = "card_limit_not_allowed")]
         CardLimitNotAllowed,
+        #[serde(rename = "card_order_in_progress")]
+        CardOrderInProgress,
         #[serde(rename = "idempotency_key_reused")]
         IdempotencyKeyReused,
         #[serde(rename = "api_error")]
@@ -631,6 +972,7 @@ pub mod types {
                 Self::InvalidStatusTransition => f.write_str("invalid_status_transition"),
                 Self::CardCancelled => f.write_str("card_cancelled"),
                 Self::CardLimitNotAllowed => f.write_str("card_limit_not_allowed"),
+                Self::CardOrderInProgress => f.write_str("card_order_in_progress"),
                 Self::IdempotencyKeyReused => f.write_str("idempotency_key_reused"),
                 Self::ApiError => f.write_str("api_error"),
             }
@@ -650,6 +992,7 @@ pub mod types {
                 "invalid_status_transition" => Ok(Self::InvalidStatusTransition),
                 "card_cancelled" => Ok(Self::CardCancelled),
                 "card_limit_not_allowed" => Ok(Self::CardLimitNotAllowed),
+                "card_order_in_progress" => Ok(Self::CardOrderInProgress),
                 "idempotency_key_reused" => Ok(Self::IdempotencyKeyReused),
                 "api_error" => Ok(Self::ApiError),
                 _ => Err("invalid value".into()),
@@ -915,6 +1258,7 @@ pub mod types {
                 "ACTIVE".to_string(),
                 "FROZEN".to_string(),
                 "BLOCKED".to_string(),
+                "PRE_CANCEL".to_string(),
                 "CANCELLED".to_string(),
                 "LOST".to_string(),
                 "STOLEN".to_string(),
@@ -951,6 +1295,7 @@ pub mod types {
                         ::serde_json::from_str("\"ACTIVE\"").unwrap(),
                         ::serde_json::from_str("\"FROZEN\"").unwrap(),
                         ::serde_json::from_str("\"BLOCKED\"").unwrap(),
+                        ::serde_json::from_str("\"PRE_CANCEL\"").unwrap(),
                         ::serde_json::from_str("\"CANCELLED\"").unwrap(),
                         ::serde_json::from_str("\"LOST\"").unwrap(),
                         ::serde_json::from_str("\"STOLEN\"").unwrap(),
@@ -1049,6 +1394,98 @@ pub mod types {
             };
             schema.subschemas().not = Some(::std::boxed::Box::new(not.into()));
             schema.into()
+        }
+    }
+    ///Risk controls as UQPay reports them (`risk_controls` in Retrieve Card, `risk_control` in webhooks); any subset, possibly `{}`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema,
+    )]
+    pub struct ReportedRiskControls {
+        ///Y or N.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub allow_3ds_transactions: ::std::option::Option<::std::string::String>,
+        ///Merchant category codes the card may be used at.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub allowed_mcc: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        ///Merchant category codes the card is refused at.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub blocked_mcc: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        ///Y or N.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub enable_3ds: ::std::option::Option<::std::string::String>,
+    }
+    impl ReportedRiskControls {
+        pub fn builder() -> builder::ReportedRiskControls {
+            Default::default()
+        }
+    }
+    ///A spending control as UQPay reports it (the amount as a number or a string; the interval kept as sent, new ones included).
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema,
+    )]
+    pub struct ReportedSpendingControl {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub amount: ::std::option::Option<crate::money::Money>,
+        ///PER_TRANSACTION, DAILY, WEEKLY, MONTHLY, YEARLY, ALL_TIME, or a newer one.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub interval: ::std::option::Option<::std::string::String>,
+    }
+    impl ReportedSpendingControl {
+        pub fn builder() -> builder::ReportedSpendingControl {
+            Default::default()
+        }
+    }
+    ///A cardholder's residential address.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema,
+    )]
+    pub struct ResidentialAddress {
+        ///City.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub city: ::std::option::Option<::std::string::String>,
+        ///ISO 3166-1 alpha-2 country code.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub country: ::std::option::Option<::std::string::String>,
+        ///District.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub district: ::std::option::Option<::std::string::String>,
+        ///First address line.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub line1: ::std::option::Option<::std::string::String>,
+        ///Second address line.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub line2: ::std::option::Option<::std::string::String>,
+        ///The address in English (some BINs need it).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub line_en: ::std::option::Option<::std::string::String>,
+        ///Postal code.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub postal_code: ::std::option::Option<::std::string::String>,
+        ///State or province.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub state: ::std::option::Option<::std::string::String>,
+    }
+    impl ResidentialAddress {
+        pub fn builder() -> builder::ResidentialAddress {
+            Default::default()
         }
     }
     ///User-customized risk control settings. Supported configurations depend on the card BIN. See Supported BINs for Risk Control Configurations for details.
@@ -1291,6 +1728,30 @@ pub mod types {
                 })
         }
     }
+    ///The envelope of every event UQPay POSTs to a webhook endpoint, signed with `x-wk-signature` = hex HMAC-SHA512 (key: the endpoint's secret) over the raw body followed by the `x-wk-timestamp` text. Which schema the `data` of each `event_type` follows is the top-level `x-webhooks` extension.
+    #[derive(
+        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
+    )]
+    pub struct WebhookEvent {
+        ///The event's payload (see `x-webhooks`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub data: ::std::option::Option<::serde_json::Value>,
+        ///Unique per event, the same on every redelivery (the key to deduplicate on).
+        pub event_id: ::std::string::String,
+        ///The category; ISSUING for card events.
+        pub event_name: ::std::string::String,
+        ///The event (card.update.succeeded, ...); new ones appear over time.
+        pub event_type: ::std::string::String,
+        ///What triggered it: the card order id for card.create.*, card.update.* and card.status.update.*; the card id for the activation events.
+        pub source_id: ::std::string::String,
+        ///The payload's API version.
+        pub version: ::std::string::String,
+    }
+    impl WebhookEvent {
+        pub fn builder() -> builder::WebhookEvent {
+            Default::default()
+        }
+    }
     ///A switch, Y (on) or N (off).
     #[derive(
         ::serde::Deserialize,
@@ -1394,6 +1855,160 @@ pub mod types {
                 Self {
                     auth_token: Ok(value.auth_token),
                     expired_at: Ok(value.expired_at),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ActivationCodeData {
+            activation_code: ::std::result::Result<
+                ::std::option::Option<crate::secret::ActivationCode>,
+                ::std::string::String,
+            >,
+            card_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            card_number: ::std::result::Result<
+                ::std::option::Option<crate::pan::MaskedCardNumber>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ActivationCodeData {
+            fn default() -> Self {
+                Self {
+                    activation_code: Ok(Default::default()),
+                    card_id: Ok(Default::default()),
+                    card_number: Ok(Default::default()),
+                }
+            }
+        }
+        impl ActivationCodeData {
+            pub fn activation_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<crate::secret::ActivationCode>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.activation_code = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for activation_code: {e}")
+                });
+                self
+            }
+            pub fn card_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_id: {e}"));
+                self
+            }
+            pub fn card_number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<crate::pan::MaskedCardNumber>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_number = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_number: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ActivationCodeData> for super::ActivationCodeData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ActivationCodeData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    activation_code: value.activation_code?,
+                    card_id: value.card_id?,
+                    card_number: value.card_number?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ActivationCodeData> for ActivationCodeData {
+            fn from(value: super::ActivationCodeData) -> Self {
+                Self {
+                    activation_code: Ok(value.activation_code),
+                    card_id: Ok(value.card_id),
+                    card_number: Ok(value.card_number),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ActivationStatusData {
+            activation_status: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            card_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            card_number: ::std::result::Result<
+                ::std::option::Option<crate::pan::MaskedCardNumber>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ActivationStatusData {
+            fn default() -> Self {
+                Self {
+                    activation_status: Ok(Default::default()),
+                    card_id: Ok(Default::default()),
+                    card_number: Ok(Default::default()),
+                }
+            }
+        }
+        impl ActivationStatusData {
+            pub fn activation_status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.activation_status = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for activation_status: {e}")
+                });
+                self
+            }
+            pub fn card_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_id: {e}"));
+                self
+            }
+            pub fn card_number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<crate::pan::MaskedCardNumber>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_number = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_number: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ActivationStatusData> for super::ActivationStatusData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ActivationStatusData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    activation_status: value.activation_status?,
+                    card_id: value.card_id?,
+                    card_number: value.card_number?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ActivationStatusData> for ActivationStatusData {
+            fn from(value: super::ActivationStatusData) -> Self {
+                Self {
+                    activation_status: Ok(value.activation_status),
+                    card_id: Ok(value.card_id),
+                    card_number: Ok(value.card_number),
                 }
             }
         }
@@ -1684,6 +2299,1780 @@ pub mod types {
                     card_status: Ok(value.card_status),
                     create_time: Ok(value.create_time),
                     order_status: Ok(value.order_status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Card {
+            available_balance: ::std::result::Result<
+                ::std::option::Option<crate::money::Money>,
+                ::std::string::String,
+            >,
+            card_bin: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            card_currency: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            card_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            card_limit: ::std::result::Result<
+                ::std::option::Option<crate::money::Money>,
+                ::std::string::String,
+            >,
+            card_number: ::std::result::Result<
+                ::std::option::Option<crate::pan::MaskedCardNumber>,
+                ::std::string::String,
+            >,
+            card_product_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            card_scheme: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            card_status: ::std::result::Result<super::ReportedCardStatus, ::std::string::String>,
+            cardholder: ::std::result::Result<
+                ::std::option::Option<super::CardholderSummary>,
+                ::std::string::String,
+            >,
+            consumed_amount: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            form_factor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            metadata: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            mode_type: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            no_pin_payment_amount: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            risk_controls: ::std::result::Result<
+                ::std::option::Option<super::ReportedRiskControls>,
+                ::std::string::String,
+            >,
+            spending_controls: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<super::ReportedSpendingControl>>,
+                ::std::string::String,
+            >,
+            update_reason: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for Card {
+            fn default() -> Self {
+                Self {
+                    available_balance: Ok(Default::default()),
+                    card_bin: Ok(Default::default()),
+                    card_currency: Ok(Default::default()),
+                    card_id: Err("no value supplied for card_id".to_string()),
+                    card_limit: Ok(Default::default()),
+                    card_number: Ok(Default::default()),
+                    card_product_id: Ok(Default::default()),
+                    card_scheme: Ok(Default::default()),
+                    card_status: Err("no value supplied for card_status".to_string()),
+                    cardholder: Ok(Default::default()),
+                    consumed_amount: Ok(Default::default()),
+                    form_factor: Ok(Default::default()),
+                    metadata: Ok(Default::default()),
+                    mode_type: Ok(Default::default()),
+                    no_pin_payment_amount: Ok(Default::default()),
+                    risk_controls: Ok(Default::default()),
+                    spending_controls: Ok(Default::default()),
+                    update_reason: Ok(Default::default()),
+                }
+            }
+        }
+        impl Card {
+            pub fn available_balance<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<crate::money::Money>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.available_balance = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for available_balance: {e}")
+                });
+                self
+            }
+            pub fn card_bin<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_bin = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_bin: {e}"));
+                self
+            }
+            pub fn card_currency<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_currency = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_currency: {e}"));
+                self
+            }
+            pub fn card_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::uuid::Uuid>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_id: {e}"));
+                self
+            }
+            pub fn card_limit<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<crate::money::Money>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_limit = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_limit: {e}"));
+                self
+            }
+            pub fn card_number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<crate::pan::MaskedCardNumber>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_number = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_number: {e}"));
+                self
+            }
+            pub fn card_product_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_product_id = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for card_product_id: {e}")
+                });
+                self
+            }
+            pub fn card_scheme<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_scheme = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_scheme: {e}"));
+                self
+            }
+            pub fn card_status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ReportedCardStatus>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_status: {e}"));
+                self
+            }
+            pub fn cardholder<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::CardholderSummary>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.cardholder = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for cardholder: {e}"));
+                self
+            }
+            pub fn consumed_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.consumed_amount = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for consumed_amount: {e}")
+                });
+                self
+            }
+            pub fn form_factor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.form_factor = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for form_factor: {e}"));
+                self
+            }
+            pub fn metadata<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.metadata = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for metadata: {e}"));
+                self
+            }
+            pub fn mode_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mode_type = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for mode_type: {e}"));
+                self
+            }
+            pub fn no_pin_payment_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.no_pin_payment_amount = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for no_pin_payment_amount: {e}")
+                });
+                self
+            }
+            pub fn risk_controls<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::ReportedRiskControls>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.risk_controls = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for risk_controls: {e}"));
+                self
+            }
+            pub fn spending_controls<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<super::ReportedSpendingControl>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.spending_controls = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for spending_controls: {e}")
+                });
+                self
+            }
+            pub fn update_reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.update_reason = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for update_reason: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Card> for super::Card {
+            type Error = super::error::ConversionError;
+            fn try_from(value: Card) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    available_balance: value.available_balance?,
+                    card_bin: value.card_bin?,
+                    card_currency: value.card_currency?,
+                    card_id: value.card_id?,
+                    card_limit: value.card_limit?,
+                    card_number: value.card_number?,
+                    card_product_id: value.card_product_id?,
+                    card_scheme: value.card_scheme?,
+                    card_status: value.card_status?,
+                    cardholder: value.cardholder?,
+                    consumed_amount: value.consumed_amount?,
+                    form_factor: value.form_factor?,
+                    metadata: value.metadata?,
+                    mode_type: value.mode_type?,
+                    no_pin_payment_amount: value.no_pin_payment_amount?,
+                    risk_controls: value.risk_controls?,
+                    spending_controls: value.spending_controls?,
+                    update_reason: value.update_reason?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Card> for Card {
+            fn from(value: super::Card) -> Self {
+                Self {
+                    available_balance: Ok(value.available_balance),
+                    card_bin: Ok(value.card_bin),
+                    card_currency: Ok(value.card_currency),
+                    card_id: Ok(value.card_id),
+                    card_limit: Ok(value.card_limit),
+                    card_number: Ok(value.card_number),
+                    card_product_id: Ok(value.card_product_id),
+                    card_scheme: Ok(value.card_scheme),
+                    card_status: Ok(value.card_status),
+                    cardholder: Ok(value.cardholder),
+                    consumed_amount: Ok(value.consumed_amount),
+                    form_factor: Ok(value.form_factor),
+                    metadata: Ok(value.metadata),
+                    mode_type: Ok(value.mode_type),
+                    no_pin_payment_amount: Ok(value.no_pin_payment_amount),
+                    risk_controls: Ok(value.risk_controls),
+                    spending_controls: Ok(value.spending_controls),
+                    update_reason: Ok(value.update_reason),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CardCreatedData {
+            available_balance: ::std::result::Result<
+                ::std::option::Option<crate::money::Money>,
+                ::std::string::String,
+            >,
+            card_available_balance: ::std::result::Result<
+                ::std::option::Option<crate::money::Money>,
+                ::std::string::String,
+            >,
+            card_bin: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            card_currency: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            card_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            card_number: ::std::result::Result<
+                ::std::option::Option<crate::pan::MaskedCardNumber>,
+                ::std::string::String,
+            >,
+            card_product_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            card_scheme: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            card_status: ::std::result::Result<
+                ::std::option::Option<super::ReportedCardStatus>,
+                ::std::string::String,
+            >,
+            cardholder: ::std::result::Result<
+                ::std::option::Option<super::CardholderSummary>,
+                ::std::string::String,
+            >,
+            form_factor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            metadata: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            mode_type: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            risk_control: ::std::result::Result<
+                ::std::option::Option<super::ReportedRiskControls>,
+                ::std::string::String,
+            >,
+            risk_controls: ::std::result::Result<
+                ::std::option::Option<super::ReportedRiskControls>,
+                ::std::string::String,
+            >,
+            spending_controls: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<super::ReportedSpendingControl>>,
+                ::std::string::String,
+            >,
+            spending_limits: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<super::ReportedSpendingControl>>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CardCreatedData {
+            fn default() -> Self {
+                Self {
+                    available_balance: Ok(Default::default()),
+                    card_available_balance: Ok(Default::default()),
+                    card_bin: Ok(Default::default()),
+                    card_currency: Ok(Default::default()),
+                    card_id: Ok(Default::default()),
+                    card_number: Ok(Default::default()),
+                    card_product_id: Ok(Default::default()),
+                    card_scheme: Ok(Default::default()),
+                    card_status: Ok(Default::default()),
+                    cardholder: Ok(Default::default()),
+                    form_factor: Ok(Default::default()),
+                    metadata: Ok(Default::default()),
+                    mode_type: Ok(Default::default()),
+                    risk_control: Ok(Default::default()),
+                    risk_controls: Ok(Default::default()),
+                    spending_controls: Ok(Default::default()),
+                    spending_limits: Ok(Default::default()),
+                }
+            }
+        }
+        impl CardCreatedData {
+            pub fn available_balance<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<crate::money::Money>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.available_balance = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for available_balance: {e}")
+                });
+                self
+            }
+            pub fn card_available_balance<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<crate::money::Money>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_available_balance = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for card_available_balance: {e}")
+                });
+                self
+            }
+            pub fn card_bin<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_bin = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_bin: {e}"));
+                self
+            }
+            pub fn card_currency<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_currency = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_currency: {e}"));
+                self
+            }
+            pub fn card_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_id: {e}"));
+                self
+            }
+            pub fn card_number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<crate::pan::MaskedCardNumber>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_number = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_number: {e}"));
+                self
+            }
+            pub fn card_product_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_product_id = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for card_product_id: {e}")
+                });
+                self
+            }
+            pub fn card_scheme<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_scheme = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_scheme: {e}"));
+                self
+            }
+            pub fn card_status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::ReportedCardStatus>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_status: {e}"));
+                self
+            }
+            pub fn cardholder<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::CardholderSummary>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.cardholder = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for cardholder: {e}"));
+                self
+            }
+            pub fn form_factor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.form_factor = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for form_factor: {e}"));
+                self
+            }
+            pub fn metadata<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.metadata = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for metadata: {e}"));
+                self
+            }
+            pub fn mode_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mode_type = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for mode_type: {e}"));
+                self
+            }
+            pub fn risk_control<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::ReportedRiskControls>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.risk_control = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for risk_control: {e}"));
+                self
+            }
+            pub fn risk_controls<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::ReportedRiskControls>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.risk_controls = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for risk_controls: {e}"));
+                self
+            }
+            pub fn spending_controls<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<super::ReportedSpendingControl>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.spending_controls = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for spending_controls: {e}")
+                });
+                self
+            }
+            pub fn spending_limits<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<super::ReportedSpendingControl>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.spending_limits = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for spending_limits: {e}")
+                });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CardCreatedData> for super::CardCreatedData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CardCreatedData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    available_balance: value.available_balance?,
+                    card_available_balance: value.card_available_balance?,
+                    card_bin: value.card_bin?,
+                    card_currency: value.card_currency?,
+                    card_id: value.card_id?,
+                    card_number: value.card_number?,
+                    card_product_id: value.card_product_id?,
+                    card_scheme: value.card_scheme?,
+                    card_status: value.card_status?,
+                    cardholder: value.cardholder?,
+                    form_factor: value.form_factor?,
+                    metadata: value.metadata?,
+                    mode_type: value.mode_type?,
+                    risk_control: value.risk_control?,
+                    risk_controls: value.risk_controls?,
+                    spending_controls: value.spending_controls?,
+                    spending_limits: value.spending_limits?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CardCreatedData> for CardCreatedData {
+            fn from(value: super::CardCreatedData) -> Self {
+                Self {
+                    available_balance: Ok(value.available_balance),
+                    card_available_balance: Ok(value.card_available_balance),
+                    card_bin: Ok(value.card_bin),
+                    card_currency: Ok(value.card_currency),
+                    card_id: Ok(value.card_id),
+                    card_number: Ok(value.card_number),
+                    card_product_id: Ok(value.card_product_id),
+                    card_scheme: Ok(value.card_scheme),
+                    card_status: Ok(value.card_status),
+                    cardholder: Ok(value.cardholder),
+                    form_factor: Ok(value.form_factor),
+                    metadata: Ok(value.metadata),
+                    mode_type: Ok(value.mode_type),
+                    risk_control: Ok(value.risk_control),
+                    risk_controls: Ok(value.risk_controls),
+                    spending_controls: Ok(value.spending_controls),
+                    spending_limits: Ok(value.spending_limits),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CardStatusUpdatedData {
+            available_balance: ::std::result::Result<
+                ::std::option::Option<crate::money::Money>,
+                ::std::string::String,
+            >,
+            card_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            card_number: ::std::result::Result<
+                ::std::option::Option<crate::pan::MaskedCardNumber>,
+                ::std::string::String,
+            >,
+            card_status: ::std::result::Result<
+                ::std::option::Option<super::ReportedCardStatus>,
+                ::std::string::String,
+            >,
+            currency: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            update_reason: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            update_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CardStatusUpdatedData {
+            fn default() -> Self {
+                Self {
+                    available_balance: Ok(Default::default()),
+                    card_id: Ok(Default::default()),
+                    card_number: Ok(Default::default()),
+                    card_status: Ok(Default::default()),
+                    currency: Ok(Default::default()),
+                    update_reason: Ok(Default::default()),
+                    update_time: Ok(Default::default()),
+                }
+            }
+        }
+        impl CardStatusUpdatedData {
+            pub fn available_balance<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<crate::money::Money>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.available_balance = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for available_balance: {e}")
+                });
+                self
+            }
+            pub fn card_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_id: {e}"));
+                self
+            }
+            pub fn card_number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<crate::pan::MaskedCardNumber>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_number = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_number: {e}"));
+                self
+            }
+            pub fn card_status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::ReportedCardStatus>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_status: {e}"));
+                self
+            }
+            pub fn currency<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.currency = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for currency: {e}"));
+                self
+            }
+            pub fn update_reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.update_reason = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for update_reason: {e}"));
+                self
+            }
+            pub fn update_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.update_time = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for update_time: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CardStatusUpdatedData> for super::CardStatusUpdatedData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CardStatusUpdatedData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    available_balance: value.available_balance?,
+                    card_id: value.card_id?,
+                    card_number: value.card_number?,
+                    card_status: value.card_status?,
+                    currency: value.currency?,
+                    update_reason: value.update_reason?,
+                    update_time: value.update_time?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CardStatusUpdatedData> for CardStatusUpdatedData {
+            fn from(value: super::CardStatusUpdatedData) -> Self {
+                Self {
+                    available_balance: Ok(value.available_balance),
+                    card_id: Ok(value.card_id),
+                    card_number: Ok(value.card_number),
+                    card_status: Ok(value.card_status),
+                    currency: Ok(value.currency),
+                    update_reason: Ok(value.update_reason),
+                    update_time: Ok(value.update_time),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CardUpdatedData {
+            available_balance: ::std::result::Result<
+                ::std::option::Option<crate::money::Money>,
+                ::std::string::String,
+            >,
+            card_bin: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            card_currency: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            card_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            card_limit: ::std::result::Result<
+                ::std::option::Option<crate::money::Money>,
+                ::std::string::String,
+            >,
+            card_number: ::std::result::Result<
+                ::std::option::Option<crate::pan::MaskedCardNumber>,
+                ::std::string::String,
+            >,
+            card_order_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            card_product_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            card_scheme: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            card_status: ::std::result::Result<
+                ::std::option::Option<super::ReportedCardStatus>,
+                ::std::string::String,
+            >,
+            cardholder: ::std::result::Result<
+                ::std::option::Option<super::CardholderSummary>,
+                ::std::string::String,
+            >,
+            form_factor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            metadata: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            mode_type: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            no_pin_payment_amount: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            order_status: ::std::result::Result<
+                ::std::option::Option<super::ReportedOrderStatus>,
+                ::std::string::String,
+            >,
+            risk_control: ::std::result::Result<
+                ::std::option::Option<super::ReportedRiskControls>,
+                ::std::string::String,
+            >,
+            risk_controls: ::std::result::Result<
+                ::std::option::Option<super::ReportedRiskControls>,
+                ::std::string::String,
+            >,
+            spending_controls: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<super::ReportedSpendingControl>>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CardUpdatedData {
+            fn default() -> Self {
+                Self {
+                    available_balance: Ok(Default::default()),
+                    card_bin: Ok(Default::default()),
+                    card_currency: Ok(Default::default()),
+                    card_id: Ok(Default::default()),
+                    card_limit: Ok(Default::default()),
+                    card_number: Ok(Default::default()),
+                    card_order_id: Ok(Default::default()),
+                    card_product_id: Ok(Default::default()),
+                    card_scheme: Ok(Default::default()),
+                    card_status: Ok(Default::default()),
+                    cardholder: Ok(Default::default()),
+                    form_factor: Ok(Default::default()),
+                    metadata: Ok(Default::default()),
+                    mode_type: Ok(Default::default()),
+                    no_pin_payment_amount: Ok(Default::default()),
+                    order_status: Ok(Default::default()),
+                    risk_control: Ok(Default::default()),
+                    risk_controls: Ok(Default::default()),
+                    spending_controls: Ok(Default::default()),
+                }
+            }
+        }
+        impl CardUpdatedData {
+            pub fn available_balance<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<crate::money::Money>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.available_balance = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for available_balance: {e}")
+                });
+                self
+            }
+            pub fn card_bin<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_bin = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_bin: {e}"));
+                self
+            }
+            pub fn card_currency<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_currency = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_currency: {e}"));
+                self
+            }
+            pub fn card_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_id: {e}"));
+                self
+            }
+            pub fn card_limit<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<crate::money::Money>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_limit = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_limit: {e}"));
+                self
+            }
+            pub fn card_number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<crate::pan::MaskedCardNumber>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_number = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_number: {e}"));
+                self
+            }
+            pub fn card_order_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_order_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_order_id: {e}"));
+                self
+            }
+            pub fn card_product_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_product_id = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for card_product_id: {e}")
+                });
+                self
+            }
+            pub fn card_scheme<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_scheme = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_scheme: {e}"));
+                self
+            }
+            pub fn card_status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::ReportedCardStatus>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.card_status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for card_status: {e}"));
+                self
+            }
+            pub fn cardholder<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::CardholderSummary>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.cardholder = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for cardholder: {e}"));
+                self
+            }
+            pub fn form_factor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.form_factor = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for form_factor: {e}"));
+                self
+            }
+            pub fn metadata<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.metadata = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for metadata: {e}"));
+                self
+            }
+            pub fn mode_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mode_type = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for mode_type: {e}"));
+                self
+            }
+            pub fn no_pin_payment_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.no_pin_payment_amount = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for no_pin_payment_amount: {e}")
+                });
+                self
+            }
+            pub fn order_status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::ReportedOrderStatus>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.order_status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for order_status: {e}"));
+                self
+            }
+            pub fn risk_control<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::ReportedRiskControls>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.risk_control = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for risk_control: {e}"));
+                self
+            }
+            pub fn risk_controls<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::ReportedRiskControls>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.risk_controls = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for risk_controls: {e}"));
+                self
+            }
+            pub fn spending_controls<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<super::ReportedSpendingControl>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.spending_controls = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for spending_controls: {e}")
+                });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CardUpdatedData> for super::CardUpdatedData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CardUpdatedData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    available_balance: value.available_balance?,
+                    card_bin: value.card_bin?,
+                    card_currency: value.card_currency?,
+                    card_id: value.card_id?,
+                    card_limit: value.card_limit?,
+                    card_number: value.card_number?,
+                    card_order_id: value.card_order_id?,
+                    card_product_id: value.card_product_id?,
+                    card_scheme: value.card_scheme?,
+                    card_status: value.card_status?,
+                    cardholder: value.cardholder?,
+                    form_factor: value.form_factor?,
+                    metadata: value.metadata?,
+                    mode_type: value.mode_type?,
+                    no_pin_payment_amount: value.no_pin_payment_amount?,
+                    order_status: value.order_status?,
+                    risk_control: value.risk_control?,
+                    risk_controls: value.risk_controls?,
+                    spending_controls: value.spending_controls?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CardUpdatedData> for CardUpdatedData {
+            fn from(value: super::CardUpdatedData) -> Self {
+                Self {
+                    available_balance: Ok(value.available_balance),
+                    card_bin: Ok(value.card_bin),
+                    card_currency: Ok(value.card_currency),
+                    card_id: Ok(value.card_id),
+                    card_limit: Ok(value.card_limit),
+                    card_number: Ok(value.card_number),
+                    card_order_id: Ok(value.card_order_id),
+                    card_product_id: Ok(value.card_product_id),
+                    card_scheme: Ok(value.card_scheme),
+                    card_status: Ok(value.card_status),
+                    cardholder: Ok(value.cardholder),
+                    form_factor: Ok(value.form_factor),
+                    metadata: Ok(value.metadata),
+                    mode_type: Ok(value.mode_type),
+                    no_pin_payment_amount: Ok(value.no_pin_payment_amount),
+                    order_status: Ok(value.order_status),
+                    risk_control: Ok(value.risk_control),
+                    risk_controls: Ok(value.risk_controls),
+                    spending_controls: Ok(value.spending_controls),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CardholderSummary {
+            cardholder_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            cardholder_status: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            country_code: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            create_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            date_of_birth: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            email: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            first_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            gender: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            idv_status: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            idv_url_expires_at: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            idv_verification_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            last_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            nationality: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            number_of_cards:
+                ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            phone_number: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            residential_address: ::std::result::Result<
+                ::std::option::Option<super::ResidentialAddress>,
+                ::std::string::String,
+            >,
+            review_status: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CardholderSummary {
+            fn default() -> Self {
+                Self {
+                    cardholder_id: Ok(Default::default()),
+                    cardholder_status: Ok(Default::default()),
+                    country_code: Ok(Default::default()),
+                    create_time: Ok(Default::default()),
+                    date_of_birth: Ok(Default::default()),
+                    email: Ok(Default::default()),
+                    first_name: Ok(Default::default()),
+                    gender: Ok(Default::default()),
+                    idv_status: Ok(Default::default()),
+                    idv_url_expires_at: Ok(Default::default()),
+                    idv_verification_url: Ok(Default::default()),
+                    last_name: Ok(Default::default()),
+                    nationality: Ok(Default::default()),
+                    number_of_cards: Ok(Default::default()),
+                    phone_number: Ok(Default::default()),
+                    residential_address: Ok(Default::default()),
+                    review_status: Ok(Default::default()),
+                }
+            }
+        }
+        impl CardholderSummary {
+            pub fn cardholder_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.cardholder_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for cardholder_id: {e}"));
+                self
+            }
+            pub fn cardholder_status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.cardholder_status = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for cardholder_status: {e}")
+                });
+                self
+            }
+            pub fn country_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.country_code = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for country_code: {e}"));
+                self
+            }
+            pub fn create_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.create_time = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for create_time: {e}"));
+                self
+            }
+            pub fn date_of_birth<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.date_of_birth = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for date_of_birth: {e}"));
+                self
+            }
+            pub fn email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.email = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for email: {e}"));
+                self
+            }
+            pub fn first_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.first_name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for first_name: {e}"));
+                self
+            }
+            pub fn gender<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.gender = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for gender: {e}"));
+                self
+            }
+            pub fn idv_status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.idv_status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for idv_status: {e}"));
+                self
+            }
+            pub fn idv_url_expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.idv_url_expires_at = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for idv_url_expires_at: {e}")
+                });
+                self
+            }
+            pub fn idv_verification_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.idv_verification_url = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for idv_verification_url: {e}")
+                });
+                self
+            }
+            pub fn last_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for last_name: {e}"));
+                self
+            }
+            pub fn nationality<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.nationality = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for nationality: {e}"));
+                self
+            }
+            pub fn number_of_cards<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.number_of_cards = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for number_of_cards: {e}")
+                });
+                self
+            }
+            pub fn phone_number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.phone_number = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for phone_number: {e}"));
+                self
+            }
+            pub fn residential_address<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::ResidentialAddress>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.residential_address = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for residential_address: {e}")
+                });
+                self
+            }
+            pub fn review_status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.review_status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for review_status: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CardholderSummary> for super::CardholderSummary {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CardholderSummary,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    cardholder_id: value.cardholder_id?,
+                    cardholder_status: value.cardholder_status?,
+                    country_code: value.country_code?,
+                    create_time: value.create_time?,
+                    date_of_birth: value.date_of_birth?,
+                    email: value.email?,
+                    first_name: value.first_name?,
+                    gender: value.gender?,
+                    idv_status: value.idv_status?,
+                    idv_url_expires_at: value.idv_url_expires_at?,
+                    idv_verification_url: value.idv_verification_url?,
+                    last_name: value.last_name?,
+                    nationality: value.nationality?,
+                    number_of_cards: value.number_of_cards?,
+                    phone_number: value.phone_number?,
+                    residential_address: value.residential_address?,
+                    review_status: value.review_status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CardholderSummary> for CardholderSummary {
+            fn from(value: super::CardholderSummary) -> Self {
+                Self {
+                    cardholder_id: Ok(value.cardholder_id),
+                    cardholder_status: Ok(value.cardholder_status),
+                    country_code: Ok(value.country_code),
+                    create_time: Ok(value.create_time),
+                    date_of_birth: Ok(value.date_of_birth),
+                    email: Ok(value.email),
+                    first_name: Ok(value.first_name),
+                    gender: Ok(value.gender),
+                    idv_status: Ok(value.idv_status),
+                    idv_url_expires_at: Ok(value.idv_url_expires_at),
+                    idv_verification_url: Ok(value.idv_verification_url),
+                    last_name: Ok(value.last_name),
+                    nationality: Ok(value.nationality),
+                    number_of_cards: Ok(value.number_of_cards),
+                    phone_number: Ok(value.phone_number),
+                    residential_address: Ok(value.residential_address),
+                    review_status: Ok(value.review_status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReportedRiskControls {
+            allow_3ds_transactions: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            allowed_mcc: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                ::std::string::String,
+            >,
+            blocked_mcc: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                ::std::string::String,
+            >,
+            enable_3ds: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReportedRiskControls {
+            fn default() -> Self {
+                Self {
+                    allow_3ds_transactions: Ok(Default::default()),
+                    allowed_mcc: Ok(Default::default()),
+                    blocked_mcc: Ok(Default::default()),
+                    enable_3ds: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReportedRiskControls {
+            pub fn allow_3ds_transactions<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.allow_3ds_transactions = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for allow_3ds_transactions: {e}")
+                });
+                self
+            }
+            pub fn allowed_mcc<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.allowed_mcc = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for allowed_mcc: {e}"));
+                self
+            }
+            pub fn blocked_mcc<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.blocked_mcc = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for blocked_mcc: {e}"));
+                self
+            }
+            pub fn enable_3ds<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.enable_3ds = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for enable_3ds: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReportedRiskControls> for super::ReportedRiskControls {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReportedRiskControls,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    allow_3ds_transactions: value.allow_3ds_transactions?,
+                    allowed_mcc: value.allowed_mcc?,
+                    blocked_mcc: value.blocked_mcc?,
+                    enable_3ds: value.enable_3ds?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReportedRiskControls> for ReportedRiskControls {
+            fn from(value: super::ReportedRiskControls) -> Self {
+                Self {
+                    allow_3ds_transactions: Ok(value.allow_3ds_transactions),
+                    allowed_mcc: Ok(value.allowed_mcc),
+                    blocked_mcc: Ok(value.blocked_mcc),
+                    enable_3ds: Ok(value.enable_3ds),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReportedSpendingControl {
+            amount: ::std::result::Result<
+                ::std::option::Option<crate::money::Money>,
+                ::std::string::String,
+            >,
+            interval: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReportedSpendingControl {
+            fn default() -> Self {
+                Self {
+                    amount: Ok(Default::default()),
+                    interval: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReportedSpendingControl {
+            pub fn amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<crate::money::Money>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.amount = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for amount: {e}"));
+                self
+            }
+            pub fn interval<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.interval = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for interval: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReportedSpendingControl> for super::ReportedSpendingControl {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReportedSpendingControl,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    amount: value.amount?,
+                    interval: value.interval?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReportedSpendingControl> for ReportedSpendingControl {
+            fn from(value: super::ReportedSpendingControl) -> Self {
+                Self {
+                    amount: Ok(value.amount),
+                    interval: Ok(value.interval),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ResidentialAddress {
+            city: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            country: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            district: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            line1: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            line2: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            line_en: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            postal_code: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            state: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ResidentialAddress {
+            fn default() -> Self {
+                Self {
+                    city: Ok(Default::default()),
+                    country: Ok(Default::default()),
+                    district: Ok(Default::default()),
+                    line1: Ok(Default::default()),
+                    line2: Ok(Default::default()),
+                    line_en: Ok(Default::default()),
+                    postal_code: Ok(Default::default()),
+                    state: Ok(Default::default()),
+                }
+            }
+        }
+        impl ResidentialAddress {
+            pub fn city<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.city = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for city: {e}"));
+                self
+            }
+            pub fn country<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.country = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for country: {e}"));
+                self
+            }
+            pub fn district<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.district = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for district: {e}"));
+                self
+            }
+            pub fn line1<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.line1 = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for line1: {e}"));
+                self
+            }
+            pub fn line2<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.line2 = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for line2: {e}"));
+                self
+            }
+            pub fn line_en<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.line_en = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for line_en: {e}"));
+                self
+            }
+            pub fn postal_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.postal_code = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for postal_code: {e}"));
+                self
+            }
+            pub fn state<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.state = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for state: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ResidentialAddress> for super::ResidentialAddress {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ResidentialAddress,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    city: value.city?,
+                    country: value.country?,
+                    district: value.district?,
+                    line1: value.line1?,
+                    line2: value.line2?,
+                    line_en: value.line_en?,
+                    postal_code: value.postal_code?,
+                    state: value.state?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ResidentialAddress> for ResidentialAddress {
+            fn from(value: super::ResidentialAddress) -> Self {
+                Self {
+                    city: Ok(value.city),
+                    country: Ok(value.country),
+                    district: Ok(value.district),
+                    line1: Ok(value.line1),
+                    line2: Ok(value.line2),
+                    line_en: Ok(value.line_en),
+                    postal_code: Ok(value.postal_code),
+                    state: Ok(value.state),
                 }
             }
         }
@@ -2183,6 +4572,119 @@ pub mod types {
                 }
             }
         }
+        #[derive(Clone, Debug)]
+        pub struct WebhookEvent {
+            data: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            event_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            event_name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            event_type: ::std::result::Result<::std::string::String, ::std::string::String>,
+            source_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            version: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for WebhookEvent {
+            fn default() -> Self {
+                Self {
+                    data: Ok(Default::default()),
+                    event_id: Err("no value supplied for event_id".to_string()),
+                    event_name: Err("no value supplied for event_name".to_string()),
+                    event_type: Err("no value supplied for event_type".to_string()),
+                    source_id: Err("no value supplied for source_id".to_string()),
+                    version: Err("no value supplied for version".to_string()),
+                }
+            }
+        }
+        impl WebhookEvent {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+            pub fn event_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for event_id: {e}"));
+                self
+            }
+            pub fn event_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for event_name: {e}"));
+                self
+            }
+            pub fn event_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_type = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for event_type: {e}"));
+                self
+            }
+            pub fn source_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.source_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for source_id: {e}"));
+                self
+            }
+            pub fn version<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.version = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for version: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookEvent> for super::WebhookEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    event_id: value.event_id?,
+                    event_name: value.event_name?,
+                    event_type: value.event_type?,
+                    source_id: value.source_id?,
+                    version: value.version?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookEvent> for WebhookEvent {
+            fn from(value: super::WebhookEvent) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    event_id: Ok(value.event_id),
+                    event_name: Ok(value.event_name),
+                    event_type: Ok(value.event_type),
+                    source_id: Ok(value.source_id),
+                    version: Ok(value.version),
+                }
+            }
+        }
     }
     /// Error types.
     pub mod error {
@@ -2343,6 +4845,25 @@ impl Client {
     ///```
     pub fn update_card_status(&self) -> builder::UpdateCardStatus<'_> {
         builder::UpdateCardStatus::new(self)
+    }
+    ///Retrieve Card
+    ///
+    ///Reads a card: its status, limits, balance, controls, metadata and cardholder. The card number comes back masked. An unknown card (or one of another account) is a 400 card_error / card_not_found.
+    ///
+    ///Sends a `GET` request to `/v1/issuing/cards/{id}`
+    ///
+    ///Arguments:
+    ///- `id`: Universally unique identifier (UUID v4) of a resource.
+    ///- `x_on_behalf_of`: Specifies the sub-account on whose behalf the request is made. This should be set to the account_id, which can be retrieved via the List Connected Accounts endpoint. If omitted, the request is executed using the master account. UQPay's integration FAQ requires the id of an activated Issuing sub-account, a UUID, and refuses an empty or malformed value (the endpoint pages' "omitted or empty" contradicts it): send a UUID or leave the header out, never send it empty.
+    ///```ignore
+    ///let response = client.retrieve_card()
+    ///    .id(id)
+    ///    .x_on_behalf_of(x_on_behalf_of)
+    ///    .send()
+    ///    .await;
+    ///```
+    pub fn retrieve_card(&self) -> builder::RetrieveCard<'_> {
+        builder::RetrieveCard::new(self)
     }
     ///Update Card
     ///
@@ -2712,6 +5233,92 @@ pub mod builder {
             }
         }
     }
+    ///Builder for [`Client::retrieve_card`]
+    ///
+    ///[`Client::retrieve_card`]: super::Client::retrieve_card
+    #[derive(Debug, Clone)]
+    pub struct RetrieveCard<'a> {
+        client: &'a super::Client,
+        id: Result<::uuid::Uuid, String>,
+        x_on_behalf_of: Result<Option<::uuid::Uuid>, String>,
+    }
+    impl<'a> RetrieveCard<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                x_on_behalf_of: Ok(None),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `:: uuid :: Uuid` for id failed".to_string());
+            self
+        }
+        pub fn x_on_behalf_of<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::uuid::Uuid>,
+        {
+            self.x_on_behalf_of = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: uuid :: Uuid` for x_on_behalf_of failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/v1/issuing/cards/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::Card>, Error<types::ApiError>> {
+            let Self {
+                client,
+                id,
+                x_on_behalf_of,
+            } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let x_on_behalf_of = x_on_behalf_of.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/issuing/cards/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            if let Some(value) = x_on_behalf_of {
+                header_map.append("x-on-behalf-of", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "retrieve_card",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                500u16..=599u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     ///Builder for [`Client::update_card`]
     ///
     ///[`Client::update_card`]: super::Client::update_card
@@ -2883,4 +5490,61 @@ pub mod constraints {
     pub const MCC_PATTERN: &str = "^[0-9]{4}$";
     ///`Metadata`: at most 3200 bytes of serialised JSON (`x-max-bytes`).
     pub const METADATA_MAX_BYTES: usize = 3200;
+}
+/// The webhook events the spec names (its `x-webhooks` map), with
+/// their typed data.
+pub mod events {
+    /// Each event type the spec names, with the schema of its `data`.
+    pub const EVENT_TYPES: &[(&str, &str)] = &[
+        ("card.activation.code", "ActivationCodeData"),
+        ("card.activation.status", "ActivationStatusData"),
+        ("card.create.failed", "CardCreatedData"),
+        ("card.create.succeeded", "CardCreatedData"),
+        ("card.status.update.failed", "CardStatusUpdatedData"),
+        ("card.status.update.succeeded", "CardStatusUpdatedData"),
+        ("card.update.failed", "CardUpdatedData"),
+        ("card.update.succeeded", "CardUpdatedData"),
+    ];
+    /// The `data` of an event: typed for the event types the spec
+    /// names, the JSON as sent for any other.
+    #[derive(Clone, Debug, PartialEq)]
+    pub enum EventData {
+        ///The data of card.activation.code.
+        ActivationCode(super::types::ActivationCodeData),
+        ///The data of card.activation.status.
+        ActivationStatus(super::types::ActivationStatusData),
+        ///The data of card.create.failed, card.create.succeeded.
+        CardCreated(super::types::CardCreatedData),
+        ///The data of card.status.update.failed, card.status.update.succeeded.
+        CardStatusUpdated(super::types::CardStatusUpdatedData),
+        ///The data of card.update.failed, card.update.succeeded.
+        CardUpdated(super::types::CardUpdatedData),
+        /// An event type this version does not know: its `data` as sent.
+        Unknown(::serde_json::Value),
+    }
+    impl EventData {
+        /// Parses `data` (the JSON text of the event's `data`) as
+        /// the data of `event_type`.
+        pub fn from_json(
+            event_type: &str,
+            data: &str,
+        ) -> ::std::result::Result<Self, ::serde_json::Error> {
+            match event_type {
+                "card.activation.code" => ::serde_json::from_str(data).map(Self::ActivationCode),
+                "card.activation.status" => {
+                    ::serde_json::from_str(data).map(Self::ActivationStatus)
+                }
+                "card.create.failed" | "card.create.succeeded" => {
+                    ::serde_json::from_str(data).map(Self::CardCreated)
+                }
+                "card.status.update.failed" | "card.status.update.succeeded" => {
+                    ::serde_json::from_str(data).map(Self::CardStatusUpdated)
+                }
+                "card.update.failed" | "card.update.succeeded" => {
+                    ::serde_json::from_str(data).map(Self::CardUpdated)
+                }
+                _ => ::serde_json::from_str(data).map(Self::Unknown),
+            }
+        }
+    }
 }

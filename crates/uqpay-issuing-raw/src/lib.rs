@@ -5,12 +5,18 @@
 //! by `cargo xtask codegen`). Three small hand-written modules sit beside it:
 //!
 //! - [`money`]: [`Amount`](money::Amount), exact non-negative decimal money
-//!   that goes on the wire as the very digits it holds;
+//!   that goes on the wire as the very digits it holds, and
+//!   [`Money`](money::Money), an amount UQPay reports as a number or a string;
 //! - [`pan`]: [`CardNumber`](pan::CardNumber), a card number whose `Debug`
-//!   and `Display` show at most its first 6 and last 4 digits;
+//!   and `Display` show at most its first 6 and last 4 digits, and
+//!   [`MaskedCardNumber`](pan::MaskedCardNumber), one UQPay reports;
 //! - [`rules`]: the request rules JSON Schema cannot state (an empty Update
 //!   Card, the metadata size, printable names), shared by the client and the
 //!   simulator;
+//! - [`secret`]: [`ActivationCode`](secret::ActivationCode), a secret of the
+//!   webhooks that never prints;
+//! - [`signature`]: UQPay's webhook signature (HMAC-SHA512 over the body and
+//!   the timestamp), shared by the SDK's verifier and the simulator;
 //! - [`status`]: `Display` and comparisons for the open status enums;
 //! - [`hooks`]: the seam through which a higher layer (the `uqpay-issuing`
 //!   crate) executes the requests: authentication, retries, tracing.
@@ -22,6 +28,8 @@ pub mod hooks;
 pub mod money;
 pub mod pan;
 pub mod rules;
+pub mod secret;
+pub mod signature;
 pub mod status;
 
 #[allow(missing_docs, clippy::all)]

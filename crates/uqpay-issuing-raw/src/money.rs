@@ -284,3 +284,170 @@ mod tests {
         assert_eq!(serde_json::to_string(&zero).unwrap(), "0.00");
     }
 }
+
+/// An amount of money as UQPay reports it: exact, possibly negative (a
+/// balance), read from a JSON number (`2100.02`) or a string holding one
+/// (`"2100.02"`), never through a binary float. It is written back in the
+/// form it came in (a number or a string), so a payload round-trips.
+///
+/// ```
+/// use uqpay_issuing_raw::money::Money;
+/// use rust_decimal::Decimal;
+///
+/// let from_number: Money = serde_json::from_str("2100.02").unwrap();
+/// let from_text: Money = serde_json::from_str("\"2100.02\"").unwrap();
+/// assert_eq!(from_number, from_text);
+/// assert_eq!(from_text.get(), Decimal::new(210002, 2));
+/// assert_eq!(serde_json::to_string(&from_text).unwrap(), "\"2100.02\"");
+/// ```
+#[derive(Clone, Copy, Default)]
+pub struct Money {
+    value: Decimal,
+    as_text: bool,
+}
+
+impl Money {
+    /// `value`, written as a JSON number.
+    pub fn number(value: Decimal) -> Self {
+        Self {
+            value,
+            as_text: false,
+        }
+    }
+
+    /// `value`, written as a JSON string (as UQPay's v1.6 webhooks do).
+    pub fn text(value: Decimal) -> Self {
+        Self {
+            value,
+            as_text: true,
+        }
+    }
+
+    /// The decimal value.
+    pub fn get(self) -> Decimal {
+        self.value
+    }
+}
+
+impl PartialEq for Money {
+    /// The same amount, whichever form it came in.
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
+impl Eq for Money {}
+
+impl From<Money> for Decimal {
+    fn from(value: Money) -> Self {
+        value.value
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.value, f)
+    }
+}
+
+impl fmt::Debug for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.value, f)
+    }
+}
+
+impl FromStr for Money {
+    type Err = AmountError;
+
+    /// Parses decimal or scientific notation, signed.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        parse_decimal(text).map(Self::number)
+    }
+}
+
+/// `text` as an exact decimal (plain or scientific notation).
+fn parse_decimal(text: &str) -> Result<Decimal, AmountError> {
+    let trimmed = text.trim();
+    let parsed = if trimmed.contains(['e', 'E']) {
+        Decimal::from_scientific(trimmed)
+    } else {
+        Decimal::from_str_exact(trimmed)
+    };
+    parsed.map_err(|_| AmountError::NotANumber(text.to_owned()))
+}
+
+impl Serialize for Money {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let digits = digits(self.value);
+        if self.as_text {
+            return serializer.serialize_str(&digits);
+        }
+        let token = RawValue::from_string(digits)
+            .map_err(|e| serde::ser::Error::custom(format!("amount {}: {e}", self.value)))?;
+        token.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Money {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        let token = raw.get();
+        if token.starts_with('"') {
+            let text = serde_json::from_str::<String>(token).map_err(D::Error::custom)?;
+            return parse_decimal(&text)
+                .map(Self::text)
+                .map_err(D::Error::custom);
+        }
+        if token.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+            return parse_decimal(token)
+                .map(Self::number)
+                .map_err(D::Error::custom);
+        }
+        Err(D::Error::custom(format!(
+            "expected an amount (a number or a numeric string), got {token}"
+        )))
+    }
+}
+
+impl schemars::JsonSchema for Money {
+    fn schema_name() -> String {
+        "Money".to_owned()
+    }
+
+    fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        use schemars::schema::{InstanceType, SchemaObject, SingleOrVec};
+        SchemaObject {
+            instance_type: Some(SingleOrVec::Vec(vec![
+                InstanceType::Number,
+                InstanceType::String,
+            ])),
+            ..Default::default()
+        }
+        .into()
+    }
+}
+
+#[cfg(test)]
+mod money_tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn reads_both_forms_exactly_and_writes_them_back() {
+        for (wire, value) in [
+            ("2100.02", dec!(2100.02)),
+            ("\"1000\"", dec!(1000)),
+            ("\"-12.50\"", dec!(-12.50)),
+            ("12345678901234567.89", dec!(12345678901234567.89)),
+            ("\"12345678901234567.89\"", dec!(12345678901234567.89)),
+        ] {
+            let money: Money = serde_json::from_str(wire).unwrap();
+            assert_eq!(money.get(), value, "{wire}");
+            assert_eq!(money.get().scale(), value.scale(), "{wire}");
+            assert_eq!(serde_json::to_string(&money).unwrap(), wire);
+        }
+        for bad in ["\"\"", "\"2000USD\"", "true", "null", "{}"] {
+            assert!(serde_json::from_str::<Money>(bad).is_err(), "{bad}");
+        }
+    }
+}

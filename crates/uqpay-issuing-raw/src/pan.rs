@@ -158,6 +158,93 @@ impl schemars::JsonSchema for CardNumber {
     }
 }
 
+/// A card number as UQPay reports it, normally masked already
+/// (`************5668`, `40963608****8664`). `Debug` and `Display` show it
+/// as it came if it is masked, and masked to its first 6 and last 4 digits
+/// if it is not (a full number must never be printed).
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct MaskedCardNumber(String);
+
+impl MaskedCardNumber {
+    /// A reported card number.
+    pub fn new(number: impl Into<String>) -> Self {
+        Self(number.into())
+    }
+
+    /// The text as it came. It is masked when UQPay masks it; printing it
+    /// yourself is your call.
+    pub fn as_sent(&self) -> &str {
+        &self.0
+    }
+
+    /// The last 4 characters (the digits every mask keeps).
+    pub fn last4(&self) -> &str {
+        let start = self.0.char_indices().rev().nth(3).map_or(0, |(i, _)| i);
+        &self.0[start..]
+    }
+
+    /// What may be shown: the text if it is masked (no run of more than 10
+    /// digits), else its mask.
+    fn shown(&self) -> std::borrow::Cow<'_, str> {
+        let longest_run = self
+            .0
+            .split(|c: char| !c.is_ascii_digit())
+            .map(str::len)
+            .max()
+            .unwrap_or(0);
+        if longest_run > 10 {
+            std::borrow::Cow::Owned(mask(&self.0))
+        } else {
+            std::borrow::Cow::Borrowed(&self.0)
+        }
+    }
+}
+
+impl fmt::Display for MaskedCardNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.shown())
+    }
+}
+
+impl fmt::Debug for MaskedCardNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MaskedCardNumber({})", self.shown())
+    }
+}
+
+impl FromStr for MaskedCardNumber {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::new(s))
+    }
+}
+
+impl Serialize for MaskedCardNumber {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for MaskedCardNumber {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self)
+    }
+}
+
+impl schemars::JsonSchema for MaskedCardNumber {
+    fn schema_name() -> String {
+        "MaskedCardNumber".to_owned()
+    }
+
+    fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        schemars::schema::SchemaObject {
+            instance_type: Some(schemars::schema::InstanceType::String.into()),
+            ..Default::default()
+        }
+        .into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +256,17 @@ mod tests {
         assert_eq!(mask("4096360800133951123"), "409636*********1123");
         assert_eq!(mask("12345"), "*2345");
         assert_eq!(mask("1234"), "****");
+    }
+
+    #[test]
+    fn reported_numbers_print_masked_whatever_came() {
+        let masked = MaskedCardNumber::new("40963608****8664");
+        assert_eq!(masked.to_string(), "40963608****8664");
+        assert_eq!(masked.last4(), "8664");
+        let full = MaskedCardNumber::new("4096360800138664");
+        assert_eq!(full.to_string(), "409636******8664");
+        assert!(!format!("{full:?}").contains("4096360800138664"));
+        assert_eq!(full.as_sent(), "4096360800138664");
     }
 
     #[test]
