@@ -89,6 +89,7 @@ fn every_operation_has_an_operation_id_and_no_default_response() {
         [
             "assign_card",
             "create_access_token",
+            "retrieve_card",
             "update_card",
             "update_card_status"
         ]
@@ -174,6 +175,7 @@ fn enums_carry_every_documented_value() {
             "ACTIVE",
             "FROZEN",
             "BLOCKED",
+            "PRE_CANCEL",
             "CANCELLED",
             "LOST",
             "STOLEN",
@@ -233,10 +235,23 @@ fn shared_headers_and_security() {
         SchemaKind::Type(Type::String(s))
             if matches!(&s.format, openapiv3::VariantOrUnknownOrEmpty::Unknown(f) if f == "uuid")
     ));
-    // Every card operation references both headers; the token endpoint is
-    // tagged apart and sends no x-auth-token.
+    // Every card operation references both headers (a read only the
+    // account); the token endpoint is tagged apart and sends no x-auth-token.
     for (path, item) in spec.paths.iter() {
-        let op = item.as_item().unwrap().post.as_ref().unwrap();
+        let item = item.as_item().unwrap();
+        if let Some(get) = &item.get {
+            let refs: Vec<String> = get
+                .parameters
+                .iter()
+                .filter_map(|p| match p {
+                    ReferenceOr::Reference { reference } => Some(reference.clone()),
+                    _ => None,
+                })
+                .collect();
+            assert!(refs.contains(&"#/components/parameters/OnBehalfOf".into()));
+            assert!(!refs.contains(&"#/components/parameters/IdempotencyKey".into()));
+        }
+        let op = item.post.as_ref().unwrap();
         if path == "/v1/connect/token" {
             assert_eq!(op.tags, ["Authentication"]);
             assert_eq!(op.security.as_deref(), Some(&[][..]));
@@ -260,4 +275,34 @@ fn shared_headers_and_security() {
             "{path}"
         );
     }
+}
+
+/// The `x-webhooks` map names existing schemas for the card lifecycle
+/// events, and the generator turns it into the typed event data.
+#[test]
+fn every_webhook_event_names_a_payload_schema() {
+    let spec = spec();
+    let map = spec.extensions["x-webhooks"].as_object().unwrap();
+    let schemas = &spec.components.as_ref().unwrap().schemas;
+    for event in [
+        "card.create.succeeded",
+        "card.create.failed",
+        "card.update.succeeded",
+        "card.update.failed",
+        "card.status.update.succeeded",
+        "card.status.update.failed",
+        "card.activation.code",
+        "card.activation.status",
+    ] {
+        let schema = map[event].as_str().unwrap();
+        assert!(schemas.contains_key(schema), "{event}: {schema}");
+    }
+    let generated = uqpay_codegen::events(&spec).unwrap().to_string();
+    assert!(generated.contains("CardStatusUpdated"), "{generated}");
+    let mut broken = spec.clone();
+    broken.extensions.insert(
+        "x-webhooks".into(),
+        serde_json::json!({"card.x": "NoSuchSchema"}),
+    );
+    assert!(uqpay_codegen::events(&broken).is_err());
 }
