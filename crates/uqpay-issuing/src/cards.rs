@@ -20,6 +20,7 @@ use uqpay_issuing_raw::types::{
 use uuid::Uuid;
 
 use crate::call::{Call, Overrides};
+use crate::card::Card;
 use crate::{Client, Error};
 
 /// What every request builder carries besides its body.
@@ -81,8 +82,8 @@ pub(crate) fn parse_on_behalf_of(account: &str) -> Result<Uuid, Error> {
     })
 }
 
-/// The setters every request builder has: the call's idempotency key,
-/// account, and its own time limits and retry budget.
+/// The setters of the builders of the card changes: the call's idempotency
+/// key, and those of every call ([`call_setters`]).
 macro_rules! common_setters {
     () => {
         /// Uses this idempotency key instead of a new random one. Retries of
@@ -94,6 +95,14 @@ macro_rules! common_setters {
             self
         }
 
+        call_setters!();
+    };
+}
+
+/// The setters every request builder has: the account, and the call's own
+/// time limits and retry budget.
+macro_rules! call_setters {
+    () => {
         /// Acts on behalf of this connected account (`x-on-behalf-of`, the
         /// UUID of an Issuing sub-account), overriding the client's default.
         /// Anything but a UUID is refused before the wire.
@@ -608,6 +617,54 @@ impl UpdateCardFields {
             ));
         }
         Ok(body)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Retrieve Card
+
+/// Reads a card back. Built by [`Client::retrieve_card`].
+#[derive(Debug, Clone)]
+#[must_use = "a request does nothing until .send() is awaited"]
+pub struct RetrieveCard {
+    common: Common,
+    card_id: Uuid,
+}
+
+impl RetrieveCard {
+    pub(crate) fn new(client: Client, card_id: Uuid) -> Self {
+        Self {
+            common: Common::new(client),
+            card_id,
+        }
+    }
+
+    call_setters!();
+
+    /// Sends the request (a read: retried like the others, with no
+    /// idempotency key). An unknown card, or one of another account, is an
+    /// error for which [`Error::is_not_found`] is true (UQPay's 400
+    /// `card_error` / `card_not_found`).
+    pub async fn send(self) -> Result<Card, Error> {
+        let (_, account) = self.common.resolve()?;
+        let handle = self.common.client.handle();
+        let raw = &handle.raw;
+        let card_id = self.card_id;
+        let card = Call {
+            handle,
+            operation: "retrieve_card",
+            key: None,
+            overrides: &self.common.overrides,
+        }
+        .run(|| {
+            let request = raw.retrieve_card().id(card_id);
+            match account {
+                Some(account) => request.x_on_behalf_of(account).send(),
+                None => request.send(),
+            }
+        })
+        .await?;
+        Ok(Card::from(card))
     }
 }
 

@@ -14,7 +14,7 @@ use crate::retry::RetryPolicy;
 use crate::token::{AccessToken, Minter};
 use crate::token_store::{InMemoryTokenStore, TokenStore};
 use crate::transport::{self, ConfigureHttp, SdkTransport};
-use crate::{AssignCard, Error, UpdateCard, UpdateCardStatus};
+use crate::{AssignCard, Error, RetrieveCard, UpdateCard, UpdateCardStatus};
 
 /// UQPay's environments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -123,6 +123,12 @@ impl Client {
     /// Updates a card's limit, name, controls and metadata (`POST /v1/issuing/cards/{id}`).
     pub fn update_card(&self, card_id: Uuid) -> UpdateCard {
         UpdateCard::new(self.clone(), card_id)
+    }
+
+    /// Reads a card back (`GET /v1/issuing/cards/{id}`): its status, limits,
+    /// balance, controls and metadata, with exact money.
+    pub fn retrieve_card(&self, card_id: Uuid) -> RetrieveCard {
+        RetrieveCard::new(self.clone(), card_id)
     }
 
     /// The base URL requests go to.

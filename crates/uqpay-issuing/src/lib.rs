@@ -83,9 +83,24 @@
 
 #![deny(missing_docs)]
 
-// The modules, top to bottom: each uses only those below it.
+// The modules and their one-way arrows (each uses only modules below it):
+//
+//   client      Client, ClientBuilder: builds the handle, hands out builders
+//   cards       the request builders and their validation   -> call, card
+//   card        the Card of Retrieve Card
+//   webhooks    the verifier of UQPay's events (stands alone: error, raw)
+//   call        one logical call, the only retry loop       -> transport, auth, retry
+//   transport   one HTTP exchange (the generated client's hook)  -> auth (raw requests)
+//   auth        fixed token or credentials + store          -> token_store, token
+//   token_store where the live token is kept                -> token
+//   redis_store the fleet's store (feature `redis`)         -> token_store, token
+//   token       AccessToken, Minter (the token endpoint)    -> error
+//   error       Error, and the generated client's errors    -> retry (Retry-After), redact
+//   retry       backoff and Retry-After
+//   redact      masking card numbers and tokens
 mod auth;
 mod call;
+mod card;
 mod cards;
 mod client;
 mod error;
@@ -94,8 +109,10 @@ mod retry;
 mod token;
 mod token_store;
 mod transport;
+pub mod webhooks;
 
-pub use cards::{AssignCard, UpdateCard, UpdateCardStatus};
+pub use card::Card;
+pub use cards::{AssignCard, RetrieveCard, UpdateCard, UpdateCardStatus};
 pub use client::{Client, ClientBuilder, Environment};
 pub use error::{Error, ErrorKind};
 pub use redact::redact;

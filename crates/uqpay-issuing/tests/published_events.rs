@@ -1,0 +1,80 @@
+//! UQPay's published webhook examples (kept verbatim in the raw crate's
+//! fixtures), signed as UQPay signs them, verify and parse into typed events.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use uqpay_issuing::webhooks::{sign, EventData, Verifier};
+
+#[test]
+fn every_published_example_verifies_and_parses_into_its_type() {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../uqpay-issuing-raw/tests/fixtures/webhooks"
+    );
+    let verifier = Verifier::new("whsec_test_secret");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let mut kinds = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let body = std::fs::read(&path).unwrap();
+        let signature = sign("whsec_test_secret", &body, &now);
+        let event = verifier
+            .verify(&body, &signature, &now)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(event.event_type.is_known(), "{}", path.display());
+        assert_eq!(event.event_name, "ISSUING");
+        assert!(event.version.starts_with('V'));
+        let kind = match &event.data {
+            EventData::CardCreated(d) => {
+                assert_eq!(d.card_status.as_ref().unwrap().to_string(), "ACTIVE");
+                assert_eq!(d.card_available_balance.unwrap().to_string(), "1000");
+                "created"
+            }
+            EventData::CardUpdated(d) => {
+                assert_eq!(d.card_order_id.as_deref(), Some(event.source_id.as_str()));
+                assert!(d
+                    .order_status
+                    .as_ref()
+                    .unwrap()
+                    .to_string()
+                    .eq_ignore_ascii_case("success"));
+                "updated"
+            }
+            EventData::CardStatusUpdated(d) => {
+                assert_eq!(d.card_status.as_ref().unwrap().to_string(), "CANCELLED");
+                "status"
+            }
+            EventData::ActivationCode(d) => {
+                assert_eq!(d.card_id.as_deref(), Some(event.source_id.as_str()));
+                "code"
+            }
+            EventData::ActivationStatus(d) => {
+                assert_eq!(d.activation_status.as_deref(), Some("Activated"));
+                "activation"
+            }
+            EventData::Unknown(_) => panic!("{}: not typed", path.display()),
+        };
+        kinds.push(kind);
+        // A body changed by one byte no longer verifies.
+        let mut tampered = body.clone();
+        let last = tampered.len() - 2;
+        tampered[last] ^= 1;
+        assert!(verifier.verify(&tampered, &signature, &now).is_err());
+    }
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "activation",
+            "code",
+            "created",
+            "status",
+            "updated",
+            "updated"
+        ]
+    );
+}
