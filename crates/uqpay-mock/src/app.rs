@@ -25,10 +25,12 @@ use uqpay_issuing_raw::{constraints, rules};
 
 use crate::clock::Clock;
 use crate::faults::{Fault, FaultPlan};
+use crate::orders::{self, Change, Order, Published};
 use crate::ratelimit::{Budget, RateLimiter};
 use crate::reply::Reply;
 use crate::state::{Card, Fingerprint, IdempotencyRecord, Outcome, Route, State};
 use crate::tokens::Tokens;
+use crate::webhooks::Webhooks;
 
 /// The largest request body the simulator reads; larger ones get a 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -53,6 +55,11 @@ pub(crate) struct Shared {
     pub(crate) client_id: String,
     pub(crate) api_key: String,
     pub(crate) hold: Hold,
+    pub(crate) webhooks: Arc<Webhooks>,
+    pub(crate) order_delay: Duration,
+    pub(crate) pre_cancel_period: Duration,
+    /// How many of the next orders fail.
+    pub(crate) failing_orders: AtomicUsize,
 }
 
 impl Shared {
@@ -64,6 +71,14 @@ impl Shared {
     }
     pub(crate) fn faults(&self) -> MutexGuard<'_, FaultPlan> {
         self.faults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Completes the cancellations whose pre-cancel period is over, and
+    /// publishes their events.
+    pub(crate) fn tick(&self) {
+        let now = self.clock.now();
+        let events = orders::complete_cancellations(&mut self.state(), now);
+        self.webhooks.publish(events);
     }
 
     /// Whether the rate limiter (if any) lets this request through.
@@ -161,7 +176,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/api/v1/issuing/cards/{id}/status",
             post(update_card_status),
         )
-        .route("/api/v1/issuing/cards/{id}", post(update_card))
+        .route(
+            "/api/v1/issuing/cards/{id}",
+            post(update_card).get(retrieve_card),
+        )
         .fallback(|| async { Reply::no_route() })
         .with_state(shared)
 }
@@ -252,6 +270,48 @@ impl Executed {
     }
 }
 
+/// Where an operation places its order: settled on the spot when orders
+/// take no time, scheduled otherwise.
+pub(crate) struct Desk<'a> {
+    shared: &'a Shared,
+    now: SystemTime,
+    /// Events of orders settled on the spot, to publish after the reply.
+    events: Vec<Published>,
+    /// Orders to settle after the delay.
+    scheduled: Vec<Order>,
+}
+
+impl Desk<'_> {
+    /// A new order id, for `change` of `card_id`.
+    fn place(&mut self, state: &mut State, card_id: Uuid, change: Change) -> String {
+        let order_id = Uuid::new_v4().to_string();
+        let fails = self
+            .shared
+            .failing_orders
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        let order = Order {
+            order_id: order_id.clone(),
+            card_id,
+            change,
+            fails,
+        };
+        if let Some(card) = state.cards.get_mut(&card_id) {
+            card.pending_order = Some(order_id.clone());
+            if matches!(order.change, Change::Status { .. }) {
+                card.status_order_id = Some(order_id.clone());
+            }
+        }
+        if self.shared.order_delay.is_zero() {
+            let settled = orders::settle(state, order, self.now, self.shared.pre_cancel_period);
+            self.events.extend(settled);
+        } else {
+            self.scheduled.push(order);
+        }
+        order_id
+    }
+}
+
 /// Parsed headers common to every card operation.
 struct Call {
     account: Option<Uuid>,
@@ -259,6 +319,25 @@ struct Call {
 }
 
 fn check_headers(shared: &Shared, headers: &HeaderMap) -> Result<Call, Reply> {
+    let account = check_auth(shared, headers)?;
+    let key = match headers.get("x-idempotency-key") {
+        None => {
+            return Err(Reply::invalid_missing(
+                "x-idempotency-key is required".into(),
+                vec!["x-idempotency-key".into()],
+            ))
+        }
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|v| Uuid::parse_str(v.trim()).ok())
+            .ok_or_else(|| Reply::invalid("x-idempotency-key: must be a UUID".into()))?,
+    };
+    Ok(Call { account, key })
+}
+
+/// The token, then the account a request acts for.
+fn check_auth(shared: &Shared, headers: &HeaderMap) -> Result<Option<Uuid>, Reply> {
     let token = headers.get("x-auth-token").and_then(|v| v.to_str().ok());
     if let Err(e) = shared.tokens().check(token, shared.clock.unix_secs()) {
         return Err(Reply::unauthorized(e.message()));
@@ -283,20 +362,7 @@ fn check_headers(shared: &Shared, headers: &HeaderMap) -> Result<Call, Reply> {
                 })?,
         ),
     };
-    let key = match headers.get("x-idempotency-key") {
-        None => {
-            return Err(Reply::invalid_missing(
-                "x-idempotency-key is required".into(),
-                vec!["x-idempotency-key".into()],
-            ))
-        }
-        Some(value) => value
-            .to_str()
-            .ok()
-            .and_then(|v| Uuid::parse_str(v.trim()).ok())
-            .ok_or_else(|| Reply::invalid("x-idempotency-key: must be a UUID".into()))?,
-    };
-    Ok(Call { account, key })
+    Ok(account)
 }
 
 /// Reads the whole request body (see [`DRAIN_LIMIT`]).
@@ -464,13 +530,14 @@ async fn pipeline<T>(
     kill: ConnectionKill,
     incoming: Incoming,
     validate: impl FnOnce(&T) -> Result<(), Reply>,
-    execute: impl FnOnce(&mut State, Option<Uuid>, T, DateTime<FixedOffset>) -> Executed,
+    execute: impl FnOnce(&mut State, &mut Desk<'_>, Option<Uuid>, T) -> Executed,
 ) -> Response
 where
     T: DeserializeOwned + schemars::JsonSchema,
 {
     let route = incoming.route;
     shared.state().counters(route).received += 1;
+    shared.tick();
 
     let fault = shared.faults().next();
     if let Some(fault) = fault {
@@ -532,9 +599,15 @@ where
 
     shared.hold.pass().await;
 
+    let mut desk = Desk {
+        shared: &shared,
+        now,
+        events: Vec::new(),
+        scheduled: Vec::new(),
+    };
     let reply = {
         let mut state = shared.state();
-        let executed = execute(&mut state, call.account, request, api_time(now));
+        let executed = execute(&mut state, &mut desk, call.account, request);
         let record = state
             .idempotency
             .get_mut(&call.key)
@@ -550,8 +623,27 @@ where
         executed.reply
     };
     drop(in_flight);
+    let Desk {
+        events, scheduled, ..
+    } = desk;
+    shared.webhooks.publish(events);
+    for order in scheduled {
+        schedule(shared.clone(), order);
+    }
     tracing::debug!(?route, status = %reply.status, "processed");
     finish(reply, fault, &kill).await
+}
+
+/// Settles `order` after the simulator's order delay, on its own task.
+fn schedule(shared: Arc<Shared>, order: Order) {
+    shared.webhooks.order_placed();
+    tokio::spawn(async move {
+        tokio::time::sleep(shared.order_delay).await;
+        let now = shared.clock.now();
+        let events = orders::settle(&mut shared.state(), order, now, shared.pre_cancel_period);
+        shared.webhooks.publish(events);
+        shared.webhooks.order_settled();
+    });
 }
 
 /// Answers, or closes the connection when the fault says so.
@@ -563,7 +655,7 @@ async fn finish(reply: Reply, fault: Option<Fault>, kill: &ConnectionKill) -> Re
 }
 
 /// `now` as the API reports times: UTC+8, whole seconds.
-fn api_time(now: SystemTime) -> DateTime<FixedOffset> {
+pub(crate) fn api_time(now: SystemTime) -> DateTime<FixedOffset> {
     let offset = FixedOffset::east_opt(8 * 3600).expect("valid offset");
     let now = DateTime::<chrono::Utc>::from(now).with_timezone(&offset);
     now.with_nanosecond(0).unwrap_or(now)
@@ -609,6 +701,17 @@ fn card_incoming(
 // ---------------------------------------------------------------------------
 // Operations
 
+/// A card operation on a card that has an order in flight is refused: its
+/// earlier order must complete first.
+fn order_in_progress(card: &Card) -> Option<Executed> {
+    card.pending_order.as_ref().map(|order| {
+        Executed::refused(Reply::card_error(
+            KnownErrorCode::CardOrderInProgress,
+            format!("the card's order {order} has not completed yet; retry when it has"),
+        ))
+    })
+}
+
 async fn assign_card(
     AxumState(shared): AxumState<Arc<Shared>>,
     Extension(kill): Extension<ConnectionKill>,
@@ -626,7 +729,7 @@ async fn assign_card(
         kill,
         incoming,
         |_: &AssignCardRequest| Ok(()),
-        |state, account, request, now| {
+        |state, desk, account, request| {
             let number = request.card_number.expose().to_owned();
             if state.card_numbers.contains_key(&number) {
                 return Executed::refused(Reply::card_error(
@@ -645,44 +748,52 @@ async fn assign_card(
                 card_number: request.card_number,
                 card_currency: request.card_currency.to_string(),
                 card_mode: request.card_mode,
-                card_status: CardState::Active,
-                card_order_id: Uuid::new_v4().to_string(),
-                order_status: OrderState::Success,
-                create_time: now,
+                card_status: CardState::Pending,
+                card_order_id: String::new(),
+                create_time: api_time(desk.now),
                 card_limit: None,
                 name_on_card: None,
                 no_pin_payment_amount: None,
                 spending_controls: Vec::new(),
                 risk_controls: RiskControls::default(),
                 metadata: None,
-                status_history: vec![(CardState::Active, None)],
+                status_history: Vec::new(),
                 updates: 0,
-            };
-            let response = AssignCardResponse {
-                card_id,
-                card_order_id: card.card_order_id.clone(),
-                create_time: card.create_time,
-                card_status: ReportedCardStatus::Known(CardState::Active),
-                // Answered as just created (as in UQPay's example); the
-                // stored order completes at once.
-                order_status: ReportedOrderStatus::Known(OrderState::Pending),
+                update_reason: None,
+                pending_order: None,
+                status_order_id: None,
+                cancel_at: None,
             };
             state.card_numbers.insert(number, card_id);
             state.cards.insert(card_id, card);
-            Executed::committed(&response)
+            let order_id = desk.place(state, card_id, Change::Assign);
+            let card = state.cards.get_mut(&card_id).expect("just inserted");
+            card.card_order_id = order_id.clone();
+            Executed::committed(&AssignCardResponse {
+                card_id,
+                card_order_id: order_id,
+                create_time: card.create_time,
+                // ACTIVE once its order settled (at once unless orders are
+                // delayed), PENDING before.
+                card_status: ReportedCardStatus::Known(card.card_status),
+                // The order as just created, as in UQPay's example.
+                order_status: ReportedOrderStatus::Known(OrderState::Pending),
+            })
         },
     )
     .await
 }
 
-/// ACTIVE <-> FROZEN; anything but CANCELLED -> CANCELLED; CANCELLED is final.
+/// ACTIVE <-> FROZEN; ACTIVE or FROZEN -> CANCELLED; PRE_CANCEL, CANCELLED,
+/// FAILED and PENDING (an order in flight) allow no change.
 pub(crate) fn transition_allowed(from: CardState, to: CardState) -> bool {
-    match (from, to) {
-        (CardState::Cancelled, _) => false,
-        (_, CardState::Cancelled) => true,
-        (CardState::Active | CardState::Frozen, CardState::Active | CardState::Frozen) => true,
-        _ => false,
-    }
+    matches!(
+        (from, to),
+        (
+            CardState::Active | CardState::Frozen,
+            CardState::Active | CardState::Frozen | CardState::Cancelled
+        ) | (CardState::Blocked, CardState::Cancelled)
+    )
 }
 
 async fn update_card_status(
@@ -702,10 +813,13 @@ async fn update_card_status(
         kill,
         incoming,
         |_: &UpdateCardStatusRequest| Ok(()),
-        move |state, account, request, _now| {
+        move |state, desk, account, request| {
             let Some(card) = owned_card(state, account, card_id) else {
                 return Executed::refused(Reply::card_not_found(card_id));
             };
+            if let Some(refused) = order_in_progress(card) {
+                return refused;
+            }
             let target = match request.card_status {
                 CardStatus::Active => CardState::Active,
                 CardStatus::Frozen => CardState::Frozen,
@@ -721,12 +835,14 @@ async fn update_card_status(
                 ));
             }
             let reason = request.update_reason.map(String::from);
-            card.card_status = target;
-            card.order_status = OrderState::Success;
-            card.status_history.push((target, reason.clone()));
+            let change = Change::Status {
+                target,
+                reason: reason.clone(),
+            };
+            let order_id = desk.place(state, card_id, change);
             Executed::committed(&UpdateCardStatusResponse {
                 card_id,
-                card_order_id: card.card_order_id.clone(),
+                card_order_id: order_id,
                 order_status: ReportedOrderStatus::Known(OrderState::Pending),
                 update_reason: reason,
             })
@@ -764,40 +880,6 @@ fn validate_update_card(request: &UpdateCardRequest) -> Result<(), Reply> {
     Ok(())
 }
 
-/// Applies an Update Card to `card` (already checked to be updatable).
-fn apply_update(card: &mut Card, request: UpdateCardRequest) {
-    if let Some(limit) = request.card_limit {
-        card.card_limit = Some(limit);
-    }
-    if let Some(name) = request.name_on_card {
-        card.name_on_card = Some(name.to_string());
-    }
-    if let Some(amount) = request.no_pin_payment_amount {
-        card.no_pin_payment_amount = Some(amount);
-    }
-    if !request.spending_controls.is_empty() {
-        card.spending_controls = request.spending_controls;
-    }
-    if let Some(risk) = request.risk_controls {
-        let stored = &mut card.risk_controls;
-        stored.enable_3ds = risk.enable_3ds.or(stored.enable_3ds);
-        stored.allow_3ds_transactions = risk
-            .allow_3ds_transactions
-            .or(stored.allow_3ds_transactions);
-        if risk.allowed_mcc.is_some() {
-            stored.allowed_mcc = risk.allowed_mcc;
-        }
-        if risk.blocked_mcc.is_some() {
-            stored.blocked_mcc = risk.blocked_mcc;
-        }
-    }
-    if let Some(metadata) = request.metadata {
-        card.metadata = Some(metadata);
-    }
-    card.updates += 1;
-    card.order_status = OrderState::Success;
-}
-
 async fn update_card(
     AxumState(shared): AxumState<Arc<Shared>>,
     Extension(kill): Extension<ConnectionKill>,
@@ -814,14 +896,23 @@ async fn update_card(
         kill,
         incoming,
         validate_update_card,
-        move |state, account, request: UpdateCardRequest, _now| {
+        move |state, desk, account, request: UpdateCardRequest| {
             let Some(card) = owned_card(state, account, card_id) else {
                 return Executed::refused(Reply::card_not_found(card_id));
             };
-            if card.card_status == CardState::Cancelled {
+            if let Some(refused) = order_in_progress(card) {
+                return refused;
+            }
+            if matches!(
+                card.card_status,
+                CardState::Cancelled | CardState::PreCancel | CardState::Failed
+            ) {
                 return Executed::refused(Reply::card_error(
                     KnownErrorCode::CardCancelled,
-                    format!("card {card_id} is cancelled and can no longer be updated"),
+                    format!(
+                        "card {card_id} is {} and can no longer be updated",
+                        card.card_status
+                    ),
                 ));
             }
             if request.card_limit.is_some() && card.card_mode == CardMode::Single {
@@ -830,14 +921,109 @@ async fn update_card(
                     "card_limit: must be left empty for a SINGLE card".into(),
                 ));
             }
-            apply_update(card, request);
+            let order_id = desk.place(state, card_id, Change::Update(Box::new(request)));
+            let settled = state.cards[&card_id].pending_order.is_none();
             Executed::committed(&UpdateCardResponse {
                 card_id,
-                card_order_id: card.card_order_id.clone(),
-                card_status: ReportedCardStatus::Known(card.card_status),
-                order_status: ReportedOrderStatus::Known(OrderState::Success),
+                card_order_id: order_id,
+                card_status: ReportedCardStatus::Known(state.cards[&card_id].card_status),
+                // SUCCESS as in UQPay's example when the order settled at
+                // once; PENDING while it waits.
+                order_status: ReportedOrderStatus::Known(if settled {
+                    OrderState::Success
+                } else {
+                    OrderState::Pending
+                }),
             })
         },
     )
     .await
+}
+
+/// `GET /v1/issuing/cards/{id}`: the card from the simulator's state (as it
+/// is: an order not settled yet has not changed it), its number masked.
+async fn retrieve_card(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    Extension(kill): Extension<ConnectionKill>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let route = Route::RetrieveCard;
+    shared.state().counters(route).received += 1;
+    shared.tick();
+    let fault = shared.faults().next();
+    if let Some(fault) = fault {
+        {
+            let mut state = shared.state();
+            state.counters(route).faulted += 1;
+            *state.faults_injected.entry(fault.name()).or_default() += 1;
+        }
+        match fault {
+            Fault::DropBeforeProcessing | Fault::DropAfterCommit => {
+                return kill.drop_connection().await
+            }
+            other => return fault_response(other),
+        }
+    }
+    let answer = if !shared.admit(Budget::Calls) {
+        Err(Reply::too_many_requests(None))
+    } else {
+        check_auth(&shared, &headers).and_then(|account| {
+            let card_id = Uuid::parse_str(&id)
+                .map_err(|_| Reply::invalid(format!("id: must be a UUID, got {id:?}")))?;
+            let state = shared.state();
+            let card = state
+                .cards
+                .get(&card_id)
+                .filter(|card| card.account == account)
+                .ok_or_else(|| Reply::card_not_found(card_id))?;
+            Ok(Reply::ok(&retrieved(card)))
+        })
+    };
+    match answer {
+        Ok(reply) => reply.into_response(),
+        Err(reply) => {
+            shared.state().counters(route).refused += 1;
+            reply.into_response()
+        }
+    }
+}
+
+/// A card as Retrieve Card answers it: the documented field forms (the
+/// limit a number, the balance and amounts strings, the no-PIN amount with
+/// its currency glued on), the number masked to its last 4 digits.
+fn retrieved(card: &Card) -> uqpay_issuing_raw::types::Card {
+    use uqpay_issuing_raw::money::Money;
+    let number = card.card_number.expose();
+    uqpay_issuing_raw::types::Card {
+        card_id: card.card_id,
+        card_bin: Some(orders::bin(card)),
+        card_scheme: Some(orders::scheme(card).into()),
+        card_number: Some(uqpay_issuing_raw::pan::MaskedCardNumber::new(format!(
+            "{}{}",
+            "*".repeat(number.len() - 4),
+            &number[number.len() - 4..]
+        ))),
+        form_factor: Some("PHYSICAL".into()),
+        mode_type: Some(card.card_mode.to_string()),
+        card_limit: card.card_limit.map(|l| Money::number(l.get())),
+        available_balance: Some(Money::text(orders::available_balance(card))),
+        consumed_amount: Some("0.00".into()),
+        no_pin_payment_amount: card
+            .no_pin_payment_amount
+            .map(|a| format!("{}{}", a.get(), card.card_currency)),
+        cardholder: Some(orders::cardholder(card)),
+        card_status: ReportedCardStatus::Known(card.card_status),
+        card_currency: Some(card.card_currency.clone()),
+        card_product_id: Some(orders::PRODUCT_ID.into()),
+        spending_controls: Some(orders::reported_controls(card)),
+        risk_controls: Some(orders::reported_risk(card)),
+        metadata: Some(
+            card.metadata
+                .as_ref()
+                .map(|m| serde_json::Value::Object(m.0.clone()))
+                .unwrap_or_else(|| serde_json::json!({})),
+        ),
+        update_reason: card.update_reason.clone(),
+    }
 }

@@ -93,11 +93,13 @@
 mod app;
 mod clock;
 mod faults;
+mod orders;
 mod ratelimit;
 mod reply;
 mod server;
 mod state;
 mod tokens;
+mod webhooks;
 
 pub use app::{IDEMPOTENCY_TTL, MAX_BODY_BYTES};
 pub use faults::Fault;
@@ -108,3 +110,4 @@ pub use server::{
 };
 pub use state::{Card, Route, RouteCounters};
 pub use tokens::DEFAULT_TOKEN_LIFETIME;
+pub use webhooks::Delivery;

@@ -48,6 +48,25 @@ struct Args {
     /// Fraction (0..=1) of card requests that get a random fault.
     #[arg(long, default_value_t = 0.0)]
     fault_rate: f64,
+    /// Deliver the events of settled card orders to this URL (a JSON POST
+    /// signed as UQPay signs it; redelivered until acknowledged with a 2xx).
+    #[arg(long, requires = "webhook_secret")]
+    webhook_url: Option<String>,
+    /// The secret the webhook deliveries are signed with (HMAC-SHA512 over the
+    /// body and the x-wk-timestamp header).
+    #[arg(long, requires = "webhook_url")]
+    webhook_secret: Option<String>,
+    /// How many times an event is sent before it is given up on.
+    #[arg(long, default_value_t = 10)]
+    webhook_max_attempts: u32,
+    /// How long each card order takes to settle, in milliseconds (0: at
+    /// once, before the request is answered).
+    #[arg(long, default_value_t = 0)]
+    order_delay_ms: u64,
+    /// How long a cancelled card stays PRE_CANCEL before it is CANCELLED, in
+    /// seconds of the simulator's clock (UQPay: 30 days).
+    #[arg(long, default_value_t = 0)]
+    pre_cancel_secs: u64,
     /// The faults to draw from: rate-limited, 500, 502, 503, 504, processing, drop-before, drop-after
     /// (comma-separated; default: all).
     #[arg(long, value_delimiter = ',')]
@@ -109,6 +128,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(limits) = args.rate_limit {
         builder = builder.rate_limits(limits);
     }
+    if let (Some(url), Some(secret)) = (&args.webhook_url, &args.webhook_secret) {
+        builder = builder
+            .webhook(url.clone(), secret.clone())
+            .webhook_redelivery(
+                args.webhook_max_attempts,
+                Duration::from_millis(50),
+                Duration::from_secs(2),
+            );
+    }
+    builder = builder
+        .order_delay(Duration::from_millis(args.order_delay_ms))
+        .pre_cancel_period(Duration::from_secs(args.pre_cancel_secs));
     let server = builder.start().await?;
 
     println!("{}", server.base_url());

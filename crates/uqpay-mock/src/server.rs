@@ -18,6 +18,7 @@ use crate::faults::{Fault, FaultPlan};
 use crate::ratelimit::{RateLimiter, RateLimits};
 use crate::state::{Card, Route, RouteCounters, State};
 use crate::tokens::{Tokens, DEFAULT_TOKEN_LIFETIME};
+use crate::webhooks::{Delivery, WebhookConfig, Webhooks};
 
 /// The token a simulator accepts when none is configured.
 pub const DEFAULT_TOKEN: &str = "mock-token";
@@ -39,6 +40,9 @@ pub struct MockServerBuilder {
     seed: u64,
     fault_rate: f64,
     fault_kinds: Vec<Fault>,
+    webhook: Option<WebhookConfig>,
+    order_delay: Duration,
+    pre_cancel_period: Duration,
 }
 
 impl Default for MockServerBuilder {
@@ -54,6 +58,9 @@ impl Default for MockServerBuilder {
             seed: 0,
             fault_rate: 0.0,
             fault_kinds: Vec::new(),
+            webhook: None,
+            order_delay: Duration::ZERO,
+            pre_cancel_period: Duration::ZERO,
         }
     }
 }
@@ -103,6 +110,47 @@ impl MockServerBuilder {
         self
     }
 
+    /// Deliver the events of settled orders to `url`, signed with `secret`
+    /// as UQPay signs them (`x-wk-timestamp`, `x-wk-signature`), redelivered
+    /// on any non-2xx answer or connection failure.
+    pub fn webhook(mut self, url: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.webhook = Some(WebhookConfig {
+            url: url.into(),
+            secret: secret.into(),
+            max_attempts: 10,
+            backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(2),
+        });
+        self
+    }
+
+    /// How many times an event is sent before it is given up on (default
+    /// 10), and the first wait between attempts, doubling up to `max`
+    /// (default 50 ms and 2 s). Needs [`webhook`](Self::webhook).
+    pub fn webhook_redelivery(mut self, max_attempts: u32, first: Duration, max: Duration) -> Self {
+        if let Some(config) = &mut self.webhook {
+            config.max_attempts = max_attempts.max(1);
+            config.backoff = first;
+            config.max_backoff = max.max(first);
+        }
+        self
+    }
+
+    /// How long each card order takes to settle (default 0: at once, before
+    /// the request is answered). Until it settles, Retrieve Card shows the
+    /// card as it was and another order on the card is refused.
+    pub fn order_delay(mut self, delay: Duration) -> Self {
+        self.order_delay = delay;
+        self
+    }
+
+    /// How long a cancelled card stays PRE_CANCEL before it becomes
+    /// CANCELLED, on the simulator's clock (UQPay: 30 days; default 0).
+    pub fn pre_cancel_period(mut self, period: Duration) -> Self {
+        self.pre_cancel_period = period;
+        self
+    }
+
     /// The seed of the fault RNG (default 0).
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
@@ -128,6 +176,8 @@ impl MockServerBuilder {
         };
         let mut faults = FaultPlan::new(self.seed);
         faults.set_random(self.fault_rate, self.fault_kinds);
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let webhooks = Arc::new(Webhooks::new(self.webhook, shutdown_rx.clone()));
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             tokens: Mutex::new(Tokens::new(
@@ -141,8 +191,11 @@ impl MockServerBuilder {
             client_id: self.client_id,
             api_key: self.api_key,
             hold: Hold::new(),
+            webhooks,
+            order_delay: self.order_delay,
+            pre_cancel_period: self.pre_cancel_period,
+            failing_orders: Default::default(),
         });
-        let (shutdown, shutdown_rx) = watch::channel(false);
         tokio::spawn(serve(listener, app::router(shared.clone()), shutdown_rx));
         tracing::info!(%addr, "uqpay-mock listening");
         Ok(MockServer {
@@ -391,6 +444,32 @@ impl MockServer {
     /// sees a server clock that runs ahead of its own).
     pub fn advance_clock(&self, by: Duration) {
         self.shared.clock.advance(by);
+        self.shared.tick();
+    }
+
+    /// The next `n` card orders fail when they settle: nothing changes (a
+    /// failed assignment leaves a FAILED card and frees its number) and the
+    /// `*.failed` event is published.
+    pub fn fail_next_orders(&self, n: usize) {
+        self.shared
+            .failing_orders
+            .fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Every event published so far, in order, with how its delivery went.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.shared.webhooks.deliveries()
+    }
+
+    /// Waits until every order placed so far has settled and every event
+    /// published is delivered, or given up on after its attempts.
+    pub async fn wait_for_deliveries(&self) {
+        self.shared.webhooks.settled().await;
+    }
+
+    /// Sends again the events that ran out of attempts.
+    pub fn redeliver_failed(&self) {
+        self.shared.webhooks.redeliver_failed();
     }
 
     /// The simulator's clock (the system time, plus what

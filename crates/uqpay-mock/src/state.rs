@@ -11,9 +11,7 @@ use uuid::Uuid;
 
 use uqpay_issuing_raw::money::Amount;
 use uqpay_issuing_raw::pan::CardNumber;
-use uqpay_issuing_raw::types::{
-    CardMode, CardState, Metadata, OrderState, RiskControls, SpendingControl,
-};
+use uqpay_issuing_raw::types::{CardMode, CardState, Metadata, RiskControls, SpendingControl};
 
 /// The routes of the simulator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -26,15 +24,18 @@ pub enum Route {
     UpdateCardStatus,
     /// `POST /api/v1/issuing/cards/{id}`
     UpdateCard,
+    /// `GET /api/v1/issuing/cards/{id}`
+    RetrieveCard,
 }
 
 impl Route {
     /// Every route.
-    pub const ALL: [Route; 4] = [
+    pub const ALL: [Route; 5] = [
         Route::Token,
         Route::AssignCard,
         Route::UpdateCardStatus,
         Route::UpdateCard,
+        Route::RetrieveCard,
     ];
 
     /// The spec's operationId of the route.
@@ -44,6 +45,7 @@ impl Route {
             Route::AssignCard => "assign_card",
             Route::UpdateCardStatus => "update_card_status",
             Route::UpdateCard => "update_card",
+            Route::RetrieveCard => "retrieve_card",
         }
     }
 }
@@ -68,8 +70,6 @@ pub struct Card {
     pub card_status: CardState,
     /// The id of the card order created by Assign Card.
     pub card_order_id: String,
-    /// The status of the card's latest order.
-    pub order_status: OrderState,
     /// When the card was assigned (UTC+8, as the API reports it).
     pub create_time: DateTime<FixedOffset>,
     /// The credit limit (SHARE cards only).
@@ -88,6 +88,18 @@ pub struct Card {
     pub status_history: Vec<(CardState, Option<String>)>,
     /// How many Update Card calls were applied.
     pub updates: u32,
+    /// The reason given with the last status change.
+    pub update_reason: Option<String>,
+    /// The card's order that has not settled yet, if any.
+    #[serde(skip)]
+    pub pending_order: Option<String>,
+    /// The last Update Card Status order (the source of the events that
+    /// complete a cancellation).
+    #[serde(skip)]
+    pub status_order_id: Option<String>,
+    /// When a PRE_CANCEL card becomes CANCELLED (the simulator's clock).
+    #[serde(skip)]
+    pub cancel_at: Option<SystemTime>,
 }
 
 /// The stored outcome of an idempotency key.

@@ -933,7 +933,17 @@ async fn the_card_lifecycle() {
         .await
         .card_error("card_cancelled");
     let stored = api.server.card(card).unwrap();
-    assert_eq!(stored.status_history.len(), 4);
+    // A cancellation goes through PRE_CANCEL (with no pre-cancel period
+    // configured, straight on to CANCELLED).
+    let history: Vec<String> = stored
+        .status_history
+        .iter()
+        .map(|(status, _)| status.to_string())
+        .collect();
+    assert_eq!(
+        history,
+        ["ACTIVE", "FROZEN", "ACTIVE", "PRE_CANCEL", "CANCELLED"]
+    );
     assert_eq!(stored.updates, 0);
 
     // A frozen card can be cancelled directly.

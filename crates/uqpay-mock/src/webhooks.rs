@@ -1,0 +1,230 @@
+//! Delivering events the way UQPay does: a JSON POST to the configured URL
+//! with `x-wk-timestamp` (Unix seconds) and `x-wk-signature` (hex
+//! HMAC-SHA512 of the body followed by the timestamp, keyed by the secret).
+//! A non-2xx answer or a connection failure is redelivered with backoff,
+//! the same `event_id` and body every time, up to a bounded number of
+//! attempts; an event that runs out of attempts is kept (never lost while
+//! the simulator runs) and can be redelivered on demand. The events of one
+//! card are delivered one after the other, in the order they happened
+//! (PRE_CANCEL before CANCELLED); different cards' events travel side by
+//! side.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, watch, Notify};
+use uqpay_issuing_raw::signature;
+
+use crate::orders::Published;
+
+/// Where and how events are delivered.
+#[derive(Clone, Debug)]
+pub(crate) struct WebhookConfig {
+    pub(crate) url: String,
+    pub(crate) secret: String,
+    pub(crate) max_attempts: u32,
+    pub(crate) backoff: Duration,
+    pub(crate) max_backoff: Duration,
+}
+
+/// One event and how its delivery went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// The event's id (the same on every attempt).
+    pub event_id: String,
+    /// The event's type.
+    pub event_type: String,
+    /// The order (or card) it is about.
+    pub source_id: String,
+    /// The card it is about (its events are delivered in order).
+    pub card_id: String,
+    /// The body sent (the same on every attempt).
+    pub body: Bytes,
+    /// How many times it was sent.
+    pub attempts: u32,
+    /// Whether the receiver acknowledged it with a 2xx.
+    pub delivered: bool,
+    /// Whether it ran out of attempts (see [`MockServer::redeliver_failed`](crate::MockServer::redeliver_failed)).
+    pub gave_up: bool,
+}
+
+/// The events published so far and their deliveries.
+#[derive(Debug)]
+pub(crate) struct Webhooks {
+    config: Option<WebhookConfig>,
+    http: reqwest::Client,
+    log: Mutex<Vec<Delivery>>,
+    /// One queue per card: its events are delivered in order.
+    queues: Mutex<HashMap<String, mpsc::UnboundedSender<usize>>>,
+    /// Orders placed and not settled yet (their events are still to come).
+    unsettled_orders: AtomicUsize,
+    changed: Notify,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Webhooks {
+    pub(crate) fn new(config: Option<WebhookConfig>, shutdown: watch::Receiver<bool>) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("a reqwest client with these settings always builds");
+        Self {
+            config,
+            http,
+            log: Mutex::new(Vec::new()),
+            queues: Mutex::new(HashMap::new()),
+            unsettled_orders: AtomicUsize::new(0),
+            changed: Notify::new(),
+            shutdown,
+        }
+    }
+
+    /// An order will settle later (its events are to come).
+    pub(crate) fn order_placed(&self) {
+        self.unsettled_orders.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A delayed order settled (its events are published).
+    pub(crate) fn order_settled(&self) {
+        self.unsettled_orders.fetch_sub(1, Ordering::SeqCst);
+        self.changed.notify_waiters();
+    }
+
+    fn log(&self) -> std::sync::MutexGuard<'_, Vec<Delivery>> {
+        self.log.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records `events` and, with a webhook URL, queues each for delivery
+    /// after the earlier events of its card.
+    pub(crate) fn publish(self: &Arc<Self>, events: Vec<Published>) {
+        for Published { event, card_id } in events {
+            let body = Bytes::from(serde_json::to_vec(&event).expect("events serialise"));
+            let index = {
+                let mut log = self.log();
+                log.push(Delivery {
+                    event_id: event.event_id.clone(),
+                    event_type: event.event_type.clone(),
+                    source_id: event.source_id.clone(),
+                    card_id: card_id.clone(),
+                    body,
+                    attempts: 0,
+                    delivered: false,
+                    gave_up: self.config.is_none(),
+                });
+                log.len() - 1
+            };
+            tracing::debug!(event_type = %event.event_type, event_id = %event.event_id, "event published");
+            self.changed.notify_waiters();
+            self.enqueue(card_id, index);
+        }
+    }
+
+    /// Queues event `index` behind the earlier events of `card_id`.
+    fn enqueue(self: &Arc<Self>, card_id: String, index: usize) {
+        if self.config.is_none() {
+            return;
+        }
+        let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        let queue = queues.entry(card_id).or_insert_with(|| {
+            let (sender, mut receiver) = mpsc::unbounded_channel::<usize>();
+            let this = self.clone();
+            tokio::spawn(async move {
+                while let Some(index) = receiver.recv().await {
+                    this.deliver(index).await;
+                }
+            });
+            sender
+        });
+        let _ = queue.send(index);
+    }
+
+    /// Delivers event `index`, retrying as configured.
+    async fn deliver(&self, index: usize) {
+        let Some(config) = self.config.clone() else {
+            return;
+        };
+        let this = self;
+        {
+            let mut shutdown = this.shutdown.clone();
+            let mut backoff = config.backoff;
+            loop {
+                let (body, attempt) = {
+                    let mut log = this.log();
+                    let delivery = &mut log[index];
+                    delivery.attempts += 1;
+                    (delivery.body.clone(), delivery.attempts)
+                };
+                let timestamp = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs())
+                    .to_string();
+                let signature = signature::sign(config.secret.as_bytes(), &body, &timestamp);
+                let sent = this
+                    .http
+                    .post(&config.url)
+                    .header("content-type", "application/json")
+                    .header("x-wk-timestamp", &timestamp)
+                    .header("x-wk-signature", signature)
+                    .body(body)
+                    .send()
+                    .await;
+                let acknowledged = matches!(&sent, Ok(response) if response.status().is_success());
+                if acknowledged || attempt >= config.max_attempts {
+                    let mut log = this.log();
+                    log[index].delivered = acknowledged;
+                    log[index].gave_up = !acknowledged;
+                    drop(log);
+                    this.changed.notify_waiters();
+                    return;
+                }
+                tracing::debug!(attempt, ?backoff, "webhook delivery failed; redelivering");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.wait_for(|stop| *stop) => return,
+                }
+                backoff = (backoff * 2).min(config.max_backoff);
+            }
+        }
+    }
+
+    /// Every event published so far, in order.
+    pub(crate) fn deliveries(&self) -> Vec<Delivery> {
+        self.log().clone()
+    }
+
+    /// Delivers again the events that ran out of attempts.
+    pub(crate) fn redeliver_failed(self: &Arc<Self>) {
+        let failed: Vec<(String, usize)> = {
+            let mut log = self.log();
+            log.iter_mut()
+                .enumerate()
+                .filter(|(_, d)| d.gave_up && !d.delivered)
+                .map(|(i, d)| {
+                    d.gave_up = false;
+                    d.attempts = 0;
+                    (d.card_id.clone(), i)
+                })
+                .collect()
+        };
+        for (card_id, index) in failed {
+            self.enqueue(card_id, index);
+        }
+    }
+
+    /// Waits until every order placed so far has settled and every event
+    /// published is delivered or given up on.
+    pub(crate) async fn settled(&self) {
+        loop {
+            let notified = self.changed.notified();
+            let orders_settled = self.unsettled_orders.load(Ordering::SeqCst) == 0;
+            if orders_settled && self.log().iter().all(|d| d.delivered || d.gave_up) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
