@@ -1,6 +1,7 @@
 //! A stateful simulator of UQPay's card-issuing API, over real HTTP.
 //!
-//! It serves the three card endpoints and the token endpoint under `/api`,
+//! It serves the card endpoints (Assign Card, Update Card Status, Update
+//! Card, Retrieve Card) and the token endpoint under `/api`,
 //! exactly as `spec/uqpay-issuing.yaml` describes them, so that tests,
 //! examples and users' own test suites run against real sockets with no
 //! credentials:
@@ -57,7 +58,8 @@
 //! - **Validation** mirrors the spec through the generated types: unknown
 //!   enum values, `name_on_card` over 26 characters, `update_reason` over 100,
 //!   negative or non-numeric amounts, card numbers other than 12-19 digits,
-//!   MCCs other than 4 digits, metadata over 3200 bytes of JSON, malformed
+//!   MCCs other than 4 digits, metadata over 3200 bytes of JSON, a
+//!   `name_on_card` with control or format characters, malformed
 //!   JSON, wrong types and bad UUIDs are a 400 `invalid_request_error` whose
 //!   message starts with the field's path; missing required fields are
 //!   listed in `missing_fields`. Bodies over 64 KiB get a 413. An Update Card
@@ -65,16 +67,46 @@
 //! - **Cards.** An unknown card, or a card of another account: 400
 //!   `card_error` / `card_not_found` ("card not found or deactivated"). A card
 //!   number can be assigned once (then 400 `card_error` /
-//!   `card_already_assigned`). New cards are ACTIVE. ACTIVE <-> FROZEN; any
-//!   status -> CANCELLED; CANCELLED is final (a status change is 400
-//!   `invalid_status_transition`, an update 400 `card_cancelled`).
+//!   `card_already_assigned`). ACTIVE <-> FROZEN; ACTIVE, FROZEN or BLOCKED
+//!   -> CANCELLED (through PRE_CANCEL); PRE_CANCEL and CANCELLED are final (a
+//!   status change is 400 `invalid_status_transition`, an update 400
+//!   `card_cancelled`).
 //!   `card_limit` on a SINGLE card is a 400 `card_limit_not_allowed` (the
 //!   docs: "leave empty when card mode is SINGLE"). No answer is a 409; a
 //!   404 means an unknown route.
-//! - **Orders.** Assign Card and Update Card Status answer with the order as
-//!   just created (`PENDING`, as in UQPay's examples); Update Card answers
-//!   `SUCCESS`. The simulator applies every change at once, so the stored
-//!   order status is `SUCCESS`.
+//! - **Orders.** Each card operation creates an order (`card_order_id`) and
+//!   is answered at once; the order settles after
+//!   [`MockServerBuilder::order_delay`] (default 0: before the answer). Its
+//!   effect is applied then (Retrieve Card shows the card as it was until
+//!   then) and its event is published: Assign Card -> `card.create.*`
+//!   (source_id = the order), Update Card -> `card.update.*` (the order also
+//!   as `data.card_order_id`, `order_status` in lower case as UQPay sends
+//!   it), Update Card Status -> `card.status.update.*`. Assign Card and
+//!   Update Card Status answer `order_status: PENDING` (UQPay's examples);
+//!   Update Card `SUCCESS` when its order settled at once, `PENDING`
+//!   otherwise. An assigned card is PENDING until its order settles, then
+//!   ACTIVE (the simulator has no Activate Card step). Another order on a
+//!   card whose order has not settled is a 400 `card_order_in_progress`.
+//!   [`MockServer::fail_next_orders`] makes orders fail: nothing changes (a
+//!   failed assignment leaves a FAILED card and frees its number) and the
+//!   `*.failed` event is published. A cancellation settles to PRE_CANCEL
+//!   and becomes CANCELLED after [`MockServerBuilder::pre_cancel_period`] of
+//!   the simulator's clock (UQPay: 30 days; default 0), each step with its
+//!   own event.
+//! - **Webhooks** ([`MockServerBuilder::webhook`]): each event is POSTed as
+//!   JSON with `x-wk-timestamp` (Unix seconds, the real clock) and
+//!   `x-wk-signature` (hex HMAC-SHA512 over the body followed by the
+//!   timestamp, keyed by the secret: UQPay's SDKs' algorithm). A non-2xx
+//!   answer or a failed connection is redelivered with backoff, the same
+//!   `event_id` and body every time, up to 10 attempts (configurable); an
+//!   event out of attempts stays in [`MockServer::deliveries`] and
+//!   [`MockServer::redeliver_failed`] sends it again. One card's events are
+//!   delivered in order, one after the other.
+//! - **Retrieve Card** answers from the state in the documented forms: the
+//!   limit a JSON number, the balance and control amounts strings, the
+//!   no-PIN amount with its currency glued on (`"100USD"`), the number
+//!   masked to its last 4 digits. The balance is the limit (no money
+//!   moves).
 //! - **Update Card** replaces each field it sets: `spending_controls` and
 //!   `metadata` as a whole, `risk_controls` member by member.
 //! - **Rate limits** ([`MockServerBuilder::rate_limits`], off by default):
