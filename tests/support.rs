@@ -473,3 +473,178 @@ impl Default for SyncWorld {
         Self::new()
     }
 }
+
+// ---------------------------------------------------------------------------
+// A Redis server of the test's own
+
+/// A `redis-server` started by a test on a free loopback port (no
+/// persistence), stopped when dropped. Needs Debian's `redis-server`
+/// (`.ci/run` installs it; locally: `apt-get install redis-server`).
+pub struct RedisServer {
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl RedisServer {
+    /// Starts one on a free port and waits until it answers.
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = Self { port, child: None };
+        server.restart();
+        server
+    }
+
+    /// `redis://127.0.0.1:PORT/`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Kills it (as a crash would: no shutdown, nothing saved).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port, empty, and waits until it answers.
+    pub fn restart(&mut self) {
+        self.kill();
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("cannot start redis-server: install it (Debian: apt-get install redis-server)");
+        self.child = Some(child);
+        // Wait until it accepts connections (it starts in milliseconds).
+        for _ in 0..500 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("redis-server did not start on port {}", self.port);
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A fleet of replicas on one set of credentials
+
+/// What the calls of one or more replicas came to.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct FleetReport {
+    /// Calls made.
+    pub calls: usize,
+    /// Calls that succeeded.
+    pub ok: usize,
+    /// Failed calls by kind of error (`Display` of the variant, shortened).
+    pub failures: std::collections::BTreeMap<String, usize>,
+    /// Latency of each call, in microseconds.
+    pub latencies_us: Vec<u64>,
+}
+
+impl FleetReport {
+    /// Adds `other`'s calls to these.
+    pub fn merge(&mut self, other: FleetReport) {
+        self.calls += other.calls;
+        self.ok += other.ok;
+        for (kind, n) in other.failures {
+            *self.failures.entry(kind).or_default() += n;
+        }
+        self.latencies_us.extend(other.latencies_us);
+    }
+
+    /// Failed calls.
+    pub fn failed(&self) -> usize {
+        self.failures.values().sum()
+    }
+
+    /// The `q`-quantile (0..=1) of the latencies, in microseconds.
+    pub fn quantile_us(&self, q: f64) -> u64 {
+        let mut sorted = self.latencies_us.clone();
+        sorted.sort_unstable();
+        if sorted.is_empty() {
+            return 0;
+        }
+        let index = ((sorted.len() - 1) as f64 * q).round() as usize;
+        sorted[index]
+    }
+}
+
+/// The kind of an error, for counting.
+pub fn error_kind(error: &uqpay_issuing::Error) -> String {
+    use uqpay_issuing::Error;
+    match error {
+        Error::RetriesExhausted { last, .. } => format!("exhausted: {}", error_kind(last)),
+        Error::Token { source, .. } => format!("token: {}", error_kind(source)),
+        Error::TokenStore { .. } => "token store".into(),
+        Error::Unauthorized { .. } => "unauthorized".into(),
+        Error::Api { status, .. } => format!("api {status}"),
+        Error::Timeout { .. } => "timeout".into(),
+        Error::Network { .. } => "network".into(),
+        other => format!("{other}"),
+    }
+}
+
+/// One replica: assigns a card (number `pan(n)`), then makes `calls`
+/// Update Card calls on it, one after the other, `pace` apart.
+pub async fn replica(client: Client, n: u64, calls: usize, pace: Duration) -> FleetReport {
+    let mut report = FleetReport::default();
+    let card = loop {
+        match client
+            .assign_card()
+            .cardholder_id(uuid::Uuid::new_v4())
+            .card_number(pan(n))
+            .card_currency("USD")
+            .card_mode(uqpay_issuing::CardMode::Share)
+            .send()
+            .await
+        {
+            Ok(card) => break card.card_id,
+            Err(error) => {
+                *report
+                    .failures
+                    .entry(format!("assign: {}", error_kind(&error)))
+                    .or_default() += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    for i in 0..calls {
+        let started = std::time::Instant::now();
+        let result = client
+            .update_card(card)
+            .name_on_card(format!("REPLICA {n} CALL {i}"))
+            .send()
+            .await;
+        report.calls += 1;
+        report
+            .latencies_us
+            .push(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
+        match result {
+            Ok(_) => report.ok += 1,
+            Err(error) => *report.failures.entry(error_kind(&error)).or_default() += 1,
+        }
+        tokio::time::sleep(pace).await;
+    }
+    report
+}

@@ -105,6 +105,8 @@ mod cards;
 mod client;
 mod error;
 mod redact;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod retry;
 mod token;
 mod token_store;
@@ -118,6 +120,9 @@ pub use error::{Error, ErrorKind};
 pub use redact::redact;
 pub use token::{AccessToken, Minter};
 pub use token_store::{InMemoryTokenStore, TokenFuture, TokenStore};
+
+#[cfg(feature = "redis")]
+pub use redis_store::RedisTokenStore;
 
 pub use rust_decimal::Decimal;
 pub use uqpay_issuing_raw::money::Amount;

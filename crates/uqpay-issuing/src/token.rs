@@ -188,9 +188,12 @@ impl Minter {
         let body = response.into_inner();
         let expired_at =
             UNIX_EPOCH + Duration::from_secs(u64::try_from(body.expired_at).unwrap_or(0));
+        // Both `expired_at` and `Date` are whole seconds: count a second
+        // less, so the token is never used past its end on UQPay's clock.
         let lifetime = expired_at
             .duration_since(server_now.unwrap_or(now))
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .saturating_sub(Duration::from_secs(1));
         let lifetime = if lifetime.is_zero() {
             tracing::warn!(
                 expired_at = body.expired_at,

@@ -567,7 +567,11 @@ where
     let (call, request, bytes) = match checked {
         Ok(checked) => checked,
         Err(reply) => {
-            shared.state().counters(route).refused += 1;
+            let mut state = shared.state();
+            let counters = state.counters(route);
+            counters.refused += 1;
+            counters.unauthorized +=
+                u64::from(reply.status == axum::http::StatusCode::UNAUTHORIZED);
             return reply.into_response();
         }
     };
@@ -983,7 +987,11 @@ async fn retrieve_card(
     match answer {
         Ok(reply) => reply.into_response(),
         Err(reply) => {
-            shared.state().counters(route).refused += 1;
+            let mut state = shared.state();
+            let counters = state.counters(route);
+            counters.refused += 1;
+            counters.unauthorized +=
+                u64::from(reply.status == axum::http::StatusCode::UNAUTHORIZED);
             reply.into_response()
         }
     }

@@ -139,6 +139,8 @@ pub struct RouteCounters {
     pub replayed: u64,
     /// Requests refused before any processing (auth, validation, idempotency).
     pub refused: u64,
+    /// Of those, refused for their token (401).
+    pub unauthorized: u64,
     /// Requests that got an injected fault.
     pub faulted: u64,
 }
