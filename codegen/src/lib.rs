@@ -62,6 +62,9 @@ pub enum Error {
     /// rustfmt could not be run or failed.
     #[error("rustfmt failed: {0}")]
     Rustfmt(String),
+    /// progenitor's output is not what the codegen's post-processing expects.
+    #[error("unexpected progenitor output: {0}")]
+    Unexpected(String),
     /// The `x-webhooks` extension is malformed.
     #[error("x-webhooks: {0}")]
     Webhooks(String),
@@ -89,9 +92,17 @@ pub fn load_spec(path: &Path) -> Result<openapiv3::OpenAPI, Error> {
     parse_spec(&text)
 }
 
-/// The progenitor settings the raw crate is generated with.
-pub fn settings() -> GenerationSettings {
+/// The progenitor settings the raw crate is generated with (the spec
+/// decides which schemas get the generator's own fast types).
+pub fn settings(spec: &openapiv3::OpenAPI) -> GenerationSettings {
     let mut settings = GenerationSettings::new();
+    for name in fast_types(spec).replacements {
+        settings.with_replacement(
+            name.as_str(),
+            format!("crate::fast::{name}").as_str(),
+            [TypeImpl::Display, TypeImpl::FromStr].into_iter(),
+        );
+    }
     settings
         .with_interface(InterfaceStyle::Builder)
         .with_tag(TagStyle::Merged)
@@ -137,11 +148,13 @@ pub fn settings() -> GenerationSettings {
 /// Generates the formatted source of the raw crate's `generated.rs` from a
 /// parsed spec, header included.
 pub fn generate(spec: &openapiv3::OpenAPI) -> Result<String, Error> {
-    let mut generator = Generator::new(&settings());
+    let mut generator = Generator::new(&settings(spec));
     let mut tokens = generator.generate_tokens(spec)?;
+    tokens.extend(fast_types(spec).tokens);
     tokens.extend(constraints(spec));
     tokens.extend(events(spec)?);
-    let file: syn::File = syn::parse2(split_doc_lines(tokens))?;
+    let mut file: syn::File = syn::parse2(split_doc_lines(tokens))?;
+    strip_api_version(&mut file, spec)?;
     let pretty = prettyplease::unparse(&file);
     let formatted = rustfmt(&format!("{HEADER}\n{pretty}"))?;
     Ok(formatted)
@@ -304,6 +317,371 @@ pub fn events(spec: &openapiv3::OpenAPI) -> Result<proc_macro2::TokenStream, Err
     })
 }
 
+/// The generator's own types (see the crate docs), and the schema names
+/// they replace.
+pub struct FastTypes {
+    /// The `fast` module.
+    pub tokens: proc_macro2::TokenStream,
+    /// Each replaced schema's name.
+    pub replacements: Vec<String>,
+}
+
+/// The inclusive character ranges of a class, and its repetition bounds.
+type SimplePattern = (Vec<(char, char)>, usize, Option<usize>);
+
+/// A pattern of the form `^[CLASS]{n}$`, `^[CLASS]{n,m}$`, `^[CLASS]+$` or
+/// `^[CLASS]*$` (CLASS: characters and ranges, no negation, no escapes).
+fn simple_pattern(pattern: &str) -> Option<SimplePattern> {
+    let body = pattern.strip_prefix("^[")?.strip_suffix('$')?;
+    let (class, quantifier) = body.split_once(']')?;
+    let chars: Vec<char> = class.chars().collect();
+    if chars.is_empty() || chars.iter().any(|c| matches!(c, '^' | '\\' | '[' | ']')) {
+        return None;
+    }
+    let mut ranges = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if i + 2 < chars.len() && chars[i + 1] == '-' {
+            if chars[i] > chars[i + 2] {
+                return None;
+            }
+            ranges.push((chars[i], chars[i + 2]));
+            i += 3;
+        } else {
+            ranges.push((chars[i], chars[i]));
+            i += 1;
+        }
+    }
+    let (min, max) = match quantifier {
+        "+" => (1, None),
+        "*" => (0, None),
+        q => {
+            let inner = q.strip_prefix('{')?.strip_suffix('}')?;
+            match inner.split_once(',') {
+                None => {
+                    let n = inner.parse().ok()?;
+                    (n, Some(n))
+                }
+                Some((n, m)) => (n.parse().ok()?, Some(m.parse().ok()?)),
+            }
+        }
+    };
+    Some((ranges, min, max))
+}
+
+/// The schemas that get a fast type, and the types.
+pub fn fast_types(spec: &openapiv3::OpenAPI) -> FastTypes {
+    use openapiv3::{ReferenceOr, SchemaKind, Type};
+    let mut tokens = Vec::new();
+    let mut replacements = Vec::new();
+    let schemas = spec.components.iter().flat_map(|c| c.schemas.iter());
+    for (name, schema) in schemas {
+        let ReferenceOr::Item(schema) = schema else {
+            continue;
+        };
+        let ident = quote::format_ident!("{name}");
+        let doc = schema.schema_data.description.clone().unwrap_or_default();
+        match &schema.schema_kind {
+            SchemaKind::Type(Type::String(string)) if string.enumeration.is_empty() => {
+                let Some(pattern) = &string.pattern else {
+                    continue;
+                };
+                let Some((ranges, min, max)) = simple_pattern(pattern) else {
+                    continue;
+                };
+                let min = min.max(string.min_length.unwrap_or(0));
+                let max = match (max, string.max_length) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                tokens.push(pattern_type(&ident, &doc, pattern, &ranges, min, max));
+                replacements.push(name.clone());
+            }
+            SchemaKind::OneOf { one_of } => {
+                let Some(known) = open_enum_known(one_of) else {
+                    continue;
+                };
+                let known = quote::format_ident!("{known}");
+                tokens.push(open_enum_type(&ident, &doc, &known));
+                replacements.push(name.clone());
+            }
+            _ => {}
+        }
+    }
+    FastTypes {
+        tokens: quote! {
+            /// The generator's own types where typify's are slow on every
+            /// call (see `codegen/src/lib.rs`): compiled pattern checks and
+            /// open enums.
+            pub mod fast {
+                use super::types::error::ConversionError;
+                #(#tokens)*
+            }
+        },
+        replacements,
+    }
+}
+
+/// `oneOf: [{allOf: [$ref Known]}, {type: string, not: {enum: [...]}}]`:
+/// the name of `Known`.
+fn open_enum_known(one_of: &[openapiv3::ReferenceOr<openapiv3::Schema>]) -> Option<String> {
+    use openapiv3::{ReferenceOr, SchemaKind, Type};
+    let [ReferenceOr::Item(known), ReferenceOr::Item(other)] = one_of else {
+        return None;
+    };
+    let SchemaKind::AllOf { all_of } = &known.schema_kind else {
+        return None;
+    };
+    let [ReferenceOr::Reference { reference }] = &all_of[..] else {
+        return None;
+    };
+    let is_other_string = matches!(&other.schema_kind, SchemaKind::Type(Type::String(_)))
+        || matches!(&other.schema_kind, SchemaKind::Any(any) if any.typ.as_deref() == Some("string"));
+    if !is_other_string {
+        return None;
+    }
+    reference
+        .strip_prefix("#/components/schemas/")
+        .map(str::to_owned)
+}
+
+fn pattern_type(
+    ident: &proc_macro2::Ident,
+    doc: &str,
+    pattern: &str,
+    ranges: &[(char, char)],
+    min: usize,
+    max: Option<usize>,
+) -> proc_macro2::TokenStream {
+    let arms = ranges.iter().map(|(a, b)| quote! { #a..=#b });
+    let ascii = ranges.iter().all(|(_, b)| b.is_ascii());
+    // With an ASCII class, a matching text has as many bytes as characters.
+    let count = if ascii {
+        quote! { value.len() }
+    } else {
+        quote! { value.chars().count() }
+    };
+    let max_check = match max {
+        Some(max) => quote! { && #count <= #max },
+        None => quote! {},
+    };
+    let error = format!("doesn't match pattern \"{pattern}\" or its length limits");
+    quote! {
+        #[doc = #doc]
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct #ident(::std::string::String);
+
+        impl #ident {
+            /// Whether `value` matches the schema's pattern and length limits.
+            pub fn is_valid(value: &str) -> bool {
+                value.chars().all(|c| matches!(c, #(#arms)|*)) && #count >= #min #max_check
+            }
+        }
+
+        impl ::std::ops::Deref for #ident {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+
+        impl ::std::convert::From<#ident> for ::std::string::String {
+            fn from(value: #ident) -> Self {
+                value.0
+            }
+        }
+
+        impl ::std::fmt::Display for #ident {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl ::std::convert::TryFrom<::std::string::String> for #ident {
+            type Error = ConversionError;
+            fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, ConversionError> {
+                if Self::is_valid(&value) {
+                    Ok(Self(value))
+                } else {
+                    Err(#error.into())
+                }
+            }
+        }
+
+        impl ::std::convert::TryFrom<&str> for #ident {
+            type Error = ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, ConversionError> {
+                if Self::is_valid(value) {
+                    Ok(Self(value.to_owned()))
+                } else {
+                    Err(#error.into())
+                }
+            }
+        }
+
+        impl ::std::str::FromStr for #ident {
+            type Err = ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, ConversionError> {
+                value.try_into()
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for #ident {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                Self::try_from(::std::string::String::deserialize(deserializer)?)
+                    .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
+            }
+        }
+
+        impl ::schemars::JsonSchema for #ident {
+            fn schema_name() -> ::std::string::String {
+                stringify!(#ident).to_owned()
+            }
+            fn json_schema(_: &mut ::schemars::gen::SchemaGenerator) -> ::schemars::schema::Schema {
+                ::schemars::schema::SchemaObject {
+                    instance_type: Some(::schemars::schema::InstanceType::String.into()),
+                    string: Some(Box::new(::schemars::schema::StringValidation {
+                        pattern: Some(#pattern.to_owned()),
+                        ..Default::default()
+                    })),
+                    ..Default::default()
+                }
+                .into()
+            }
+        }
+    }
+}
+
+fn open_enum_type(
+    ident: &proc_macro2::Ident,
+    doc: &str,
+    known: &proc_macro2::Ident,
+) -> proc_macro2::TokenStream {
+    quote! {
+        #[doc = #doc]
+        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        pub enum #ident {
+            /// A value the spec documents.
+            Known(super::types::#known),
+            /// A value added after the spec was written, as sent.
+            Unknown(::std::string::String),
+        }
+
+        impl ::std::convert::From<super::types::#known> for #ident {
+            fn from(value: super::types::#known) -> Self {
+                Self::Known(value)
+            }
+        }
+
+        impl ::std::convert::From<&str> for #ident {
+            fn from(value: &str) -> Self {
+                match value.parse() {
+                    Ok(known) => Self::Known(known),
+                    Err(_) => Self::Unknown(value.to_owned()),
+                }
+            }
+        }
+
+        impl ::std::str::FromStr for #ident {
+            type Err = ::std::convert::Infallible;
+            fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+                Ok(value.into())
+            }
+        }
+
+        impl ::serde::Serialize for #ident {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+                match self {
+                    Self::Known(known) => known.serialize(serializer),
+                    Self::Unknown(other) => serializer.serialize_str(other),
+                }
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for #ident {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                struct Visitor;
+                impl<'de> ::serde::de::Visitor<'de> for Visitor {
+                    type Value = #ident;
+                    fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                        f.write_str("a string")
+                    }
+                    fn visit_str<E: ::serde::de::Error>(self, value: &str) -> ::std::result::Result<#ident, E> {
+                        Ok(value.into())
+                    }
+                    fn visit_string<E: ::serde::de::Error>(self, value: ::std::string::String) -> ::std::result::Result<#ident, E> {
+                        Ok(match value.parse() {
+                            Ok(known) => #ident::Known(known),
+                            Err(_) => #ident::Unknown(value),
+                        })
+                    }
+                }
+                deserializer.deserialize_str(Visitor)
+            }
+        }
+
+        impl ::schemars::JsonSchema for #ident {
+            fn schema_name() -> ::std::string::String {
+                stringify!(#ident).to_owned()
+            }
+            fn json_schema(_: &mut ::schemars::gen::SchemaGenerator) -> ::schemars::schema::Schema {
+                ::schemars::schema::SchemaObject {
+                    instance_type: Some(::schemars::schema::InstanceType::String.into()),
+                    ..Default::default()
+                }
+                .into()
+            }
+        }
+    }
+}
+
+/// Removes the `api-version` header progenitor adds to every request (from
+/// `info.version`; it has no switch for it). UQPay documents no such
+/// header, and every request would pay for building it and for a hook
+/// removing it again. Fails if progenitor's output no longer has exactly
+/// one per operation (so a progenitor change is noticed).
+fn strip_api_version(file: &mut syn::File, spec: &openapiv3::OpenAPI) -> Result<(), Error> {
+    use syn::visit_mut::VisitMut;
+
+    struct Strip(usize);
+    impl VisitMut for Strip {
+        fn visit_block_mut(&mut self, block: &mut syn::Block) {
+            let before = block.stmts.len();
+            block.stmts.retain(|stmt| {
+                let syn::Stmt::Expr(syn::Expr::MethodCall(call), _) = stmt else {
+                    return true;
+                };
+                let names_api_version = call.method == "append"
+                    && call.args.first().is_some_and(|arg| {
+                        quote::ToTokens::to_token_stream(arg)
+                            .to_string()
+                            .contains("\"api-version\"")
+                    });
+                !names_api_version
+            });
+            self.0 += before - block.stmts.len();
+            syn::visit_mut::visit_block_mut(self, block);
+        }
+    }
+
+    let operations = spec
+        .paths
+        .iter()
+        .filter_map(|(_, item)| item.as_item())
+        .map(|item| item.iter().count())
+        .sum::<usize>();
+    let mut strip = Strip(0);
+    strip.visit_file_mut(file);
+    if strip.0 != operations {
+        return Err(Error::Unexpected(format!(
+            "expected one api-version header per operation ({operations}) in progenitor's output, found {}",
+            strip.0
+        )));
+    }
+    Ok(())
+}
+
 /// Rewrites every multi-line `#[doc = "a\nb"]` into one `#[doc]` per line.
 ///
 /// prettyplease prints a multi-line doc attribute as a `/** ... */` block
@@ -430,4 +808,36 @@ pub fn check(root: &Path) -> Result<Freshness, Error> {
     let generated = generate_from_path(&root.join(SPEC_PATH))?;
     let current = std::fs::read_to_string(root.join(OUTPUT_PATH)).ok();
     Ok(freshness(current.as_deref(), &generated))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simple_patterns_are_recognised_and_the_rest_left_to_regress() {
+        assert_eq!(
+            simple_pattern("^[0-9]{4}$"),
+            Some((vec![('0', '9')], 4, Some(4)))
+        );
+        assert_eq!(
+            simple_pattern("^[A-Za-z_]{1,26}$"),
+            Some((vec![('A', 'Z'), ('a', 'z'), ('_', '_')], 1, Some(26)))
+        );
+        assert_eq!(
+            simple_pattern("^[0-9]+$"),
+            Some((vec![('0', '9')], 1, None))
+        );
+        for other in [
+            "^-?[0-9]+(\\.[0-9]+)?$",
+            "^[^0-9]{4}$",
+            "[0-9]{4}",
+            "^[0-9]{4}",
+            "^[9-0]{4}$",
+            "^[\\d]{4}$",
+            "^[0-9]{a}$",
+        ] {
+            assert_eq!(simple_pattern(other), None, "{other}");
+        }
+    }
 }

@@ -111,7 +111,7 @@ pub mod types {
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
     )]
     pub struct AssignCardRequest {
-        pub card_currency: CurrencyCode,
+        pub card_currency: crate::fast::CurrencyCode,
         pub card_mode: CardMode,
         pub card_number: crate::pan::CardNumber,
         pub cardholder_id: CardholderId,
@@ -130,10 +130,10 @@ pub mod types {
         pub card_id: ::uuid::Uuid,
         ///ID of the card order.
         pub card_order_id: ::std::string::String,
-        pub card_status: ReportedCardStatus,
+        pub card_status: crate::fast::ReportedCardStatus,
         ///Create time at which the object was created.
         pub create_time: chrono::DateTime<chrono::FixedOffset>,
-        pub order_status: ReportedOrderStatus,
+        pub order_status: crate::fast::ReportedOrderStatus,
     }
     impl AssignCardResponse {
         pub fn builder() -> builder::AssignCardResponse {
@@ -165,7 +165,7 @@ pub mod types {
         ///VISA, MASTERCARD, UNIONPAY...
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub card_scheme: ::std::option::Option<::std::string::String>,
-        pub card_status: ReportedCardStatus,
+        pub card_status: crate::fast::ReportedCardStatus,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub cardholder: ::std::option::Option<CardholderSummary>,
         ///How much of `card_limit` has been used, as sent (a decimal string in UQPay's example, "51.00").
@@ -230,7 +230,7 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub card_scheme: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub card_status: ::std::option::Option<ReportedCardStatus>,
+        pub card_status: ::std::option::Option<crate::fast::ReportedCardStatus>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub cardholder: ::std::option::Option<CardholderSummary>,
         ///VIRTUAL or PHYSICAL.
@@ -465,7 +465,7 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub card_number: ::std::option::Option<crate::pan::MaskedCardNumber>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub card_status: ::std::option::Option<ReportedCardStatus>,
+        pub card_status: ::std::option::Option<crate::fast::ReportedCardStatus>,
         ///The card's currency (named `currency` here).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub currency: ::std::option::Option<::std::string::String>,
@@ -517,7 +517,7 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub card_scheme: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub card_status: ::std::option::Option<ReportedCardStatus>,
+        pub card_status: ::std::option::Option<crate::fast::ReportedCardStatus>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub cardholder: ::std::option::Option<CardholderSummary>,
         ///VIRTUAL or PHYSICAL.
@@ -533,7 +533,7 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub no_pin_payment_amount: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub order_status: ::std::option::Option<ReportedOrderStatus>,
+        pub order_status: ::std::option::Option<crate::fast::ReportedOrderStatus>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub risk_control: ::std::option::Option<ReportedRiskControls>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -763,66 +763,6 @@ pub mod types {
                 })
         }
     }
-    ///The currency assigned to the card, an ISO 4217 code.
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
-    #[serde(transparent)]
-    pub struct CurrencyCode(::std::string::String);
-    impl ::std::ops::Deref for CurrencyCode {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<CurrencyCode> for ::std::string::String {
-        fn from(value: CurrencyCode) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for CurrencyCode {
-        type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 3usize {
-                return Err("longer than 3 characters".into());
-            }
-            if value.chars().count() < 3usize {
-                return Err("shorter than 3 characters".into());
-            }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
-                ::std::sync::LazyLock::new(|| ::regress::Regex::new("^[A-Z]{3}$").unwrap());
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[A-Z]{3}$\"".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for CurrencyCode {
-        type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for CurrencyCode {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for CurrencyCode {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
     ///UQPay's error code: a string on the current endpoints, a number on older ones.
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
@@ -1013,66 +953,6 @@ pub mod types {
             value.parse()
         }
     }
-    ///A merchant category code, four digits.
-    #[derive(
-        ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, schemars::JsonSchema,
-    )]
-    #[serde(transparent)]
-    pub struct Mcc(::std::string::String);
-    impl ::std::ops::Deref for Mcc {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<Mcc> for ::std::string::String {
-        fn from(value: Mcc) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for Mcc {
-        type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 4usize {
-                return Err("longer than 4 characters".into());
-            }
-            if value.chars().count() < 4usize {
-                return Err("shorter than 4 characters".into());
-            }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
-                ::std::sync::LazyLock::new(|| ::regress::Regex::new("^[0-9]{4}$").unwrap());
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[0-9]{4}$\"".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for Mcc {
-        type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for Mcc {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for Mcc {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
     ///Any key-value object. Max length = 3200 bytes. This must be valid JSON data.
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
@@ -1214,188 +1094,6 @@ pub mod types {
             value.parse()
         }
     }
-    ///A card status as the API reports it: one of the documented statuses, or a status this version of the client does not know yet (kept as the raw string so that a new status never breaks parsing).
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
-    #[serde(untagged)]
-    pub enum ReportedCardStatus {
-        Known(CardState),
-        Unknown(ReportedCardStatusUnknown),
-    }
-    impl ::std::convert::From<CardState> for ReportedCardStatus {
-        fn from(value: CardState) -> Self {
-            Self::Known(value)
-        }
-    }
-    impl ::std::convert::From<ReportedCardStatusUnknown> for ReportedCardStatus {
-        fn from(value: ReportedCardStatusUnknown) -> Self {
-            Self::Unknown(value)
-        }
-    }
-    ///`ReportedCardStatusUnknown`
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct ReportedCardStatusUnknown(::std::string::String);
-    impl ::std::ops::Deref for ReportedCardStatusUnknown {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<ReportedCardStatusUnknown> for ::std::string::String {
-        fn from(value: ReportedCardStatusUnknown) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for ReportedCardStatusUnknown {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if [
-                "PENDING".to_string(),
-                "ACTIVE".to_string(),
-                "FROZEN".to_string(),
-                "BLOCKED".to_string(),
-                "PRE_CANCEL".to_string(),
-                "CANCELLED".to_string(),
-                "LOST".to_string(),
-                "STOLEN".to_string(),
-                "FAILED".to_string(),
-            ]
-            .contains(&value)
-            {
-                Err("invalid value".into())
-            } else {
-                Ok(Self(value))
-            }
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for ReportedCardStatusUnknown {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            Self::try_from(<::std::string::String>::deserialize(deserializer)?)
-                .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
-        }
-    }
-    impl ::schemars::JsonSchema for ReportedCardStatusUnknown {
-        fn schema_name() -> ::std::string::String {
-            "ReportedCardStatusUnknown".to_string()
-        }
-        fn json_schema(gen: &mut ::schemars::gen::SchemaGenerator) -> ::schemars::schema::Schema {
-            let mut schema =
-                <::std::string::String as ::schemars::JsonSchema>::json_schema(gen).into_object();
-            let not = ::schemars::schema::SchemaObject {
-                enum_values: ::std::option::Option::Some(
-                    [
-                        ::serde_json::from_str("\"PENDING\"").unwrap(),
-                        ::serde_json::from_str("\"ACTIVE\"").unwrap(),
-                        ::serde_json::from_str("\"FROZEN\"").unwrap(),
-                        ::serde_json::from_str("\"BLOCKED\"").unwrap(),
-                        ::serde_json::from_str("\"PRE_CANCEL\"").unwrap(),
-                        ::serde_json::from_str("\"CANCELLED\"").unwrap(),
-                        ::serde_json::from_str("\"LOST\"").unwrap(),
-                        ::serde_json::from_str("\"STOLEN\"").unwrap(),
-                        ::serde_json::from_str("\"FAILED\"").unwrap(),
-                    ]
-                    .into_iter()
-                    .collect(),
-                ),
-                ..::std::default::Default::default()
-            };
-            schema.subschemas().not = Some(::std::boxed::Box::new(not.into()));
-            schema.into()
-        }
-    }
-    ///An order status as the API reports it: one of the documented statuses, or a status this version of the client does not know yet (kept as the raw string).
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
-    #[serde(untagged)]
-    pub enum ReportedOrderStatus {
-        Known(OrderState),
-        Unknown(ReportedOrderStatusUnknown),
-    }
-    impl ::std::convert::From<OrderState> for ReportedOrderStatus {
-        fn from(value: OrderState) -> Self {
-            Self::Known(value)
-        }
-    }
-    impl ::std::convert::From<ReportedOrderStatusUnknown> for ReportedOrderStatus {
-        fn from(value: ReportedOrderStatusUnknown) -> Self {
-            Self::Unknown(value)
-        }
-    }
-    ///`ReportedOrderStatusUnknown`
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct ReportedOrderStatusUnknown(::std::string::String);
-    impl ::std::ops::Deref for ReportedOrderStatusUnknown {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<ReportedOrderStatusUnknown> for ::std::string::String {
-        fn from(value: ReportedOrderStatusUnknown) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for ReportedOrderStatusUnknown {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if [
-                "PENDING".to_string(),
-                "PROCESSING".to_string(),
-                "SUCCESS".to_string(),
-                "FAILED".to_string(),
-            ]
-            .contains(&value)
-            {
-                Err("invalid value".into())
-            } else {
-                Ok(Self(value))
-            }
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for ReportedOrderStatusUnknown {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            Self::try_from(<::std::string::String>::deserialize(deserializer)?)
-                .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
-        }
-    }
-    impl ::schemars::JsonSchema for ReportedOrderStatusUnknown {
-        fn schema_name() -> ::std::string::String {
-            "ReportedOrderStatusUnknown".to_string()
-        }
-        fn json_schema(gen: &mut ::schemars::gen::SchemaGenerator) -> ::schemars::schema::Schema {
-            let mut schema =
-                <::std::string::String as ::schemars::JsonSchema>::json_schema(gen).into_object();
-            let not = ::schemars::schema::SchemaObject {
-                enum_values: ::std::option::Option::Some(
-                    [
-                        ::serde_json::from_str("\"PENDING\"").unwrap(),
-                        ::serde_json::from_str("\"PROCESSING\"").unwrap(),
-                        ::serde_json::from_str("\"SUCCESS\"").unwrap(),
-                        ::serde_json::from_str("\"FAILED\"").unwrap(),
-                    ]
-                    .into_iter()
-                    .collect(),
-                ),
-                ..::std::default::Default::default()
-            };
-            schema.subschemas().not = Some(::std::boxed::Box::new(not.into()));
-            schema.into()
-        }
-    }
     ///Risk controls as UQPay reports them (`risk_controls` in Retrieve Card, `risk_control` in webhooks); any subset, possibly `{}`.
     #[derive(
         ::serde::Deserialize,
@@ -1503,10 +1201,10 @@ pub mod types {
         pub allow_3ds_transactions: ::std::option::Option<YesNo>,
         ///Merchant category codes the card may be used at.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub allowed_mcc: ::std::option::Option<::std::vec::Vec<Mcc>>,
+        pub allowed_mcc: ::std::option::Option<::std::vec::Vec<crate::fast::Mcc>>,
         ///Merchant category codes the card is refused at.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub blocked_mcc: ::std::option::Option<::std::vec::Vec<Mcc>>,
+        pub blocked_mcc: ::std::option::Option<::std::vec::Vec<crate::fast::Mcc>>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub enable_3ds: ::std::option::Option<YesNo>,
     }
@@ -1635,8 +1333,8 @@ pub mod types {
         pub card_id: ::uuid::Uuid,
         ///ID of the card order.
         pub card_order_id: ::std::string::String,
-        pub card_status: ReportedCardStatus,
-        pub order_status: ReportedOrderStatus,
+        pub card_status: crate::fast::ReportedCardStatus,
+        pub order_status: crate::fast::ReportedOrderStatus,
     }
     impl UpdateCardResponse {
         pub fn builder() -> builder::UpdateCardResponse {
@@ -1666,7 +1364,7 @@ pub mod types {
         pub card_id: ::uuid::Uuid,
         ///ID of the card order.
         pub card_order_id: ::std::string::String,
-        pub order_status: ReportedOrderStatus,
+        pub order_status: crate::fast::ReportedOrderStatus,
         ///The reason for updating card status.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub update_reason: ::std::option::Option<::std::string::String>,
@@ -2125,7 +1823,7 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct AssignCardRequest {
-            card_currency: ::std::result::Result<super::CurrencyCode, ::std::string::String>,
+            card_currency: ::std::result::Result<crate::fast::CurrencyCode, ::std::string::String>,
             card_mode: ::std::result::Result<super::CardMode, ::std::string::String>,
             card_number: ::std::result::Result<crate::pan::CardNumber, ::std::string::String>,
             cardholder_id: ::std::result::Result<super::CardholderId, ::std::string::String>,
@@ -2143,7 +1841,7 @@ pub mod types {
         impl AssignCardRequest {
             pub fn card_currency<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::CurrencyCode>,
+                T: ::std::convert::TryInto<crate::fast::CurrencyCode>,
                 T::Error: ::std::fmt::Display,
             {
                 self.card_currency = value
@@ -2209,10 +1907,12 @@ pub mod types {
         pub struct AssignCardResponse {
             card_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             card_order_id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            card_status: ::std::result::Result<super::ReportedCardStatus, ::std::string::String>,
+            card_status:
+                ::std::result::Result<crate::fast::ReportedCardStatus, ::std::string::String>,
             create_time:
                 ::std::result::Result<chrono::DateTime<chrono::FixedOffset>, ::std::string::String>,
-            order_status: ::std::result::Result<super::ReportedOrderStatus, ::std::string::String>,
+            order_status:
+                ::std::result::Result<crate::fast::ReportedOrderStatus, ::std::string::String>,
         }
         impl ::std::default::Default for AssignCardResponse {
             fn default() -> Self {
@@ -2248,7 +1948,7 @@ pub mod types {
             }
             pub fn card_status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::ReportedCardStatus>,
+                T: ::std::convert::TryInto<crate::fast::ReportedCardStatus>,
                 T::Error: ::std::fmt::Display,
             {
                 self.card_status = value
@@ -2268,7 +1968,7 @@ pub mod types {
             }
             pub fn order_status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::ReportedOrderStatus>,
+                T: ::std::convert::TryInto<crate::fast::ReportedOrderStatus>,
                 T::Error: ::std::fmt::Display,
             {
                 self.order_status = value
@@ -2333,7 +2033,8 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            card_status: ::std::result::Result<super::ReportedCardStatus, ::std::string::String>,
+            card_status:
+                ::std::result::Result<crate::fast::ReportedCardStatus, ::std::string::String>,
             cardholder: ::std::result::Result<
                 ::std::option::Option<super::CardholderSummary>,
                 ::std::string::String,
@@ -2478,7 +2179,7 @@ pub mod types {
             }
             pub fn card_status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::ReportedCardStatus>,
+                T: ::std::convert::TryInto<crate::fast::ReportedCardStatus>,
                 T::Error: ::std::fmt::Display,
             {
                 self.card_status = value
@@ -2663,7 +2364,7 @@ pub mod types {
                 ::std::string::String,
             >,
             card_status: ::std::result::Result<
-                ::std::option::Option<super::ReportedCardStatus>,
+                ::std::option::Option<crate::fast::ReportedCardStatus>,
                 ::std::string::String,
             >,
             cardholder: ::std::result::Result<
@@ -2805,7 +2506,7 @@ pub mod types {
             }
             pub fn card_status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::ReportedCardStatus>>,
+                T: ::std::convert::TryInto<::std::option::Option<crate::fast::ReportedCardStatus>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.card_status = value
@@ -2962,7 +2663,7 @@ pub mod types {
                 ::std::string::String,
             >,
             card_status: ::std::result::Result<
-                ::std::option::Option<super::ReportedCardStatus>,
+                ::std::option::Option<crate::fast::ReportedCardStatus>,
                 ::std::string::String,
             >,
             currency: ::std::result::Result<
@@ -3024,7 +2725,7 @@ pub mod types {
             }
             pub fn card_status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::ReportedCardStatus>>,
+                T: ::std::convert::TryInto<::std::option::Option<crate::fast::ReportedCardStatus>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.card_status = value
@@ -3131,7 +2832,7 @@ pub mod types {
                 ::std::string::String,
             >,
             card_status: ::std::result::Result<
-                ::std::option::Option<super::ReportedCardStatus>,
+                ::std::option::Option<crate::fast::ReportedCardStatus>,
                 ::std::string::String,
             >,
             cardholder: ::std::result::Result<
@@ -3155,7 +2856,7 @@ pub mod types {
                 ::std::string::String,
             >,
             order_status: ::std::result::Result<
-                ::std::option::Option<super::ReportedOrderStatus>,
+                ::std::option::Option<crate::fast::ReportedOrderStatus>,
                 ::std::string::String,
             >,
             risk_control: ::std::result::Result<
@@ -3289,7 +2990,7 @@ pub mod types {
             }
             pub fn card_status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::ReportedCardStatus>>,
+                T: ::std::convert::TryInto<::std::option::Option<crate::fast::ReportedCardStatus>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.card_status = value
@@ -3349,7 +3050,7 @@ pub mod types {
             }
             pub fn order_status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::ReportedOrderStatus>>,
+                T: ::std::convert::TryInto<::std::option::Option<crate::fast::ReportedOrderStatus>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.order_status = value
@@ -4081,11 +3782,11 @@ pub mod types {
             allow_3ds_transactions:
                 ::std::result::Result<::std::option::Option<super::YesNo>, ::std::string::String>,
             allowed_mcc: ::std::result::Result<
-                ::std::option::Option<::std::vec::Vec<super::Mcc>>,
+                ::std::option::Option<::std::vec::Vec<crate::fast::Mcc>>,
                 ::std::string::String,
             >,
             blocked_mcc: ::std::result::Result<
-                ::std::option::Option<::std::vec::Vec<super::Mcc>>,
+                ::std::option::Option<::std::vec::Vec<crate::fast::Mcc>>,
                 ::std::string::String,
             >,
             enable_3ds:
@@ -4114,7 +3815,9 @@ pub mod types {
             }
             pub fn allowed_mcc<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::vec::Vec<super::Mcc>>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<crate::fast::Mcc>>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.allowed_mcc = value
@@ -4124,7 +3827,9 @@ pub mod types {
             }
             pub fn blocked_mcc<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::vec::Vec<super::Mcc>>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<crate::fast::Mcc>>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.blocked_mcc = value
@@ -4352,8 +4057,10 @@ pub mod types {
         pub struct UpdateCardResponse {
             card_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             card_order_id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            card_status: ::std::result::Result<super::ReportedCardStatus, ::std::string::String>,
-            order_status: ::std::result::Result<super::ReportedOrderStatus, ::std::string::String>,
+            card_status:
+                ::std::result::Result<crate::fast::ReportedCardStatus, ::std::string::String>,
+            order_status:
+                ::std::result::Result<crate::fast::ReportedOrderStatus, ::std::string::String>,
         }
         impl ::std::default::Default for UpdateCardResponse {
             fn default() -> Self {
@@ -4388,7 +4095,7 @@ pub mod types {
             }
             pub fn card_status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::ReportedCardStatus>,
+                T: ::std::convert::TryInto<crate::fast::ReportedCardStatus>,
                 T::Error: ::std::fmt::Display,
             {
                 self.card_status = value
@@ -4398,7 +4105,7 @@ pub mod types {
             }
             pub fn order_status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::ReportedOrderStatus>,
+                T: ::std::convert::TryInto<crate::fast::ReportedOrderStatus>,
                 T::Error: ::std::fmt::Display,
             {
                 self.order_status = value
@@ -4491,7 +4198,8 @@ pub mod types {
         pub struct UpdateCardStatusResponse {
             card_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
             card_order_id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            order_status: ::std::result::Result<super::ReportedOrderStatus, ::std::string::String>,
+            order_status:
+                ::std::result::Result<crate::fast::ReportedOrderStatus, ::std::string::String>,
             update_reason: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -4530,7 +4238,7 @@ pub mod types {
             }
             pub fn order_status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::ReportedOrderStatus>,
+                T: ::std::convert::TryInto<crate::fast::ReportedOrderStatus>,
                 T::Error: ::std::fmt::Display,
             {
                 self.order_status = value
@@ -4946,10 +4654,6 @@ pub mod builder {
             let x_client_id = x_client_id.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/connect/token", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
             header_map.append("x-api-key", x_api_key.to_string().try_into()?);
             header_map.append("x-client-id", x_client_id.to_string().try_into()?);
             #[allow(unused_mut)]
@@ -5055,10 +4759,6 @@ pub mod builder {
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/issuing/cards/assign", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
             header_map.append(
                 "x-idempotency-key",
                 x_idempotency_key.to_string().try_into()?,
@@ -5193,10 +4893,6 @@ pub mod builder {
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
             header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
-            header_map.append(
                 "x-idempotency-key",
                 x_idempotency_key.to_string().try_into()?,
             );
@@ -5283,10 +4979,6 @@ pub mod builder {
                 encode_path(&id.to_string()),
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
             if let Some(value) = x_on_behalf_of {
                 header_map.append("x-on-behalf-of", value.to_string().try_into()?);
             }
@@ -5411,10 +5103,6 @@ pub mod builder {
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
             header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
-            header_map.append(
                 "x-idempotency-key",
                 x_idempotency_key.to_string().try_into()?,
             );
@@ -5455,6 +5143,404 @@ pub mod builder {
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
     pub use self::super::Client;
+}
+/// The generator's own types where typify's are slow on every
+/// call (see `codegen/src/lib.rs`): compiled pattern checks and
+/// open enums.
+pub mod fast {
+    use super::types::error::ConversionError;
+    ///A card status as the API reports it: one of the documented statuses, or a status this version of the client does not know yet (kept as the raw string so that a new status never breaks parsing).
+    #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+    pub enum ReportedCardStatus {
+        /// A value the spec documents.
+        Known(super::types::CardState),
+        /// A value added after the spec was written, as sent.
+        Unknown(::std::string::String),
+    }
+    impl ::std::convert::From<super::types::CardState> for ReportedCardStatus {
+        fn from(value: super::types::CardState) -> Self {
+            Self::Known(value)
+        }
+    }
+    impl ::std::convert::From<&str> for ReportedCardStatus {
+        fn from(value: &str) -> Self {
+            match value.parse() {
+                Ok(known) => Self::Known(known),
+                Err(_) => Self::Unknown(value.to_owned()),
+            }
+        }
+    }
+    impl ::std::str::FromStr for ReportedCardStatus {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(value.into())
+        }
+    }
+    impl ::serde::Serialize for ReportedCardStatus {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            match self {
+                Self::Known(known) => known.serialize(serializer),
+                Self::Unknown(other) => serializer.serialize_str(other),
+            }
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ReportedCardStatus {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            struct Visitor;
+            impl<'de> ::serde::de::Visitor<'de> for Visitor {
+                type Value = ReportedCardStatus;
+                fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    f.write_str("a string")
+                }
+                fn visit_str<E: ::serde::de::Error>(
+                    self,
+                    value: &str,
+                ) -> ::std::result::Result<ReportedCardStatus, E> {
+                    Ok(value.into())
+                }
+                fn visit_string<E: ::serde::de::Error>(
+                    self,
+                    value: ::std::string::String,
+                ) -> ::std::result::Result<ReportedCardStatus, E> {
+                    Ok(match value.parse() {
+                        Ok(known) => ReportedCardStatus::Known(known),
+                        Err(_) => ReportedCardStatus::Unknown(value),
+                    })
+                }
+            }
+            deserializer.deserialize_str(Visitor)
+        }
+    }
+    impl ::schemars::JsonSchema for ReportedCardStatus {
+        fn schema_name() -> ::std::string::String {
+            stringify!(ReportedCardStatus).to_owned()
+        }
+        fn json_schema(_: &mut ::schemars::gen::SchemaGenerator) -> ::schemars::schema::Schema {
+            ::schemars::schema::SchemaObject {
+                instance_type: Some(::schemars::schema::InstanceType::String.into()),
+                ..Default::default()
+            }
+            .into()
+        }
+    }
+    ///An order status as the API reports it: one of the documented statuses, or a status this version of the client does not know yet (kept as the raw string).
+    #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+    pub enum ReportedOrderStatus {
+        /// A value the spec documents.
+        Known(super::types::OrderState),
+        /// A value added after the spec was written, as sent.
+        Unknown(::std::string::String),
+    }
+    impl ::std::convert::From<super::types::OrderState> for ReportedOrderStatus {
+        fn from(value: super::types::OrderState) -> Self {
+            Self::Known(value)
+        }
+    }
+    impl ::std::convert::From<&str> for ReportedOrderStatus {
+        fn from(value: &str) -> Self {
+            match value.parse() {
+                Ok(known) => Self::Known(known),
+                Err(_) => Self::Unknown(value.to_owned()),
+            }
+        }
+    }
+    impl ::std::str::FromStr for ReportedOrderStatus {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(value.into())
+        }
+    }
+    impl ::serde::Serialize for ReportedOrderStatus {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            match self {
+                Self::Known(known) => known.serialize(serializer),
+                Self::Unknown(other) => serializer.serialize_str(other),
+            }
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ReportedOrderStatus {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            struct Visitor;
+            impl<'de> ::serde::de::Visitor<'de> for Visitor {
+                type Value = ReportedOrderStatus;
+                fn expecting(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    f.write_str("a string")
+                }
+                fn visit_str<E: ::serde::de::Error>(
+                    self,
+                    value: &str,
+                ) -> ::std::result::Result<ReportedOrderStatus, E> {
+                    Ok(value.into())
+                }
+                fn visit_string<E: ::serde::de::Error>(
+                    self,
+                    value: ::std::string::String,
+                ) -> ::std::result::Result<ReportedOrderStatus, E> {
+                    Ok(match value.parse() {
+                        Ok(known) => ReportedOrderStatus::Known(known),
+                        Err(_) => ReportedOrderStatus::Unknown(value),
+                    })
+                }
+            }
+            deserializer.deserialize_str(Visitor)
+        }
+    }
+    impl ::schemars::JsonSchema for ReportedOrderStatus {
+        fn schema_name() -> ::std::string::String {
+            stringify!(ReportedOrderStatus).to_owned()
+        }
+        fn json_schema(_: &mut ::schemars::gen::SchemaGenerator) -> ::schemars::schema::Schema {
+            ::schemars::schema::SchemaObject {
+                instance_type: Some(::schemars::schema::InstanceType::String.into()),
+                ..Default::default()
+            }
+            .into()
+        }
+    }
+    ///Card number (PAN), 12 to 19 digits.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CardNumber(::std::string::String);
+    impl CardNumber {
+        /// Whether `value` matches the schema's pattern and length limits.
+        pub fn is_valid(value: &str) -> bool {
+            value.chars().all(|c| matches!(c, '0'..='9'))
+                && value.len() >= 12usize
+                && value.len() <= 19usize
+        }
+    }
+    impl ::std::ops::Deref for CardNumber {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CardNumber> for ::std::string::String {
+        fn from(value: CardNumber) -> Self {
+            value.0
+        }
+    }
+    impl ::std::fmt::Display for CardNumber {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CardNumber {
+        type Error = ConversionError;
+        fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, ConversionError> {
+            if Self::is_valid(&value) {
+                Ok(Self(value))
+            } else {
+                Err("doesn't match pattern \"^[0-9]{12,19}$\" or its length limits".into())
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CardNumber {
+        type Error = ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, ConversionError> {
+            if Self::is_valid(value) {
+                Ok(Self(value.to_owned()))
+            } else {
+                Err("doesn't match pattern \"^[0-9]{12,19}$\" or its length limits".into())
+            }
+        }
+    }
+    impl ::std::str::FromStr for CardNumber {
+        type Err = ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, ConversionError> {
+            value.try_into()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CardNumber {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            Self::try_from(::std::string::String::deserialize(deserializer)?)
+                .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
+        }
+    }
+    impl ::schemars::JsonSchema for CardNumber {
+        fn schema_name() -> ::std::string::String {
+            stringify!(CardNumber).to_owned()
+        }
+        fn json_schema(_: &mut ::schemars::gen::SchemaGenerator) -> ::schemars::schema::Schema {
+            ::schemars::schema::SchemaObject {
+                instance_type: Some(::schemars::schema::InstanceType::String.into()),
+                string: Some(Box::new(::schemars::schema::StringValidation {
+                    pattern: Some("^[0-9]{12,19}$".to_owned()),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            }
+            .into()
+        }
+    }
+    ///The currency assigned to the card, an ISO 4217 code.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CurrencyCode(::std::string::String);
+    impl CurrencyCode {
+        /// Whether `value` matches the schema's pattern and length limits.
+        pub fn is_valid(value: &str) -> bool {
+            value.chars().all(|c| matches!(c, 'A'..='Z'))
+                && value.len() >= 3usize
+                && value.len() <= 3usize
+        }
+    }
+    impl ::std::ops::Deref for CurrencyCode {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CurrencyCode> for ::std::string::String {
+        fn from(value: CurrencyCode) -> Self {
+            value.0
+        }
+    }
+    impl ::std::fmt::Display for CurrencyCode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CurrencyCode {
+        type Error = ConversionError;
+        fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, ConversionError> {
+            if Self::is_valid(&value) {
+                Ok(Self(value))
+            } else {
+                Err("doesn't match pattern \"^[A-Z]{3}$\" or its length limits".into())
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CurrencyCode {
+        type Error = ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, ConversionError> {
+            if Self::is_valid(value) {
+                Ok(Self(value.to_owned()))
+            } else {
+                Err("doesn't match pattern \"^[A-Z]{3}$\" or its length limits".into())
+            }
+        }
+    }
+    impl ::std::str::FromStr for CurrencyCode {
+        type Err = ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, ConversionError> {
+            value.try_into()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CurrencyCode {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            Self::try_from(::std::string::String::deserialize(deserializer)?)
+                .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
+        }
+    }
+    impl ::schemars::JsonSchema for CurrencyCode {
+        fn schema_name() -> ::std::string::String {
+            stringify!(CurrencyCode).to_owned()
+        }
+        fn json_schema(_: &mut ::schemars::gen::SchemaGenerator) -> ::schemars::schema::Schema {
+            ::schemars::schema::SchemaObject {
+                instance_type: Some(::schemars::schema::InstanceType::String.into()),
+                string: Some(Box::new(::schemars::schema::StringValidation {
+                    pattern: Some("^[A-Z]{3}$".to_owned()),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            }
+            .into()
+        }
+    }
+    ///A merchant category code, four digits.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct Mcc(::std::string::String);
+    impl Mcc {
+        /// Whether `value` matches the schema's pattern and length limits.
+        pub fn is_valid(value: &str) -> bool {
+            value.chars().all(|c| matches!(c, '0'..='9'))
+                && value.len() >= 4usize
+                && value.len() <= 4usize
+        }
+    }
+    impl ::std::ops::Deref for Mcc {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<Mcc> for ::std::string::String {
+        fn from(value: Mcc) -> Self {
+            value.0
+        }
+    }
+    impl ::std::fmt::Display for Mcc {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for Mcc {
+        type Error = ConversionError;
+        fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, ConversionError> {
+            if Self::is_valid(&value) {
+                Ok(Self(value))
+            } else {
+                Err("doesn't match pattern \"^[0-9]{4}$\" or its length limits".into())
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for Mcc {
+        type Error = ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, ConversionError> {
+            if Self::is_valid(value) {
+                Ok(Self(value.to_owned()))
+            } else {
+                Err("doesn't match pattern \"^[0-9]{4}$\" or its length limits".into())
+            }
+        }
+    }
+    impl ::std::str::FromStr for Mcc {
+        type Err = ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, ConversionError> {
+            value.try_into()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for Mcc {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            Self::try_from(::std::string::String::deserialize(deserializer)?)
+                .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
+        }
+    }
+    impl ::schemars::JsonSchema for Mcc {
+        fn schema_name() -> ::std::string::String {
+            stringify!(Mcc).to_owned()
+        }
+        fn json_schema(_: &mut ::schemars::gen::SchemaGenerator) -> ::schemars::schema::Schema {
+            ::schemars::schema::SchemaObject {
+                instance_type: Some(::schemars::schema::InstanceType::String.into()),
+                string: Some(Box::new(::schemars::schema::StringValidation {
+                    pattern: Some("^[0-9]{4}$".to_owned()),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            }
+            .into()
+        }
+    }
 }
 /// The limits the spec documents, one constant each (generated from
 /// the component schemas' `maxLength`, `minLength`, `pattern`,

@@ -36,3 +36,10 @@ pub mod status;
 mod generated;
 
 pub use generated::*;
+
+/// The types of the spec's schemas: typify's, with the generator's own fast
+/// types among them (compiled pattern checks, open enums: see `fast`).
+pub mod types {
+    pub use crate::generated::fast::*;
+    pub use crate::generated::types::*;
+}

@@ -119,30 +119,95 @@ impl fmt::Debug for Amount {
 }
 
 /// The decimal's digits as `Decimal`'s `Display` writes them (`-` sign,
-/// integer part, and `scale` fraction digits), without the formatting
-/// machinery: amounts are serialised on every call.
-fn digits(value: Decimal) -> String {
-    // 29 digits at most, a sign, a point and a leading zero.
-    let mut buffer = [0u8; 32];
-    let mut at = buffer.len();
-    let mut mantissa = value.mantissa().unsigned_abs();
-    let scale = value.scale() as usize;
-    let mut written = 0;
-    while mantissa > 0 || written <= scale {
-        if written == scale && scale > 0 {
+/// integer part, and `scale` fraction digits), written into a buffer on the
+/// stack: amounts are serialised on every call.
+struct Digits {
+    buffer: [u8; 32],
+    at: usize,
+}
+
+impl Digits {
+    fn of(value: Decimal) -> Self {
+        // 29 digits at most, a sign, a point and a leading zero.
+        let mut buffer = [0u8; 32];
+        let mut at = buffer.len();
+        // Money fits in 64 bits; beyond, `Display` (which writes the same
+        // digits) is fast enough for amounts nobody has.
+        let Ok(mut mantissa) = u64::try_from(value.mantissa().unsigned_abs()) else {
+            let text = value.to_string();
+            at -= text.len();
+            buffer[at..].copy_from_slice(text.as_bytes());
+            return Self { buffer, at };
+        };
+        let scale = value.scale() as usize;
+        let mut written = 0;
+        while mantissa > 0 || written <= scale {
+            if written == scale && scale > 0 {
+                at -= 1;
+                buffer[at] = b'.';
+            }
             at -= 1;
-            buffer[at] = b'.';
+            buffer[at] = b'0' + (mantissa % 10) as u8;
+            mantissa /= 10;
+            written += 1;
         }
-        at -= 1;
-        buffer[at] = b'0' + (mantissa % 10) as u8;
-        mantissa /= 10;
-        written += 1;
+        if value.is_sign_negative() && !value.is_zero() {
+            at -= 1;
+            buffer[at] = b'-';
+        }
+        Self { buffer, at }
     }
-    if value.is_sign_negative() && !value.is_zero() {
-        at -= 1;
-        buffer[at] = b'-';
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buffer[self.at..]).expect("ASCII digits")
     }
-    String::from_utf8(buffer[at..].to_vec()).expect("ASCII digits")
+}
+
+#[cfg(test)]
+fn digits(value: Decimal) -> String {
+    Digits::of(value).as_str().to_owned()
+}
+
+/// A JSON number token written as it is.
+///
+/// This is serde_json's own protocol for `RawValue` (a one-field struct
+/// named `$serde_json::private::RawValue`), without `RawValue`'s allocation
+/// and re-parsing of text we wrote ourselves. Every serializer treats it
+/// exactly as it treats a `RawValue`. It is checked once against
+/// serde_json before use ([`raw_tokens_work`]); if serde_json ever stopped
+/// honouring it, amounts would go through `RawValue` instead.
+struct RawNumber<'a>(&'a str);
+
+/// serde_json's `RawValue` marker (`serde_json::raw::TOKEN`).
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+impl Serialize for RawNumber<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut raw = serializer.serialize_struct(RAW_VALUE_TOKEN, 1)?;
+        raw.serialize_field(RAW_VALUE_TOKEN, self.0)?;
+        raw.end()
+    }
+}
+
+/// Whether serde_json writes a [`RawNumber`] as the bare token (checked once).
+fn raw_tokens_work() -> bool {
+    static WORKS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *WORKS.get_or_init(|| {
+        serde_json::to_string(&RawNumber("0.01")).ok().as_deref() == Some("0.01")
+            && serde_json::to_value(RawNumber("0.01")).is_ok_and(|v| v.as_f64() == Some(0.01))
+    })
+}
+
+/// Serialises `value`'s exact digits as a JSON number token.
+fn serialize_exact<S: Serializer>(value: Decimal, serializer: S) -> Result<S::Ok, S::Error> {
+    let digits = Digits::of(value);
+    if raw_tokens_work() {
+        return RawNumber(digits.as_str()).serialize(serializer);
+    }
+    let token = RawValue::from_string(digits.as_str().to_owned())
+        .map_err(|e| serde::ser::Error::custom(format!("amount {value}: {e}")))?;
+    token.serialize(serializer)
 }
 
 impl Serialize for Amount {
@@ -154,9 +219,7 @@ impl Serialize for Amount {
                 return serializer.serialize_u64(whole);
             }
         }
-        let token = RawValue::from_string(digits(self.0))
-            .map_err(|e| serde::ser::Error::custom(format!("amount {}: {e}", self.0)))?;
-        token.serialize(serializer)
+        serialize_exact(self.0, serializer)
     }
 }
 
@@ -278,6 +341,17 @@ mod tests {
     }
 
     #[test]
+    fn raw_tokens_are_honoured_by_serde_json() {
+        assert!(raw_tokens_work());
+        // Exact through a `Value` too (serde_json's `raw_value` feature).
+        let amount = Amount::new(dec!(2100.02)).unwrap();
+        let in_value = serde_json::to_value(serde_json::json!({ "a": amount })).unwrap();
+        assert_eq!(in_value.to_string(), r#"{"a":2100.02}"#);
+        let in_array = serde_json::to_string(&[amount, Amount::new(dec!(0.10)).unwrap()]).unwrap();
+        assert_eq!(in_array, "[2100.02,0.10]");
+    }
+
+    #[test]
     fn negative_zero_is_zero() {
         let zero = Amount::new(dec!(-0.00)).unwrap();
         assert!(!zero.get().is_sign_negative());
@@ -378,13 +452,10 @@ fn parse_decimal(text: &str) -> Result<Decimal, AmountError> {
 
 impl Serialize for Money {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let digits = digits(self.value);
         if self.as_text {
-            return serializer.serialize_str(&digits);
+            return serializer.serialize_str(Digits::of(self.value).as_str());
         }
-        let token = RawValue::from_string(digits)
-            .map_err(|e| serde::ser::Error::custom(format!("amount {}: {e}", self.value)))?;
-        token.serialize(serializer)
+        serialize_exact(self.value, serializer)
     }
 }
 

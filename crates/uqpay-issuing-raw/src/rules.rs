@@ -20,17 +20,22 @@ use crate::types::{Metadata, UpdateCardRequest};
 /// assert_eq!(unprintable("MARSHALL\u{200B}HU"), Some((8, '\u{200B}')));
 /// ```
 pub fn unprintable(text: &str) -> Option<(usize, char)> {
+    // Printable ASCII needs no table (the common case, checked per call).
+    if text.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+        return None;
+    }
     text.chars().enumerate().find(|(_, c)| {
-        matches!(
-            c.general_category(),
-            GeneralCategory::Control
-                | GeneralCategory::Format
-                | GeneralCategory::LineSeparator
-                | GeneralCategory::ParagraphSeparator
-                | GeneralCategory::PrivateUse
-                | GeneralCategory::Surrogate
-                | GeneralCategory::Unassigned
-        )
+        !(' '..='~').contains(c)
+            && matches!(
+                c.general_category(),
+                GeneralCategory::Control
+                    | GeneralCategory::Format
+                    | GeneralCategory::LineSeparator
+                    | GeneralCategory::ParagraphSeparator
+                    | GeneralCategory::PrivateUse
+                    | GeneralCategory::Surrogate
+                    | GeneralCategory::Unassigned
+            )
     })
 }
 

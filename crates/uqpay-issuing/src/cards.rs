@@ -375,7 +375,9 @@ impl UpdateCardStatus {
 pub struct UpdateCard {
     common: Common,
     card_id: Uuid,
-    fields: UpdateCardFields,
+    /// Boxed: the builder moves through every setter, and the fields are
+    /// most of its size.
+    fields: Box<UpdateCardFields>,
 }
 
 /// The body fields of an [`UpdateCard`], as set (not yet validated).
@@ -397,7 +399,7 @@ impl UpdateCard {
         Self {
             common: Common::new(client),
             card_id,
-            fields: UpdateCardFields::default(),
+            fields: Box::default(),
         }
     }
 
@@ -498,12 +500,12 @@ impl UpdateCard {
 
     /// The body that would be sent, validated (the builder is kept).
     pub fn body(&self) -> Result<UpdateCardRequest, Error> {
-        self.fields.clone().into_body()
+        (*self.fields).clone().into_body()
     }
 
     /// The body that would be sent, validated, consuming the builder.
     pub fn into_body(self) -> Result<UpdateCardRequest, Error> {
-        self.fields.into_body()
+        (*self.fields).into_body()
     }
 
     /// Validates and sends the request, retrying with the same idempotency key.
@@ -512,7 +514,7 @@ impl UpdateCard {
         send_call!(
             self.common,
             "update_card",
-            self.fields.into_body()?,
+            (*self.fields).into_body()?,
             |raw| raw.update_card().id(card_id)
         )
     }
@@ -535,7 +537,14 @@ impl UpdateCardFields {
                         ));
                     }
                 }
-                let length = chars(&name);
+                // Counted only when the bytes could be too many: a name of
+                // at most 26 bytes has at most 26 characters, and can only
+                // fail by being empty.
+                let length = if name.len() > limits::NAME_ON_CARD_MAX_LENGTH {
+                    chars(&name)
+                } else {
+                    0
+                };
                 NameOnCard::try_from(name).map_err(|_| {
                     Error::validation(
                         "name_on_card",

@@ -3,8 +3,8 @@
 //! - the `x-auth-token` the call picked for this attempt (handed down in
 //!   [`ATTEMPT`], so the call knows exactly which token a 401 refused), and
 //!   the attempt's time limit, go on the request;
-//! - the API key is marked sensitive; progenitor's `api-version` header
-//!   (not UQPay's) is removed;
+//! - the API key is marked sensitive (progenitor's `api-version` header,
+//!   not UQPay's, is removed by the generator);
 //! - an error answer whose body is not UQPay's JSON (an HTML page from a
 //!   proxy, an empty 502) gets a JSON body in UQPay's shape, so that the
 //!   generated code keeps its status.
@@ -31,7 +31,6 @@ const TOKEN_OPERATION: &str = "create_access_token";
 
 static AUTH_TOKEN: HeaderName = HeaderName::from_static("x-auth-token");
 static API_KEY: HeaderName = HeaderName::from_static("x-api-key");
-static API_VERSION: HeaderName = HeaderName::from_static("api-version");
 
 /// What the call decided for one attempt.
 #[derive(Clone, Debug)]
@@ -78,9 +77,6 @@ impl Transport for SdkTransport {
         info: &'a OperationInfo,
     ) -> TransportFuture<'a> {
         let headers = request.headers_mut();
-        // progenitor adds the spec's version as `api-version`; UQPay does not
-        // document such a header, so it is not sent.
-        headers.remove(&API_VERSION);
         let token_operation = info.operation_id == TOKEN_OPERATION;
         let attempt = if token_operation {
             if let Some(key) = headers.get_mut(&API_KEY) {

@@ -330,9 +330,7 @@ fn updated_data(card: &Card, order_id: &str, outcome: &str) -> CardUpdatedData {
         card_id: Some(card.card_id.to_string()),
         card_order_id: Some(order_id.into()),
         // Lower case, as UQPay sends it here (not a known status).
-        order_status: Some(ReportedOrderStatus::Unknown(
-            status.to_owned().try_into().expect("not a known status"),
-        )),
+        order_status: Some(ReportedOrderStatus::Unknown(status.to_owned())),
         card_bin: Some(bin(card)),
         card_number: Some(webhook_number(card)),
         card_currency: Some(card.card_currency.clone()),
