@@ -86,27 +86,35 @@ impl Transport for SdkTransport {
         } else {
             ATTEMPT.try_with(Attempt::clone).ok()
         };
-        Box::pin(async move {
-            match attempt {
-                Some(attempt) => {
-                    request
-                        .headers_mut()
-                        .insert(AUTH_TOKEN.clone(), attempt.token);
-                    if attempt.timeout.is_some() {
-                        *request.timeout_mut() = attempt.timeout;
-                    }
+        match attempt {
+            Some(attempt) => {
+                headers.insert(AUTH_TOKEN.clone(), attempt.token);
+                if attempt.timeout.is_some() {
+                    *request.timeout_mut() = attempt.timeout;
                 }
-                None if !token_operation => self.raw_token(&mut request).await,
-                None => {}
+                // The request goes to reqwest before the future is built:
+                // the boxed future holds only reqwest's (small) one.
+                let pending = client.execute(request);
+                Box::pin(async move { checked(pending.await?).await })
             }
-            let response = client.execute(request).await?;
-            let status = response.status();
-            if status.is_client_error() || status.is_server_error() {
-                return normalize_error(response).await;
-            }
-            Ok(response)
-        })
+            None => Box::pin(async move {
+                if !token_operation {
+                    self.raw_token(&mut request).await;
+                }
+                checked(client.execute(request).await?).await
+            }),
+        }
     }
+}
+
+/// An error answer goes through [`normalize_error`] (out of line: it is the
+/// rare path, and its future is large).
+async fn checked(response: reqwest::Response) -> reqwest::Result<reqwest::Response> {
+    let status = response.status();
+    if status.is_client_error() || status.is_server_error() {
+        return Box::pin(normalize_error(response)).await;
+    }
+    Ok(response)
 }
 
 impl SdkTransport {

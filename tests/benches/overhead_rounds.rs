@@ -1,0 +1,147 @@
+//! `overhead_rounds`: the SDK's overhead as users see it, measured in
+//! alternating rounds so that the host's drift (this is a shared VM) hits
+//! both sides alike. Full `update_card` calls through `uqpay_issuing`
+//! versus the same request by hand with reqwest + serde_json (same 30 s
+//! timeout, no redirects, TCP_NODELAY), against a minimal loopback server
+//! on a runtime thread of its own, on warm connections: one call at a time
+//! and 64 at once, on a current-thread runtime and on the default
+//! multi-thread runtime (`#[tokio::main]`'s).
+//!
+//! ```sh
+//! cargo bench -p uqpay-e2e --bench overhead_rounds
+//! ```
+//!
+//! Prints, per case, the median time per call over the rounds for each side
+//! and the median of the per-round ratios (SDK / hand-written time; for 64
+//! at once, hand-written / SDK is the SDK's share of hand-written
+//! throughput).
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use uqpay_e2e::{
+    hand_written_client, hand_written_full_update, sdk_full_update, start_fixed_200_server, TOKEN,
+};
+use uqpay_issuing::Client;
+use uuid::Uuid;
+
+const CARD: Uuid = Uuid::from_u128(0xc0ce_f051_29c5_4796_b86a_cd5b_684b_fad7);
+const ROUNDS: usize = 12;
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    values[values.len() / 2]
+}
+
+/// Time per call of `calls` calls made by `batch` (each batch `width` calls).
+async fn per_call<F, Fut>(batches: usize, width: usize, batch: F) -> f64
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let started = Instant::now();
+    for _ in 0..batches {
+        batch().await;
+    }
+    started.elapsed().as_secs_f64() * 1e6 / (batches * width) as f64
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return;
+    }
+    let (base_url, _server) = start_fixed_200_server();
+    println!("| runtime | case | SDK µs/call | hand-written µs/call | ratio (median of rounds) |");
+    println!("| --- | --- | --- | --- | --- |");
+    for flavor in ["current_thread", "multi_thread"] {
+        let rt = match flavor {
+            "current_thread" => tokio::runtime::Builder::new_current_thread(),
+            _ => tokio::runtime::Builder::new_multi_thread(),
+        }
+        .enable_all()
+        .build()
+        .unwrap();
+        rt.block_on(async {
+            let sdk = Client::builder()
+                .token(TOKEN)
+                .base_url(&base_url)
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap();
+            let raw = hand_written_client();
+            let sdk_one = || sdk_full_update(&sdk, CARD);
+            let raw_one = || hand_written_full_update(&raw, &base_url, CARD);
+            let sdk_64 = || join_all((0..64).map(|_| sdk_full_update(&sdk, CARD)));
+            let raw_64 =
+                || join_all((0..64).map(|_| hand_written_full_update(&raw, &base_url, CARD)));
+            // Warm up both (connections, allocator, caches).
+            per_call(500, 1, sdk_one).await;
+            per_call(500, 1, raw_one).await;
+            per_call(20, 64, || async {
+                sdk_64().await;
+            })
+            .await;
+            per_call(20, 64, || async {
+                raw_64().await;
+            })
+            .await;
+
+            let (mut s1, mut h1, mut r1) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut s64, mut h64, mut r64) = (Vec::new(), Vec::new(), Vec::new());
+            for round in 0..ROUNDS {
+                // Alternate which side goes first.
+                let (a, b) = if round % 2 == 0 {
+                    let a = per_call(400, 1, sdk_one).await;
+                    (a, per_call(400, 1, raw_one).await)
+                } else {
+                    let b = per_call(400, 1, raw_one).await;
+                    (per_call(400, 1, sdk_one).await, b)
+                };
+                s1.push(a);
+                h1.push(b);
+                r1.push(a / b);
+                let (a, b) = if round % 2 == 0 {
+                    let a = per_call(15, 64, || async {
+                        sdk_64().await;
+                    })
+                    .await;
+                    (
+                        a,
+                        per_call(15, 64, || async {
+                            raw_64().await;
+                        })
+                        .await,
+                    )
+                } else {
+                    let b = per_call(15, 64, || async {
+                        raw_64().await;
+                    })
+                    .await;
+                    (
+                        per_call(15, 64, || async {
+                            sdk_64().await;
+                        })
+                        .await,
+                        b,
+                    )
+                };
+                s64.push(a);
+                h64.push(b);
+                r64.push(b / a);
+            }
+            println!(
+                "| {flavor} | one call | {:.1} | {:.1} | SDK / hand-written = {:.3} |",
+                median(s1),
+                median(h1),
+                median(r1)
+            );
+            println!(
+                "| {flavor} | 64 at once | {:.1} | {:.1} | SDK throughput / hand-written = {:.3} |",
+                median(s64),
+                median(h64),
+                median(r64)
+            );
+        });
+    }
+}
