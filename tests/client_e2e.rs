@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use rust_decimal_macros::dec;
-use uqpay_e2e::{client, fast_builder, pan, simulator, Canned, FixedServer, TOKEN};
+use uqpay_e2e::{client, credentialed, fast_builder, pan, simulator, Canned, FixedServer, TOKEN};
 use uqpay_issuing::{
     CardMode, CardState, CardStatus, Client, Error, ErrorKind, OrderState, ReportedCardStatus,
     SpendingInterval,
@@ -711,15 +711,7 @@ async fn a_request_still_processing_is_retried_until_it_completes() {
 
 #[tokio::test]
 async fn credentials_fetch_cache_and_refresh_the_token() {
-    let server = MockServer::builder()
-        .credentials("client-9", "key-9")
-        .start()
-        .await
-        .unwrap();
-    let client = fast_builder(&server.base_url())
-        .credentials("client-9", "key-9")
-        .build()
-        .unwrap();
+    let (server, client) = credentialed("client-9", "key-9").await;
     // Concurrent first calls share one token fetch.
     let calls = (0..16).map(|i| {
         let client = client.clone();

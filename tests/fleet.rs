@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use uqpay_e2e::{fast_builder, replica, FleetReport, RedisServer};
+use uqpay_e2e::{replica, FleetReport, RedisServer};
 use uqpay_issuing::{Client, InMemoryTokenStore, RedisTokenStore, TokenStore};
 use uqpay_mock::{MockServer, Route};
 
@@ -30,14 +30,7 @@ async fn simulator() -> MockServer {
 }
 
 fn replica_client(server: &MockServer, store: impl TokenStore) -> Client {
-    fast_builder(&server.base_url())
-        .credentials(CLIENT_ID, API_KEY)
-        .token_store(store)
-        .retry_backoff(Duration::from_millis(5), Duration::from_millis(50))
-        .retry_jitter(Duration::from_millis(5))
-        .max_retries(5)
-        .build()
-        .unwrap()
+    uqpay_e2e::replica_client(&server.base_url(), CLIENT_ID, API_KEY, store)
 }
 
 /// What the simulator saw during a run.
@@ -213,16 +206,7 @@ async fn with_redis_down_a_replica_keeps_its_token_and_fails_clearly_without_one
     let mut redis = RedisServer::start();
     let server = simulator().await;
     let client = replica_client(&server, RedisTokenStore::new(&redis.url()).unwrap());
-    let card = client
-        .assign_card()
-        .cardholder_id(uuid::Uuid::new_v4())
-        .card_number(uqpay_e2e::pan(9300))
-        .card_currency("USD")
-        .card_mode(uqpay_issuing::CardMode::Share)
-        .send()
-        .await
-        .unwrap()
-        .card_id;
+    let card = uqpay_e2e::assign_share_card(&client, 9300).await.unwrap();
     // Calls, one after the other, for ~8 s; Redis dies after 1 s and comes
     // back (empty) after 5 s. Each call is recorded with its outcome.
     let started = Instant::now();

@@ -8,13 +8,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rust_decimal_macros::dec;
 use uqpay_e2e::{
-    fast_builder, pan, simulator, Canned, FixedServer, Script, ScriptedServer, Seen, TOKEN,
-    UPDATE_CARD_RESPONSE,
+    assign_share_card, credentialed, fast_builder, pan, simulator, Canned, FixedServer, Script,
+    ScriptedServer, Seen, TOKEN, UPDATE_CARD_RESPONSE,
 };
 use uqpay_issuing::{
     AccessToken, CardMode, CardStatus, Client, Error, InMemoryTokenStore, UpdateCardResponse,
 };
-use uqpay_mock::{MockServer, Route};
+use uqpay_mock::Route;
 use uuid::Uuid;
 
 fn unix_now() -> u64 {
@@ -136,26 +136,9 @@ async fn a_server_clock_an_hour_ahead_does_not_keep_an_expired_token() {
     // The simulator's clock runs an hour ahead: its tokens' expired_at is
     // 90 minutes ahead of ours, but they live 30 minutes. The client reads
     // the lifetime against the answer's Date.
-    let server = MockServer::builder()
-        .credentials("c", "k")
-        .start()
-        .await
-        .unwrap();
+    let (server, client) = credentialed("c", "k").await;
     server.advance_clock(Duration::from_secs(3600));
-    let client = fast_builder(&server.base_url())
-        .credentials("c", "k")
-        .build()
-        .unwrap();
-    let card = client
-        .assign_card()
-        .cardholder_id(Uuid::new_v4())
-        .card_number(pan(1))
-        .card_currency("USD")
-        .card_mode(CardMode::Share)
-        .send()
-        .await
-        .unwrap()
-        .card_id;
+    let card = assign_share_card(&client, 1).await.unwrap();
     // 31 minutes later on the server, the token has expired there; the
     // client mints a new one (after one 401) and the call goes through.
     server.advance_clock(Duration::from_secs(31 * 60));
@@ -535,16 +518,7 @@ async fn attempts_are_counted_where_they_happen() {
 async fn names_with_invisible_characters_are_refused_by_client_and_simulator() {
     let server = simulator().await;
     let client = uqpay_e2e::client(&server, 0);
-    let card = client
-        .assign_card()
-        .cardholder_id(Uuid::new_v4())
-        .card_number(pan(2))
-        .card_currency("USD")
-        .card_mode(CardMode::Share)
-        .send()
-        .await
-        .unwrap()
-        .card_id;
+    let card = assign_share_card(&client, 2).await.unwrap();
     for bad in [
         "MARSHALL\u{200B}HU",
         "TAB\tNAME",
@@ -643,25 +617,8 @@ async fn one_key_and_one_body_through_503_401_refresh_429_and_200() {
 
 #[tokio::test]
 async fn twenty_concurrent_401s_share_one_refresh() {
-    let server = MockServer::builder()
-        .credentials("c20", "k20")
-        .start()
-        .await
-        .unwrap();
-    let client = fast_builder(&server.base_url())
-        .credentials("c20", "k20")
-        .build()
-        .unwrap();
-    let card = client
-        .assign_card()
-        .cardholder_id(Uuid::new_v4())
-        .card_number(pan(3))
-        .card_currency("USD")
-        .card_mode(CardMode::Share)
-        .send()
-        .await
-        .unwrap()
-        .card_id;
+    let (server, client) = credentialed("c20", "k20").await;
+    let card = assign_share_card(&client, 3).await.unwrap();
     // The token expires; twenty calls meet a 401 each, then wait (held
     // after authentication) with whatever token they got next.
     server.expire_issued_tokens();

@@ -47,6 +47,55 @@ pub fn pan(n: u64) -> String {
     format!("4096{n:012}")
 }
 
+/// Assigns the SHARE card [`pan`]`(n)` to a new cardholder; its id.
+pub async fn assign_share_card(
+    client: &Client,
+    n: u64,
+) -> Result<uuid::Uuid, uqpay_issuing::Error> {
+    client
+        .assign_card()
+        .cardholder_id(uuid::Uuid::new_v4())
+        .card_number(pan(n))
+        .card_currency("USD")
+        .card_mode(uqpay_issuing::CardMode::Share)
+        .send()
+        .await
+        .map(|card| card.card_id)
+}
+
+/// A fleet replica's client of `base_url`: its own `store`, the shared
+/// credentials, five retries 5 to 50 ms apart with 5 ms of jitter.
+pub fn replica_client(
+    base_url: &str,
+    client_id: &str,
+    api_key: &str,
+    store: impl uqpay_issuing::TokenStore,
+) -> Client {
+    fast_builder(base_url)
+        .credentials(client_id, api_key)
+        .token_store(store)
+        .retry_backoff(Duration::from_millis(5), Duration::from_millis(50))
+        .retry_jitter(Duration::from_millis(5))
+        .max_retries(5)
+        .build()
+        .unwrap()
+}
+
+/// A simulator that mints tokens for `client_id` / `api_key`, and a client
+/// of it with those credentials (fast retries).
+pub async fn credentialed(client_id: &str, api_key: &str) -> (MockServer, Client) {
+    let server = MockServer::builder()
+        .credentials(client_id, api_key)
+        .start()
+        .await
+        .unwrap();
+    let client = fast_builder(&server.base_url())
+        .credentials(client_id, api_key)
+        .build()
+        .unwrap();
+    (server, client)
+}
+
 // ---------------------------------------------------------------------------
 // Capturing tracing output
 

@@ -20,10 +20,9 @@ use rcgen::{
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use uqpay_e2e::{pan, Canned, FixedServer, Script, ScriptedServer, TOKEN};
-use uqpay_issuing::{CardMode, Client, Error};
+use uqpay_e2e::{assign_share_card, Canned, FixedServer, Script, ScriptedServer, TOKEN};
+use uqpay_issuing::{Client, Error};
 use uqpay_mock::MockServer;
-use uuid::Uuid;
 
 /// A private CA and a certificate for `localhost` it signed.
 struct Pki {
@@ -141,18 +140,6 @@ async fn connect_proxy() -> (String, ProxyLog) {
     (url, log)
 }
 
-async fn assign(client: &Client, n: u64) -> Result<Uuid, Error> {
-    client
-        .assign_card()
-        .cardholder_id(Uuid::new_v4())
-        .card_number(pan(n))
-        .card_currency("USD")
-        .card_mode(CardMode::Share)
-        .send()
-        .await
-        .map(|card| card.card_id)
-}
-
 #[tokio::test]
 async fn through_an_egress_proxy_to_a_host_with_a_private_ca() {
     let simulator = MockServer::builder().token(TOKEN).start().await.unwrap();
@@ -171,7 +158,7 @@ async fn through_an_egress_proxy_to_a_host_with_a_private_ca() {
         })
         .build()
         .unwrap();
-    let card = assign(&client, 1).await.unwrap();
+    let card = assign_share_card(&client, 1).await.unwrap();
     client
         .update_card(card)
         .name_on_card("THROUGH A PROXY")
@@ -205,7 +192,7 @@ async fn an_unknown_certificate_authority_is_refused() {
         .max_retries(0)
         .build()
         .unwrap();
-    let error = assign(&client, 2).await.unwrap_err();
+    let error = assign_share_card(&client, 2).await.unwrap_err();
     assert!(matches!(error, Error::Network { .. }), "{error:?}");
     assert!(
         error.to_string().to_lowercase().contains("certificate"),
@@ -228,7 +215,7 @@ async fn configure_http_cannot_turn_redirects_back_on() {
         .configure_http(|http| http.redirect(reqwest::redirect::Policy::limited(10)))
         .build()
         .unwrap();
-    let error = assign(&client, 3).await.unwrap_err();
+    let error = assign_share_card(&client, 3).await.unwrap_err();
     assert_eq!(error.status(), Some(307), "{error}");
     assert!(
         elsewhere.seen().is_empty(),
@@ -246,6 +233,6 @@ async fn a_timeout_set_in_configure_http_applies() {
         .configure_http(|http| http.timeout(Duration::from_millis(200)))
         .build()
         .unwrap();
-    let error = assign(&client, 4).await.unwrap_err();
+    let error = assign_share_card(&client, 4).await.unwrap_err();
     assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
 }

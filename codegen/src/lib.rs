@@ -284,7 +284,7 @@ pub fn events(spec: &openapiv3::OpenAPI) -> Result<proc_macro2::TokenStream, Err
             #variant(super::types::#ty)
         });
         arms.push(quote! {
-            #(#types)|* => ::serde_json::from_str(data).map(Self::#variant)
+            #(#types)|* => <super::types::#ty as ::serde::Deserialize>::deserialize(deserializer).map(Self::#variant)
         });
     }
     Ok(quote! {
@@ -307,9 +307,22 @@ pub fn events(spec: &openapiv3::OpenAPI) -> Result<proc_macro2::TokenStream, Err
                 /// Parses `data` (the JSON text of the event's `data`) as
                 /// the data of `event_type`.
                 pub fn from_json(event_type: &str, data: &str) -> ::std::result::Result<Self, ::serde_json::Error> {
+                    let mut deserializer = ::serde_json::Deserializer::from_str(data);
+                    let parsed = Self::deserialize_as(event_type, &mut deserializer)?;
+                    deserializer.end()?;
+                    Ok(parsed)
+                }
+
+                /// Deserializes the data of `event_type` from `deserializer`
+                /// (for example the value of an envelope's `data` field,
+                /// parsed in the same pass as the envelope).
+                pub fn deserialize_as<'de, D>(event_type: &str, deserializer: D) -> ::std::result::Result<Self, D::Error>
+                where
+                    D: ::serde::Deserializer<'de>,
+                {
                     match event_type {
                         #(#arms,)*
-                        _ => ::serde_json::from_str(data).map(Self::Unknown),
+                        _ => <::serde_json::Value as ::serde::Deserialize>::deserialize(deserializer).map(Self::Unknown),
                     }
                 }
             }

@@ -12,21 +12,14 @@
 
 use std::time::{Duration, Instant};
 
-use uqpay_e2e::{fast_builder, replica, FleetReport, RedisServer};
+use uqpay_e2e::{replica, FleetReport, RedisServer};
 use uqpay_issuing::{Client, InMemoryTokenStore, RedisTokenStore, TokenStore};
 use uqpay_mock::MockServer;
 
 const LIFETIME: Duration = Duration::from_secs(3);
 
 fn client(server: &MockServer, store: impl TokenStore) -> Client {
-    fast_builder(&server.base_url())
-        .credentials("bench-client", "bench-key")
-        .token_store(store)
-        .retry_backoff(Duration::from_millis(5), Duration::from_millis(50))
-        .retry_jitter(Duration::from_millis(5))
-        .max_retries(5)
-        .build()
-        .unwrap()
+    uqpay_e2e::replica_client(&server.base_url(), "bench-client", "bench-key", store)
 }
 
 async fn simulator() -> MockServer {

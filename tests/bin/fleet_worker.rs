@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use uqpay_issuing::{Client, RedisTokenStore};
+use uqpay_issuing::RedisTokenStore;
 
 #[tokio::main]
 async fn main() {
@@ -19,15 +19,8 @@ async fn main() {
         );
         std::process::exit(2);
     };
-    let client = Client::builder()
-        .credentials(client_id, api_key)
-        .token_store(RedisTokenStore::new(redis_url).expect("a Redis URL"))
-        .base_url(base_url)
-        .retry_backoff(Duration::from_millis(5), Duration::from_millis(50))
-        .retry_jitter(Duration::from_millis(5))
-        .max_retries(5)
-        .build()
-        .expect("a client");
+    let store = RedisTokenStore::new(redis_url).expect("a Redis URL");
+    let client = uqpay_e2e::replica_client(base_url, client_id, api_key, store);
     let report = uqpay_e2e::replica(
         client,
         seq.parse().expect("a number"),

@@ -5615,21 +5615,54 @@ pub mod events {
             event_type: &str,
             data: &str,
         ) -> ::std::result::Result<Self, ::serde_json::Error> {
+            let mut deserializer = ::serde_json::Deserializer::from_str(data);
+            let parsed = Self::deserialize_as(event_type, &mut deserializer)?;
+            deserializer.end()?;
+            Ok(parsed)
+        }
+        /// Deserializes the data of `event_type` from `deserializer`
+        /// (for example the value of an envelope's `data` field,
+        /// parsed in the same pass as the envelope).
+        pub fn deserialize_as<'de, D>(
+            event_type: &str,
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
             match event_type {
-                "card.activation.code" => ::serde_json::from_str(data).map(Self::ActivationCode),
+                "card.activation.code" => {
+                    <super::types::ActivationCodeData as ::serde::Deserialize>::deserialize(
+                        deserializer,
+                    )
+                    .map(Self::ActivationCode)
+                }
                 "card.activation.status" => {
-                    ::serde_json::from_str(data).map(Self::ActivationStatus)
+                    <super::types::ActivationStatusData as ::serde::Deserialize>::deserialize(
+                        deserializer,
+                    )
+                    .map(Self::ActivationStatus)
                 }
                 "card.create.failed" | "card.create.succeeded" => {
-                    ::serde_json::from_str(data).map(Self::CardCreated)
+                    <super::types::CardCreatedData as ::serde::Deserialize>::deserialize(
+                        deserializer,
+                    )
+                    .map(Self::CardCreated)
                 }
                 "card.status.update.failed" | "card.status.update.succeeded" => {
-                    ::serde_json::from_str(data).map(Self::CardStatusUpdated)
+                    <super::types::CardStatusUpdatedData as ::serde::Deserialize>::deserialize(
+                        deserializer,
+                    )
+                    .map(Self::CardStatusUpdated)
                 }
                 "card.update.failed" | "card.update.succeeded" => {
-                    ::serde_json::from_str(data).map(Self::CardUpdated)
+                    <super::types::CardUpdatedData as ::serde::Deserialize>::deserialize(
+                        deserializer,
+                    )
+                    .map(Self::CardUpdated)
                 }
-                _ => ::serde_json::from_str(data).map(Self::Unknown),
+                _ => <::serde_json::Value as ::serde::Deserialize>::deserialize(deserializer)
+                    .map(Self::Unknown),
             }
         }
     }

@@ -522,6 +522,30 @@ fn check_idempotency(
     Seen::New
 }
 
+/// A request of `route` arrives: it is counted, the clock ticks, and the
+/// next queued or random fault, if any, is counted and returned.
+fn arrive(shared: &Shared, route: Route) -> Option<Fault> {
+    shared.state().counters(route).received += 1;
+    shared.tick();
+    let fault = shared.faults().next()?;
+    let mut state = shared.state();
+    state.counters(route).faulted += 1;
+    *state.faults_injected.entry(fault.name()).or_default() += 1;
+    tracing::debug!(?route, fault = %fault.name(), "injecting fault");
+    Some(fault)
+}
+
+/// A request of `route` refused with `reply`: counted (as unauthorized too
+/// for a 401) and answered.
+fn refuse(shared: &Shared, route: Route, reply: Reply) -> Response {
+    let mut state = shared.state();
+    let counters = state.counters(route);
+    counters.refused += 1;
+    counters.unauthorized += u64::from(reply.status == axum::http::StatusCode::UNAUTHORIZED);
+    drop(state);
+    reply.into_response()
+}
+
 /// Runs one card operation through the whole pipeline: fault injection,
 /// rate limit, authentication, header and body validation, idempotency,
 /// then `execute` under the state lock.
@@ -536,17 +560,8 @@ where
     T: DeserializeOwned + schemars::JsonSchema,
 {
     let route = incoming.route;
-    shared.state().counters(route).received += 1;
-    shared.tick();
-
-    let fault = shared.faults().next();
+    let fault = arrive(&shared, route);
     if let Some(fault) = fault {
-        {
-            let mut state = shared.state();
-            state.counters(route).faulted += 1;
-            *state.faults_injected.entry(fault.name()).or_default() += 1;
-        }
-        tracing::debug!(?route, fault = %fault.name(), "injecting fault");
         match fault {
             Fault::DropBeforeProcessing => return kill.drop_connection().await,
             Fault::DropAfterCommit => {}
@@ -566,14 +581,7 @@ where
     };
     let (call, request, bytes) = match checked {
         Ok(checked) => checked,
-        Err(reply) => {
-            let mut state = shared.state();
-            let counters = state.counters(route);
-            counters.refused += 1;
-            counters.unauthorized +=
-                u64::from(reply.status == axum::http::StatusCode::UNAUTHORIZED);
-            return reply.into_response();
-        }
+        Err(reply) => return refuse(&shared, route, reply),
     };
 
     let fingerprint = Fingerprint {
@@ -953,15 +961,7 @@ async fn retrieve_card(
     headers: HeaderMap,
 ) -> Response {
     let route = Route::RetrieveCard;
-    shared.state().counters(route).received += 1;
-    shared.tick();
-    let fault = shared.faults().next();
-    if let Some(fault) = fault {
-        {
-            let mut state = shared.state();
-            state.counters(route).faulted += 1;
-            *state.faults_injected.entry(fault.name()).or_default() += 1;
-        }
+    if let Some(fault) = arrive(&shared, route) {
         match fault {
             Fault::DropBeforeProcessing | Fault::DropAfterCommit => {
                 return kill.drop_connection().await
@@ -986,14 +986,7 @@ async fn retrieve_card(
     };
     match answer {
         Ok(reply) => reply.into_response(),
-        Err(reply) => {
-            let mut state = shared.state();
-            let counters = state.counters(route);
-            counters.refused += 1;
-            counters.unauthorized +=
-                u64::from(reply.status == axum::http::StatusCode::UNAUTHORIZED);
-            reply.into_response()
-        }
+        Err(reply) => refuse(&shared, route, reply),
     }
 }
 
