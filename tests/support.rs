@@ -659,16 +659,8 @@ pub fn error_kind(error: &uqpay_issuing::Error) -> String {
 pub async fn replica(client: Client, n: u64, calls: usize, pace: Duration) -> FleetReport {
     let mut report = FleetReport::default();
     let card = loop {
-        match client
-            .assign_card()
-            .cardholder_id(uuid::Uuid::new_v4())
-            .card_number(pan(n))
-            .card_currency("USD")
-            .card_mode(uqpay_issuing::CardMode::Share)
-            .send()
-            .await
-        {
-            Ok(card) => break card.card_id,
+        match assign_share_card(&client, n).await {
+            Ok(card) => break card,
             Err(error) => {
                 *report
                     .failures
