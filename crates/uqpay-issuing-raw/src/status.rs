@@ -8,10 +8,17 @@ use crate::types::{CardState, OrderState, ReportedCardStatus, ReportedOrderStatu
 macro_rules! open_enum {
     ($open:ident, $known:ident) => {
         impl $open {
-            /// The status, if it is one this version knows.
+            /// The status, if it is one this version knows, in whatever
+            /// letter case it was sent: UQPay's Update Card events say
+            /// `"success"` where every API answer says `"SUCCESS"`. The
+            /// text stays as sent (`Display`); compare with `known()` or
+            /// `==`, not by matching the `Known` variant alone.
             pub fn known(&self) -> Option<$known> {
                 match self {
                     Self::Known(known) => Some(*known),
+                    Self::Unknown(raw) if raw.bytes().any(|b| b.is_ascii_lowercase()) => {
+                        raw.to_ascii_uppercase().parse().ok()
+                    }
                     Self::Unknown(_) => None,
                 }
             }
@@ -52,5 +59,13 @@ mod tests {
         assert_eq!(new.known(), None);
         let done: ReportedOrderStatus = serde_json::from_str("\"SUCCESS\"").unwrap();
         assert!(done == OrderState::Success);
+        // As Update Card events send it: the status known, the text kept.
+        let lower: ReportedOrderStatus = serde_json::from_str("\"success\"").unwrap();
+        assert_eq!(lower.known(), Some(OrderState::Success));
+        assert!(lower == OrderState::Success);
+        assert!(lower != OrderState::Failed);
+        assert_eq!(lower.to_string(), "success");
+        let odd: ReportedOrderStatus = serde_json::from_str("\"succeeded\"").unwrap();
+        assert_eq!(odd.known(), None);
     }
 }

@@ -36,12 +36,10 @@ fn every_published_example_verifies_and_parses_into_its_type() {
             }
             EventData::CardUpdated(d) => {
                 assert_eq!(d.card_order_id.as_deref(), Some(event.source_id.as_str()));
-                assert!(d
-                    .order_status
-                    .as_ref()
-                    .unwrap()
-                    .to_string()
-                    .eq_ignore_ascii_case("success"));
+                // "success" as sent, and the known status for comparisons.
+                let status = d.order_status.as_ref().unwrap();
+                assert!(status.to_string().eq_ignore_ascii_case("success"));
+                assert!(*status == uqpay_issuing::OrderState::Success);
                 "updated"
             }
             EventData::CardStatusUpdated(d) => {
