@@ -37,6 +37,16 @@ mod generated;
 
 pub use generated::*;
 
+/// The JSON schema of a string with no further rule (the hand-written
+/// string types' `JsonSchema`).
+fn plain_string_schema() -> schemars::schema::Schema {
+    schemars::schema::SchemaObject {
+        instance_type: Some(schemars::schema::InstanceType::String.into()),
+        ..Default::default()
+    }
+    .into()
+}
+
 /// The types of the spec's schemas: typify's, with the generator's own fast
 /// types among them (compiled pattern checks, open enums: see `fast`).
 pub mod types {

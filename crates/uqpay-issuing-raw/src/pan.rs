@@ -162,7 +162,8 @@ impl schemars::JsonSchema for CardNumber {
 /// (`************5668`, `40963608****8664`). `Debug` and `Display` show it
 /// as it came if it is masked, and masked to its first 6 and last 4 digits
 /// if it is not (a full number must never be printed).
-#[derive(Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct MaskedCardNumber(String);
 
 impl MaskedCardNumber {
@@ -219,29 +220,13 @@ impl FromStr for MaskedCardNumber {
     }
 }
 
-impl Serialize for MaskedCardNumber {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for MaskedCardNumber {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Self)
-    }
-}
-
 impl schemars::JsonSchema for MaskedCardNumber {
     fn schema_name() -> String {
         "MaskedCardNumber".to_owned()
     }
 
     fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
-        schemars::schema::SchemaObject {
-            instance_type: Some(schemars::schema::InstanceType::String.into()),
-            ..Default::default()
-        }
-        .into()
+        crate::plain_string_schema()
     }
 }
 

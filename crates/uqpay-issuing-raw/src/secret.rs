@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 /// A physical card's activation code (from the `card.activation.code`
 /// webhook). `Debug` and `Display` never show it; [`ActivationCode::expose`]
@@ -14,7 +14,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// assert_eq!(format!("{code:?}"), "ActivationCode([REDACTED])");
 /// assert_eq!(code.expose(), "57609685");
 /// ```
-#[derive(Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct ActivationCode(String);
 
 impl ActivationCode {
@@ -43,28 +44,12 @@ impl FromStr for ActivationCode {
     }
 }
 
-impl Serialize for ActivationCode {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for ActivationCode {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Self)
-    }
-}
-
 impl schemars::JsonSchema for ActivationCode {
     fn schema_name() -> String {
         "ActivationCode".to_owned()
     }
 
     fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
-        schemars::schema::SchemaObject {
-            instance_type: Some(schemars::schema::InstanceType::String.into()),
-            ..Default::default()
-        }
-        .into()
+        crate::plain_string_schema()
     }
 }
