@@ -4,23 +4,15 @@
 use std::time::{Duration, Instant};
 
 use rust_decimal_macros::dec;
-use uqpay_e2e::{client, credentialed, fast_builder, pan, simulator, Canned, FixedServer, TOKEN};
+use uqpay_e2e::{
+    assign_request, client, credentialed, fast_builder, pan, simulator, Canned, FixedServer, TOKEN,
+};
 use uqpay_issuing::{
     CardMode, CardState, CardStatus, Client, Error, ErrorKind, OrderState, ReportedCardStatus,
     SpendingInterval,
 };
 use uqpay_mock::{Fault, MockServer, Route};
 use uuid::Uuid;
-
-/// An Assign Card of `number` to a new cardholder, in USD.
-fn assign_request(client: &Client, number: &str, mode: CardMode) -> uqpay_issuing::AssignCard {
-    client
-        .assign_card()
-        .cardholder_id(Uuid::new_v4())
-        .card_number(number)
-        .card_currency("USD")
-        .card_mode(mode)
-}
 
 async fn assign(client: &Client, number: &str, mode: CardMode) -> Uuid {
     assign_request(client, number, mode)

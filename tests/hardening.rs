@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rust_decimal_macros::dec;
 use uqpay_e2e::{
-    assign_share_card, credentialed, fast_builder, pan, simulator, Canned, FixedServer, Script,
-    ScriptedServer, Seen, TOKEN, UPDATE_CARD_RESPONSE,
+    assign_request, assign_share_card, credentialed, fast_builder, pan, simulator, Canned,
+    FixedServer, Script, ScriptedServer, Seen, TOKEN, UPDATE_CARD_RESPONSE,
 };
 use uqpay_issuing::{
     AccessToken, CardMode, CardStatus, Client, Error, InMemoryTokenStore, UpdateCardResponse,
@@ -43,6 +43,22 @@ fn status(code: u16, body: &str) -> Script {
 /// A client with credentials (fast retries) of a scripted server.
 fn minting_client(server: &ScriptedServer) -> uqpay_issuing::ClientBuilder {
     fast_builder(&server.base_url()).credentials("client-h", "key-h")
+}
+
+/// A server whose token endpoint answers 503 and whose card endpoints
+/// answer 200.
+async fn token_endpoint_down() -> ScriptedServer {
+    ScriptedServer::start(|seen| {
+        if seen.is_token_request() {
+            status(
+                503,
+                r#"{"type":"api_error","code":"api_error","message":"down"}"#,
+            )
+        } else {
+            card_ok()
+        }
+    })
+    .await
 }
 
 async fn update(client: &Client) -> Result<UpdateCardResponse, Error> {
@@ -88,17 +104,7 @@ async fn a_hanging_token_endpoint_is_waited_on_once_by_every_caller() {
 
 #[tokio::test]
 async fn a_failed_fetch_is_remembered_briefly_instead_of_hammered() {
-    let server = ScriptedServer::start(|seen| {
-        if seen.is_token_request() {
-            status(
-                503,
-                r#"{"type":"api_error","code":"api_error","message":"down"}"#,
-            )
-        } else {
-            card_ok()
-        }
-    })
-    .await;
+    let server = token_endpoint_down().await;
     let client = minting_client(&server).max_retries(0).build().unwrap();
     // A burst of calls, one after the other, within the memory of the failure.
     for _ in 0..10 {
@@ -156,17 +162,7 @@ async fn a_server_clock_an_hour_ahead_does_not_keep_an_expired_token() {
 
 #[tokio::test]
 async fn a_valid_token_is_used_while_its_renewal_fails() {
-    let server = ScriptedServer::start(|seen| {
-        if seen.is_token_request() {
-            status(
-                503,
-                r#"{"type":"api_error","code":"api_error","message":"down"}"#,
-            )
-        } else {
-            card_ok()
-        }
-    })
-    .await;
+    let server = token_endpoint_down().await;
     // A token with a minute left: inside its renewal window.
     let store = InMemoryTokenStore::new();
     let expires = SystemTime::now() + Duration::from_secs(60);
@@ -679,12 +675,7 @@ async fn max_retries_zero_sends_one_request_and_idempotency_errors_are_final() {
 async fn sixty_four_concurrent_calls_with_one_key_commit_once() {
     let server = simulator().await;
     let client = uqpay_e2e::client(&server, 50);
-    let card = client
-        .assign_card()
-        .cardholder_id(Uuid::new_v4())
-        .card_number(pan(4))
-        .card_currency("USD")
-        .card_mode(CardMode::Single)
+    let card = assign_request(&client, &pan(4), CardMode::Single)
         .send()
         .await
         .unwrap()

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rust_decimal_macros::dec;
 use tracing::Instrument as _;
-use uqpay_e2e::{fast_builder, Canned, Capture, FixedServer};
+use uqpay_e2e::{assign_request, fast_builder, Canned, Capture, FixedServer};
 use uqpay_issuing::{CardMode, CardStatus, Client, SpendingInterval};
 use uqpay_mock::{Fault, MockServer};
 use uuid::Uuid;
@@ -53,14 +53,7 @@ async fn exercise(fixed: &Client, fetched: &Client, server: &MockServer) -> Vec<
         Err(error) => outputs.push(format!("{label}: {error} / {error:?}")),
     };
 
-    let assign = |client: &Client, pan: &str| {
-        client
-            .assign_card()
-            .cardholder_id(Uuid::new_v4())
-            .card_number(pan)
-            .card_currency("USD")
-            .card_mode(CardMode::Share)
-    };
+    let assign = |client: &Client, pan: &str| assign_request(client, pan, CardMode::Share);
     // Builders' Debug.
     record("builder", Ok(format!("{:?}", assign(fixed, PANS[0]))));
     record("client", Ok(format!("{fixed:?} {fetched:?}")));

@@ -47,17 +47,27 @@ pub fn pan(n: u64) -> String {
     format!("4096{n:012}")
 }
 
+/// An Assign Card request of the USD card `number` in `mode` to a new
+/// cardholder, ready to send (or to change first).
+pub fn assign_request(
+    client: &Client,
+    number: &str,
+    mode: uqpay_issuing::CardMode,
+) -> uqpay_issuing::AssignCard {
+    client
+        .assign_card()
+        .cardholder_id(uuid::Uuid::new_v4())
+        .card_number(number)
+        .card_currency("USD")
+        .card_mode(mode)
+}
+
 /// Assigns the SHARE card [`pan`]`(n)` to a new cardholder; its id.
 pub async fn assign_share_card(
     client: &Client,
     n: u64,
 ) -> Result<uuid::Uuid, uqpay_issuing::Error> {
-    client
-        .assign_card()
-        .cardholder_id(uuid::Uuid::new_v4())
-        .card_number(pan(n))
-        .card_currency("USD")
-        .card_mode(uqpay_issuing::CardMode::Share)
+    assign_request(client, &pan(n), uqpay_issuing::CardMode::Share)
         .send()
         .await
         .map(|card| card.card_id)

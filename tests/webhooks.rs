@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use rust_decimal_macros::dec;
-use uqpay_e2e::{client, pan, TOKEN};
+use uqpay_e2e::{assign_request, client, pan, TOKEN};
 use uqpay_issuing::webhooks::{EventData, Verifier};
 use uqpay_issuing::{CardMode, CardState, CardStatus, Error};
 use uqpay_mock::MockServer;
@@ -128,12 +128,7 @@ async fn every_order_ends_in_its_event_delivered_once_through_a_flaky_receiver()
             .collect()
     };
     for i in 0..12u64 {
-        let assigned = client
-            .assign_card()
-            .cardholder_id(Uuid::new_v4())
-            .card_number(pan(500 + i))
-            .card_currency("USD")
-            .card_mode(CardMode::Share)
+        let assigned = assign_request(&client, &pan(500 + i), CardMode::Share)
             .send()
             .await
             .unwrap();
@@ -244,12 +239,7 @@ async fn retrieve_card_reads_the_card_back_exactly() {
         .await
         .unwrap();
     let client = client(&server, 0);
-    let assigned = client
-        .assign_card()
-        .cardholder_id(Uuid::new_v4())
-        .card_number("4096360800135668")
-        .card_currency("USD")
-        .card_mode(CardMode::Share)
+    let assigned = assign_request(&client, "4096360800135668", CardMode::Share)
         .send()
         .await
         .unwrap();

@@ -125,6 +125,24 @@ impl Api {
             .await
     }
 
+    /// Sends like [`Api::call`] (no account) on a task of its own, for a
+    /// request that is held, or abandoned, while the test goes on.
+    fn spawn_call(
+        &self,
+        path: &str,
+        key: Uuid,
+        body: &Value,
+    ) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
+        let request = self
+            .http
+            .post(self.url(path))
+            .header("x-auth-token", AUTH)
+            .header("x-idempotency-key", key.to_string())
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        tokio::spawn(request.send())
+    }
+
     /// Sends with the test token and the given key / account.
     async fn call(&self, path: &str, key: Uuid, account: Option<&str>, body: &Value) -> Answer {
         let key = key.to_string();
@@ -579,22 +597,7 @@ async fn a_key_still_in_flight_answers_that_the_request_is_processing() {
     let key = Uuid::new_v4();
     let path = format!("/v1/issuing/cards/{card}/status");
     let body = json!({"card_status": "FROZEN"});
-    let first = {
-        let http = api.http.clone();
-        let url = api.url(&path);
-        let body = body.to_string();
-        tokio::spawn(async move {
-            http.post(url)
-                .header("x-auth-token", AUTH)
-                .header("x-idempotency-key", key.to_string())
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .unwrap()
-                .status()
-        })
-    };
+    let first = api.spawn_call(&path, key, &body);
     api.server.wait_for_held(1).await;
     let second = api.call(&path, key, None, &body).await;
     // The gateway's legacy 400: no type, numeric code 200.
@@ -608,7 +611,7 @@ async fn a_key_still_in_flight_answers_that_the_request_is_processing() {
         "ACTIVE"
     );
     api.server.release();
-    assert_eq!(first.await.unwrap(), StatusCode::OK);
+    assert_eq!(first.await.unwrap().unwrap().status(), StatusCode::OK);
     assert_eq!(
         api.server.card(card).unwrap().card_status.to_string(),
         "FROZEN"
@@ -1168,20 +1171,7 @@ async fn a_held_request_whose_client_goes_away_frees_its_key() {
     let key = Uuid::new_v4();
     let path = format!("/v1/issuing/cards/{card}/status");
     let body = json!({"card_status": "FROZEN"});
-    let abandoned = {
-        let http = api.http.clone();
-        let url = api.url(&path);
-        let body = body.to_string();
-        tokio::spawn(async move {
-            http.post(url)
-                .header("x-auth-token", AUTH)
-                .header("x-idempotency-key", key.to_string())
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-        })
-    };
+    let abandoned = api.spawn_call(&path, key, &body);
     api.server.wait_for_held(1).await;
     // The client gives up: its connection closes while the request is held.
     abandoned.abort();
