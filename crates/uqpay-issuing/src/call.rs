@@ -196,7 +196,13 @@ impl Call<'_> {
         Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<ApiError>>>,
     {
         let handle = self.handle;
-        let token = match handle.auth.current().filter(|_| refused.is_none()) {
+        // After a 401 the store is asked for another token, not the current one.
+        let current = if refused.is_none() {
+            handle.auth.current()
+        } else {
+            None
+        };
+        let token = match current {
             Some(token) => token,
             None => {
                 let wanted = handle.auth.token(refused.as_ref().map(|(t, _)| t));

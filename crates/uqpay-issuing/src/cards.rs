@@ -42,12 +42,17 @@ impl Common {
         }
     }
 
+    /// The account of this call: its own, or the client's default.
+    fn account(&self) -> Result<Option<Uuid>, Error> {
+        match self.on_behalf_of.as_deref() {
+            Some(account) => parse_on_behalf_of(account).map(Some),
+            None => Ok(self.client.handle().defaults.on_behalf_of),
+        }
+    }
+
     /// The key of this call (the caller's, or a new v4) and the account.
     fn resolve(&self) -> Result<(Uuid, Option<Uuid>), Error> {
-        let account = match self.on_behalf_of.as_deref() {
-            Some(account) => Some(parse_on_behalf_of(account)?),
-            None => self.client.handle().defaults.on_behalf_of,
-        };
+        let account = self.account()?;
         Ok((self.idempotency_key.unwrap_or_else(Uuid::new_v4), account))
     }
 }
@@ -655,7 +660,7 @@ impl RetrieveCard {
     /// error for which [`Error::is_not_found`] is true (UQPay's 400
     /// `card_error` / `card_not_found`).
     pub async fn send(self) -> Result<Card, Error> {
-        let (_, account) = self.common.resolve()?;
+        let account = self.common.account()?;
         let handle = self.common.client.handle();
         let raw = &handle.raw;
         let card_id = self.card_id;
