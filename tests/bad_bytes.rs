@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use uqpay_e2e::{fast_builder, Canned, FixedServer, SyncWorld, AUTH_HEADER, TOKEN};
+use uqpay_e2e::{client_of, Canned, FixedServer, SyncWorld, AUTH_HEADER};
 use uqpay_issuing::Error;
 use uuid::Uuid;
 
@@ -189,11 +189,7 @@ fn json_value() -> impl Strategy<Value = Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undecodable_responses_are_decode_errors_with_redacted_bodies() {
     let server = FixedServer::start(Canned::json(200, "{}")).await;
-    let client = fast_builder(&server.base_url())
-        .token(TOKEN)
-        .max_retries(0)
-        .build()
-        .unwrap();
+    let client = client_of(&server.base_url(), 0);
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         cases: 500,
         failure_persistence: None,

@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use rust_decimal_macros::dec;
 use uqpay_e2e::{
-    assign_request, client, credentialed, fast_builder, pan, simulator, Canned, FixedServer, TOKEN,
+    assign_request, client, client_of, credentialed, fast_builder, pan, simulator, Canned,
+    FixedServer, TOKEN,
 };
 use uqpay_issuing::{
     CardMode, CardState, CardStatus, Client, Error, ErrorKind, OrderState, ReportedCardStatus,
@@ -779,11 +780,7 @@ async fn answer_with(
     Result<uqpay_issuing::UpdateCardResponse, Error>,
 ) {
     let server = FixedServer::start(canned).await;
-    let client = fast_builder(&server.base_url())
-        .token(TOKEN)
-        .max_retries(max_retries)
-        .build()
-        .unwrap();
+    let client = client_of(&server.base_url(), max_retries);
     let result = client
         .update_card(Uuid::new_v4())
         .name_on_card("X")

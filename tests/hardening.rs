@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rust_decimal_macros::dec;
 use uqpay_e2e::{
-    assign_request, assign_share_card, credentialed, fast_builder, pan, simulator, Canned,
-    FixedServer, Script, ScriptedServer, Seen, TOKEN, UPDATE_CARD_RESPONSE,
+    assign_request, assign_share_card, client_of, credentialed, fast_builder, pan, simulator,
+    Canned, FixedServer, Script, ScriptedServer, Seen, TOKEN, UPDATE_CARD_RESPONSE,
 };
 use uqpay_issuing::{
     AccessToken, CardMode, CardStatus, Client, Error, InMemoryTokenStore, UpdateCardResponse,
@@ -305,11 +305,7 @@ async fn exhausted_retries_of_a_503_are_retryable() {
         r#"{"type":"api_error","code":"api_error","message":"busy"}"#,
     ))
     .await;
-    let client = fast_builder(&server.base_url())
-        .token(TOKEN)
-        .max_retries(2)
-        .build()
-        .unwrap();
+    let client = client_of(&server.base_url(), 2);
     let error = update(&client).await.unwrap_err();
     assert!(
         matches!(error, Error::RetriesExhausted { attempts: 3, .. }),
@@ -374,11 +370,7 @@ async fn a_retry_after_too_large_to_read_ends_the_call() {
             .with_header("retry-after", "99999999999999999999999"),
     )
     .await;
-    let client = fast_builder(&server.base_url())
-        .token(TOKEN)
-        .max_retries(3)
-        .build()
-        .unwrap();
+    let client = client_of(&server.base_url(), 3);
     let error = update(&client).await.unwrap_err();
     assert!(error.is_rate_limited(), "{error}");
     assert_eq!(error.retry_after(), Some(Duration::MAX));
@@ -456,19 +448,11 @@ async fn attempts_are_counted_where_they_happen() {
     let server =
         ScriptedServer::start(|_| Script::Truncate(Canned::json(200, UPDATE_CARD_RESPONSE), 20))
             .await;
-    let client = fast_builder(&server.base_url())
-        .token(TOKEN)
-        .max_retries(2)
-        .build()
-        .unwrap();
+    let client = client_of(&server.base_url(), 2);
     let error = update(&client).await.unwrap_err();
     assert_eq!(server.seen().len(), 3);
     assert_eq!(error.attempts(), 3, "{error}");
-    let once = fast_builder(&server.base_url())
-        .token(TOKEN)
-        .max_retries(0)
-        .build()
-        .unwrap();
+    let once = client_of(&server.base_url(), 0);
     let before = server.seen().len();
     let error = update(&once).await.unwrap_err();
     assert_eq!(server.seen().len() - before, 1);
@@ -651,11 +635,7 @@ async fn max_retries_zero_sends_one_request_and_idempotency_errors_are_final() {
         r#"{"type":"idempotency_error","code":"idempotency_key_reused","message":"reused"}"#,
     ))
     .await;
-    let client = fast_builder(&server.base_url())
-        .token(TOKEN)
-        .max_retries(5)
-        .build()
-        .unwrap();
+    let client = client_of(&server.base_url(), 5);
     let error = update(&client).await.unwrap_err();
     assert!(error.is_idempotency_conflict() && !error.is_retryable());
     assert_eq!(server.seen().len(), 1);

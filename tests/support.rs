@@ -35,7 +35,13 @@ pub fn fast_builder(base_url: &str) -> ClientBuilder {
 
 /// A client of `server` with [`TOKEN`], fast retries and `max_retries`.
 pub fn client(server: &MockServer, max_retries: u32) -> Client {
-    fast_builder(&server.base_url())
+    client_of(&server.base_url(), max_retries)
+}
+
+/// A client of any server at `base_url` with [`TOKEN`], fast retries and
+/// `max_retries`.
+pub fn client_of(base_url: &str, max_retries: u32) -> Client {
+    fast_builder(base_url)
         .token(TOKEN)
         .max_retries(max_retries)
         .build()
