@@ -240,14 +240,7 @@ fn shared_headers_and_security() {
     for (path, item) in spec.paths.iter() {
         let item = item.as_item().unwrap();
         if let Some(get) = &item.get {
-            let refs: Vec<String> = get
-                .parameters
-                .iter()
-                .filter_map(|p| match p {
-                    ReferenceOr::Reference { reference } => Some(reference.clone()),
-                    _ => None,
-                })
-                .collect();
+            let refs = references(&get.parameters);
             assert!(refs.contains(&"#/components/parameters/OnBehalfOf".into()));
             assert!(!refs.contains(&"#/components/parameters/IdempotencyKey".into()));
         }
@@ -258,14 +251,7 @@ fn shared_headers_and_security() {
             continue;
         }
         assert_eq!(op.tags, ["Cards"], "{path}");
-        let refs: Vec<String> = op
-            .parameters
-            .iter()
-            .filter_map(|p| match p {
-                ReferenceOr::Reference { reference } => Some(reference.clone()),
-                _ => None,
-            })
-            .collect();
+        let refs = references(&op.parameters);
         assert!(
             refs.contains(&"#/components/parameters/IdempotencyKey".into()),
             "{path}"
@@ -305,4 +291,15 @@ fn every_webhook_event_names_a_payload_schema() {
         serde_json::json!({"card.x": "NoSuchSchema"}),
     );
     assert!(uqpay_codegen::events(&broken).is_err());
+}
+
+/// The `$ref`s among an operation's parameters.
+fn references<T>(parameters: &[ReferenceOr<T>]) -> Vec<String> {
+    parameters
+        .iter()
+        .filter_map(|p| match p {
+            ReferenceOr::Reference { reference } => Some(reference.clone()),
+            ReferenceOr::Item(_) => None,
+        })
+        .collect()
 }
