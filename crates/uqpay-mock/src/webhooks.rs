@@ -144,50 +144,47 @@ impl Webhooks {
 
     /// Delivers event `index`, retrying as configured.
     async fn deliver(&self, index: usize) {
-        let Some(config) = self.config.clone() else {
+        let Some(config) = self.config.as_ref() else {
             return;
         };
-        let this = self;
-        {
-            let mut shutdown = this.shutdown.clone();
-            let mut backoff = config.backoff;
-            loop {
-                let (body, attempt) = {
-                    let mut log = this.log();
-                    let delivery = &mut log[index];
-                    delivery.attempts += 1;
-                    (delivery.body.clone(), delivery.attempts)
-                };
-                let timestamp = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs())
-                    .to_string();
-                let signature = signature::sign(config.secret.as_bytes(), &body, &timestamp);
-                let sent = this
-                    .http
-                    .post(&config.url)
-                    .header("content-type", "application/json")
-                    .header("x-wk-timestamp", &timestamp)
-                    .header("x-wk-signature", signature)
-                    .body(body)
-                    .send()
-                    .await;
-                let acknowledged = matches!(&sent, Ok(response) if response.status().is_success());
-                if acknowledged || attempt >= config.max_attempts {
-                    let mut log = this.log();
-                    log[index].delivered = acknowledged;
-                    log[index].gave_up = !acknowledged;
-                    drop(log);
-                    this.changed.notify_waiters();
-                    return;
-                }
-                tracing::debug!(attempt, ?backoff, "webhook delivery failed; redelivering");
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = shutdown.wait_for(|stop| *stop) => return,
-                }
-                backoff = (backoff * 2).min(config.max_backoff);
+        let mut shutdown = self.shutdown.clone();
+        let mut backoff = config.backoff;
+        loop {
+            let (body, attempt) = {
+                let mut log = self.log();
+                let delivery = &mut log[index];
+                delivery.attempts += 1;
+                (delivery.body.clone(), delivery.attempts)
+            };
+            let timestamp = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+                .to_string();
+            let signature = signature::sign(config.secret.as_bytes(), &body, &timestamp);
+            let sent = self
+                .http
+                .post(&config.url)
+                .header("content-type", "application/json")
+                .header("x-wk-timestamp", &timestamp)
+                .header("x-wk-signature", signature)
+                .body(body)
+                .send()
+                .await;
+            let acknowledged = matches!(&sent, Ok(response) if response.status().is_success());
+            if acknowledged || attempt >= config.max_attempts {
+                let mut log = self.log();
+                log[index].delivered = acknowledged;
+                log[index].gave_up = !acknowledged;
+                drop(log);
+                self.changed.notify_waiters();
+                return;
             }
+            tracing::debug!(attempt, ?backoff, "webhook delivery failed; redelivering");
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            }
+            backoff = (backoff * 2).min(config.max_backoff);
         }
     }
 
