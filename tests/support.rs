@@ -225,6 +225,8 @@ pub enum Script {
     Answer(Canned),
     /// Never answers (the connection stays open).
     Hang,
+    /// Answers after a delay.
+    Delay(std::time::Duration, Canned),
     /// Sends the status, headers and the first `n` bytes of the body, then
     /// breaks the connection.
     Truncate(Canned, usize),
@@ -267,6 +269,10 @@ impl ScriptedServer {
                 match action {
                     Script::Answer(canned) => canned.into_response(),
                     Script::Hang => std::future::pending().await,
+                    Script::Delay(delay, canned) => {
+                        tokio::time::sleep(delay).await;
+                        canned.into_response()
+                    }
                     Script::Truncate(canned, n) => {
                         let head = canned.body.slice(..n.min(canned.body.len()));
                         let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
@@ -574,6 +580,48 @@ impl RedisServer {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Freezes it (SIGSTOP): connections stay open, nothing is answered,
+    /// as a Redis stuck on a slow command or a saturated host.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused server run again (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("the server is running");
+        let status = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {signal} failed");
+    }
+
+    /// Runs one command with `redis-cli` (installed with redis-server) and
+    /// returns its output (`--raw`: values as they are, nil as an empty
+    /// line), trimmed.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let output = std::process::Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "--raw"])
+            .args(args)
+            .output()
+            .expect("cannot run redis-cli (Debian: apt-get install redis-tools)");
+        assert!(output.status.success(), "redis-cli {args:?} failed");
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    /// How many commands the server has processed so far (`INFO stats`).
+    pub fn commands_processed(&self) -> u64 {
+        self.cli(&["INFO", "stats"])
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("total_commands_processed:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("INFO stats has total_commands_processed")
     }
 
     /// Starts it again on the same port, empty, and waits until it answers.
