@@ -104,23 +104,25 @@ impl Call<'_> {
         let mut retries: u32 = 0;
         let mut refused: Option<(AccessToken, String)> = None;
         let mut refreshed = false;
+        // The time limit of each attempt (the token wait included): the
+        // call's, or the client's, and never past the deadline. It is always
+        // set on the request, whatever the HTTP client was configured with.
+        let timeout = self.overrides.timeout.unwrap_or(defaults.timeout);
         let outcome = loop {
             attempts += 1;
-            // The attempt's time limit: the call's, or the client's, and
-            // never past the deadline.
-            let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            if remaining == Some(Duration::ZERO) {
-                break Err(Error::Timeout {
-                    idempotency_key: self.key,
-                });
-            }
-            let limit = self.overrides.timeout;
-            let timeout = match (limit, remaining) {
-                (Some(limit), Some(remaining)) => Some(limit.min(remaining)),
-                (None, Some(remaining)) if remaining < defaults.timeout => Some(remaining),
-                (limit, _) => limit,
+            let limit = match deadline {
+                Some(deadline) => {
+                    let remaining = deadline.saturating_duration_since(Instant::now());
+                    if remaining.is_zero() {
+                        break Err(Error::Timeout {
+                            idempotency_key: self.key,
+                        });
+                    }
+                    timeout.min(remaining)
+                }
+                None => timeout,
             };
-            let result = self.attempt(&mut attempt, timeout, refused.take()).await;
+            let result = self.attempt(&mut attempt, limit, refused.take()).await;
             let (error, token) = match result {
                 Ok(value) => break Ok(value),
                 Err(failed) => failed,
@@ -183,12 +185,13 @@ impl Call<'_> {
         }
     }
 
-    /// One attempt: a token (waiting at most `timeout` for it), then the
-    /// request. On failure, the error and the token the request carried.
+    /// One attempt within `limit`: a token (waited for within the limit),
+    /// then the request with what is left of it. On failure, the error and
+    /// the token the request carried.
     async fn attempt<T, F, Fut>(
         &self,
         attempt: &mut F,
-        timeout: Option<Duration>,
+        limit: Duration,
         refused: Option<(AccessToken, String)>,
     ) -> Result<ResponseValue<T>, (Error, Option<AccessToken>)>
     where
@@ -202,19 +205,28 @@ impl Call<'_> {
         } else {
             None
         };
-        let token = match current {
-            Some(token) => token,
+        let (token, timeout) = match current {
+            Some(token) => (token, limit),
             None => {
+                let started = Instant::now();
                 let wanted = handle.auth.token(refused.as_ref().map(|(t, _)| t));
-                let limit = timeout.unwrap_or(handle.defaults.timeout);
                 let waited =
                     tokio::time::timeout(limit, wanted)
                         .await
                         .unwrap_or(Err(Error::Timeout {
                             idempotency_key: None,
                         }));
+                let left = limit.saturating_sub(started.elapsed());
                 match waited {
-                    Ok(token) => token,
+                    Ok(token) if !left.is_zero() => (token, left),
+                    Ok(_) => {
+                        return Err((
+                            Error::Timeout {
+                                idempotency_key: None,
+                            },
+                            None,
+                        ))
+                    }
                     Err(cause) => {
                         let error = Error::Token {
                             source: Box::new(cause),

@@ -378,7 +378,12 @@ impl ClientBuilder {
                         })?;
                     }
                     Auth::Credentials {
-                        minter: Minter::new(raw(SdkTransport::for_minting()), client_id, api_key),
+                        minter: Minter::new(
+                            raw(SdkTransport::for_minting(timeout)),
+                            client_id,
+                            api_key,
+                            timeout,
+                        ),
                         store: store.unwrap_or_else(|| Arc::new(InMemoryTokenStore::new())),
                     }
                 }

@@ -529,6 +529,14 @@ fn from_error_response(response: ResponseValue<ApiError>, secrets: &[&str]) -> E
         .or(body.error)
         .map(|m| redact::scrub(&m, secrets))
         .unwrap_or_default();
+    if status == 407 {
+        // Not UQPay's answer: the proxy's, refusing its credentials. Fixed
+        // in the configuration, never by sending again.
+        return Error::Config(format!(
+            "the HTTP proxy answered 407 Proxy Authentication Required: check the proxy \
+             and its credentials given to configure_http ({message})"
+        ));
+    }
     if status == 401 {
         return Error::Unauthorized {
             message,
@@ -561,8 +569,17 @@ pub(crate) fn network(error: reqwest::Error, secrets: &[&str]) -> Error {
             idempotency_key: None,
         };
     }
+    let message = network_message(&error);
+    // hyper-util's tunnel error for a CONNECT answered 407.
+    if message.contains("proxy authorization required") {
+        return Error::Config(
+            "the HTTPS proxy refused the tunnel with 407 Proxy Authentication Required: \
+             check the proxy and its credentials given to configure_http"
+                .into(),
+        );
+    }
     Error::Network {
-        message: redact::scrub(&network_message(&error), secrets),
+        message: redact::scrub(&message, secrets),
         idempotency_key: None,
         source: Some(Arc::new(error)),
     }

@@ -6,6 +6,22 @@ use uqpay_issuing_raw::pan;
 /// Texts longer than this are cut (after redaction) when kept in an error.
 pub(crate) const MAX_KEPT_TEXT: usize = 2048;
 
+/// The most of an error page carried (unredacted, inside the SDK only) to
+/// the place that scrubs and cuts it to [`MAX_KEPT_TEXT`].
+pub(crate) const MAX_CARRIED_TEXT: usize = 16 * 1024;
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+pub(crate) fn cut(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// The most digits a group of a written-out card number has (`4096 3608
 /// 0013 3951`, Amex's `3714 496353 98431`): longer groups are numbers of
 /// their own, not parts of one.
@@ -19,7 +35,10 @@ const MAX_GROUP_DIGITS: usize = 6;
 ///   and last 4 digits;
 /// - longer runs are masked entirely;
 /// - a word of three base64url segments joined by dots (a JWT) becomes
-///   `[REDACTED]`.
+///   `[REDACTED]`;
+/// - the credentials after `Basic ` or `Bearer `, and the value of any
+///   `authorization:` or `proxy-authorization:` header written out (a proxy
+///   or server page echoing the request), become `[REDACTED]`.
 ///
 /// ```
 /// use uqpay_issuing::redact;
@@ -30,9 +49,13 @@ const MAX_GROUP_DIGITS: usize = 6;
 ///     redact("token eyJhbGciOi.eyJzdWIiOiIx.c2lnbmF0dXJl expired"),
 ///     "token [REDACTED] expired"
 /// );
+/// assert_eq!(
+///     redact("proxy-authorization: Basic dXNlcjpwYXNz\r\nhost: x"),
+///     "proxy-authorization: [REDACTED]\r\nhost: x"
+/// );
 /// ```
 pub fn redact(text: &str) -> String {
-    let text = mask_jwts(text);
+    let text = mask_jwts(&mask_credentials(text));
     // UUIDs (card ids, idempotency keys) are not card numbers, even when a
     // segment happens to be all digits: copied as they are.
     let mut out = String::with_capacity(text.len());
@@ -63,6 +86,84 @@ fn find_uuid(text: &str) -> Option<(usize, usize)> {
             })
         })
         .map(|i| (i, i + LEN))
+}
+
+/// The byte offset of the first ASCII-case-insensitive `needle` in `text`
+/// at or after `from`.
+fn find_ignore_case(text: &str, needle: &str, from: usize) -> Option<usize> {
+    let (bytes, needle) = (text.as_bytes(), needle.as_bytes());
+    (from..=bytes.len().checked_sub(needle.len())?)
+        .find(|&i| bytes[i..i + needle.len()].eq_ignore_ascii_case(needle))
+}
+
+/// Masks header-borne credentials: the value of `authorization` /
+/// `proxy-authorization` headers (to the end of the line), and the
+/// credentials after the `Basic` and `Bearer` schemes wherever they appear.
+fn mask_credentials(text: &str) -> String {
+    // Cheap test first: most texts have none of these words.
+    let lower_has = |word: &str| find_ignore_case(text, word, 0).is_some();
+    if !(lower_has("authorization") || lower_has("basic ") || lower_has("bearer ")) {
+        return text.to_owned();
+    }
+    let mut masked: Vec<(usize, usize)> = Vec::new();
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(at) = find_ignore_case(text, "authorization", from) {
+        let mut i = at + "authorization".len();
+        // `authorization: value`, `"authorization": "value"`, `authorization=value`.
+        while i < bytes.len() && matches!(bytes[i], b' ' | b'"' | b'\'') {
+            i += 1;
+        }
+        if i < bytes.len() && matches!(bytes[i], b':' | b'=') {
+            i += 1;
+            while i < bytes.len() && matches!(bytes[i], b' ' | b'"' | b'\'') {
+                i += 1;
+            }
+            let end = bytes[i..]
+                .iter()
+                .position(|b| matches!(b, b'\r' | b'\n' | b'"' | b'\'' | b'<' | b','))
+                .map_or(bytes.len(), |n| i + n);
+            if end > i {
+                masked.push((i, end));
+            }
+        }
+        from = i.max(at + 1);
+    }
+    for scheme in ["basic ", "bearer "] {
+        let mut from = 0;
+        while let Some(at) = find_ignore_case(text, scheme, from) {
+            let start = at + scheme.len();
+            let end = bytes[start..]
+                .iter()
+                .position(|b| {
+                    !(b.is_ascii_alphanumeric()
+                        || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_' | b'.' | b'~'))
+                })
+                .map_or(bytes.len(), |n| start + n);
+            // A credential, not a word of prose ("basic rules"): 8 bytes or more.
+            if end - start >= 8 && text[start..end] != *"[REDACTED]" {
+                masked.push((start, end));
+            }
+            from = end.max(start);
+        }
+    }
+    if masked.is_empty() {
+        return text.to_owned();
+    }
+    masked.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (start, end) in masked {
+        if start < copied {
+            // Inside a range already masked.
+            continue;
+        }
+        out.push_str(&text[copied..start]);
+        out.push_str("[REDACTED]");
+        copied = end;
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 fn is_token_char(c: char) -> bool {
@@ -176,11 +277,7 @@ pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
     }
     let mut text = redact(&text);
     if text.len() > MAX_KEPT_TEXT {
-        let mut cut = MAX_KEPT_TEXT;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
+        text.truncate(cut(&text, MAX_KEPT_TEXT).len());
         text.push_str("...[truncated]");
     }
     text
@@ -260,6 +357,19 @@ mod tests {
             scrub("x-auth-token: Bearer s3cr3t-t0ken", &["s3cr3t-t0ken"]),
             "x-auth-token: Bearer [REDACTED]"
         );
+        let echoed = "POST / HTTP/1.1\r\nProxy-Authorization: Basic ZWdyZXNzOnB3\r\n\
+                      x-auth-token: Bearer opaque-token-1234\r\n\r\n";
+        let text = redact(echoed);
+        assert!(
+            !text.contains("ZWdyZXNzOnB3") && !text.contains("opaque-token-1234"),
+            "{text}"
+        );
+        assert!(text.contains("x-auth-token: Bearer [REDACTED]"), "{text}");
+        assert_eq!(
+            redact(r#"{"authorization": "Negotiate abc def", "a": 1}"#),
+            r#"{"authorization": "[REDACTED]", "a": 1}"#
+        );
+        assert_eq!(redact("basic rules apply"), "basic rules apply");
         let long = "é".repeat(MAX_KEPT_TEXT);
         let cut = scrub(&long, &[]);
         assert!(cut.len() <= MAX_KEPT_TEXT + 20 && cut.ends_with("[truncated]"));

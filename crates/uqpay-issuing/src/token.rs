@@ -17,6 +17,14 @@ use crate::error::{self, Error};
 /// mint one per call, short enough to notice. A 401 replaces it at once.
 const MIN_TRUSTED_LIFETIME: Duration = Duration::from_secs(60);
 
+/// The longest lifetime a minted token is trusted for, whatever the token
+/// endpoint says (UQPay's tokens live 30 minutes): an absurd `expired_at`
+/// (or a `Date` far behind it) is clamped here instead of overflowing a
+/// clock, and the token is renewed well before. A token that really lives
+/// longer is only renewed sooner than it needs; one that dies sooner is
+/// replaced after its first 401.
+pub(crate) const MAX_TRUSTED_LIFETIME: Duration = Duration::from_secs(2 * 3600);
+
 /// An access token from `POST /v1/connect/token` and when it stops being
 /// valid (on this machine's clock). Cheap to clone. `Debug` never shows it.
 #[derive(Clone)]
@@ -106,6 +114,7 @@ struct MinterInner {
     raw: uqpay_issuing_raw::Client,
     client_id: String,
     api_key: SecretString,
+    timeout: Duration,
 }
 
 impl fmt::Debug for Minter {
@@ -119,19 +128,27 @@ impl fmt::Debug for Minter {
 
 impl Minter {
     /// A minter sending through `raw` (whose transport marks the API key
-    /// sensitive and follows no redirect).
+    /// sensitive, bounds each request by `timeout` and follows no redirect).
     pub(crate) fn new(
         raw: uqpay_issuing_raw::Client,
         client_id: String,
         api_key: SecretString,
+        timeout: Duration,
     ) -> Self {
         Self {
             inner: Arc::new(MinterInner {
                 raw,
                 client_id,
                 api_key,
+                timeout,
             }),
         }
+    }
+
+    /// The time limit of one mint (the client's
+    /// [`timeout`](crate::ClientBuilder::timeout)): a mint never takes longer.
+    pub fn timeout(&self) -> Duration {
+        self.inner.timeout
     }
 
     /// The client id tokens are minted for (what a shared store keys them by;
@@ -186,32 +203,52 @@ impl Minter {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| httpdate::parse_http_date(v).ok());
         let body = response.into_inner();
-        let expired_at =
-            UNIX_EPOCH + Duration::from_secs(u64::try_from(body.expired_at).unwrap_or(0));
-        // Both `expired_at` and `Date` are whole seconds: count a second
-        // less, so the token is never used past its end on UQPay's clock.
-        let lifetime = expired_at
-            .duration_since(server_now.unwrap_or(now))
-            .unwrap_or_default()
-            .saturating_sub(Duration::from_secs(1));
-        let lifetime = if lifetime.is_zero() {
-            tracing::warn!(
-                expired_at = body.expired_at,
-                "the token endpoint gave a token that has already expired; trusting it for {}s",
-                MIN_TRUSTED_LIFETIME.as_secs()
-            );
-            MIN_TRUSTED_LIFETIME
-        } else {
-            lifetime
-        };
+        let lifetime = trusted_lifetime(body.expired_at, server_now.unwrap_or(now));
+        let expires_at = now
+            .checked_add(lifetime)
+            .unwrap_or(now + MIN_TRUSTED_LIFETIME);
         tracing::debug!(lifetime_secs = lifetime.as_secs(), "minted an access token");
-        AccessToken::new(body.auth_token, now + lifetime).map_err(|_| Error::Decode {
+        AccessToken::new(body.auth_token, expires_at).map_err(|_| Error::Decode {
             status: 200,
             message: "the token endpoint gave a token that is not a valid header value".into(),
             body: "[withheld: the token endpoint's answers hold tokens]".into(),
             attempts: 1,
             idempotency_key: None,
         })
+    }
+}
+
+/// How long a token whose `expired_at` (Unix seconds, UQPay's clock) was
+/// given at `server_now` is trusted from now on this machine's clock: the
+/// lifetime UQPay gives, a second less (both are whole seconds), at least
+/// [`MIN_TRUSTED_LIFETIME`] (an already expired token) and at most
+/// [`MAX_TRUSTED_LIFETIME`]. Checked arithmetic: any `expired_at` and any
+/// `Date` are safe.
+fn trusted_lifetime(expired_at: i64, server_now: SystemTime) -> Duration {
+    let expires = u64::try_from(expired_at)
+        .ok()
+        .and_then(|secs| UNIX_EPOCH.checked_add(Duration::from_secs(secs)));
+    let lifetime = expires
+        .and_then(|at| at.duration_since(server_now).ok())
+        .unwrap_or_default()
+        .saturating_sub(Duration::from_secs(1));
+    if lifetime.is_zero() {
+        tracing::warn!(
+            expired_at,
+            "the token endpoint gave a token that has already expired; trusting it for {}s",
+            MIN_TRUSTED_LIFETIME.as_secs()
+        );
+        MIN_TRUSTED_LIFETIME
+    } else if lifetime > MAX_TRUSTED_LIFETIME {
+        tracing::warn!(
+            expired_at,
+            "the token endpoint gave a token said to live {}s; trusting it for {}s",
+            lifetime.as_secs(),
+            MAX_TRUSTED_LIFETIME.as_secs()
+        );
+        MAX_TRUSTED_LIFETIME
+    } else {
+        lifetime
     }
 }
 
@@ -235,6 +272,26 @@ impl Classify for serde_json::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_expiry_and_date_give_a_sane_lifetime() {
+        let now = SystemTime::now();
+        let unix = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+        assert_eq!(
+            trusted_lifetime(unix(now) + 1800, now),
+            Duration::from_secs(1799)
+        );
+        for (expired_at, date) in [
+            (i64::MAX, now - Duration::from_secs(3600)),
+            (i64::MAX, UNIX_EPOCH),
+            (unix(now) + 10 * 86_400, now),
+        ] {
+            assert_eq!(trusted_lifetime(expired_at, date), MAX_TRUSTED_LIFETIME);
+        }
+        for expired_at in [i64::MIN, -1, 0, unix(now) - 5] {
+            assert_eq!(trusted_lifetime(expired_at, now), MIN_TRUSTED_LIFETIME);
+        }
+    }
 
     #[test]
     fn tokens_compare_by_value_and_never_print() {

@@ -61,8 +61,17 @@ pub(crate) fn renew_at(now: SystemTime, expires_at: SystemTime) -> SystemTime {
     expires_at - REFRESH_MARGIN.min(lifetime / 2)
 }
 
-/// A mint in flight, awaited by every caller that needs its result.
-type SharedMint = Shared<Pin<Box<dyn Future<Output = Result<AccessToken, Error>> + Send>>>;
+/// A mint in flight, awaited by every caller that needs its result; `None`
+/// when its task died without one (its runtime shut down, or it panicked).
+type SharedMint = Shared<Pin<Box<dyn Future<Output = Option<Result<AccessToken, Error>>> + Send>>>;
+
+/// The mint in flight of a client id.
+struct Mint {
+    /// Tells this mint from a later one of the same client id.
+    id: u64,
+    result: SharedMint,
+    task: tokio::task::AbortHandle,
+}
 
 /// The live token of each client id, kept in this process: the default
 /// [`TokenStore`].
@@ -72,7 +81,10 @@ type SharedMint = Shared<Pin<Box<dyn Future<Output = Result<AccessToken, Error>>
 ///   renewal costs no call anything.
 /// - One mint at a time per client id, run on its own task: every caller
 ///   that needs a token awaits the same mint and gets its result, token or
-///   error; a caller that gives up does not cancel it for the others.
+///   error; a caller that gives up does not cancel it for the others. A
+///   mint whose task dies (the runtime it was started on shuts down, as a
+///   `#[tokio::test]`'s does under a client shared between tests, or it
+///   panics) is forgotten and started again by the next caller.
 /// - A failed mint is remembered for a second: a burst of calls meanwhile
 ///   gets its error at once instead of hammering the token endpoint.
 /// - After a 401, the refused token is replaced only if it is still the
@@ -89,8 +101,21 @@ pub struct InMemoryTokenStore {
 #[derive(Default)]
 struct Slot {
     live: Option<(AccessToken, SystemTime)>,
-    minting: Option<SharedMint>,
+    minting: Option<Mint>,
     failure: Option<(Instant, Error)>,
+    mints: u64,
+}
+
+impl Slot {
+    /// Forgets a mint whose task ended without recording its result (the
+    /// task records it before it ends, so an ended task still in the slot
+    /// died: cancelled with its runtime, or panicked).
+    fn reap(&mut self) {
+        if self.minting.as_ref().is_some_and(|m| m.task.is_finished()) {
+            tracing::warn!("the token mint task stopped without a result; a new mint will start");
+            self.minting = None;
+        }
+    }
 }
 
 impl fmt::Debug for InMemoryTokenStore {
@@ -129,29 +154,33 @@ impl InMemoryTokenStore {
     /// Starts a mint on its own task (it finishes even if every caller
     /// stops waiting) and records it as the client id's mint in flight.
     fn start_mint(&self, slot: &mut Slot, minter: &Minter) -> SharedMint {
+        slot.mints += 1;
+        let id = slot.mints;
         let store = self.clone();
         let minter = minter.clone();
         let task = tokio::spawn(async move {
             let result = minter.mint().await;
-            store.finish(minter.client_id(), &result);
+            store.finish(minter.client_id(), id, &result);
             result
         });
-        let mint: Pin<Box<dyn Future<Output = _> + Send>> = Box::pin(async move {
-            task.await.unwrap_or_else(|e| {
-                Err(Error::TokenStore {
-                    message: format!("the token mint stopped: {e}"),
-                })
-            })
+        let abort = task.abort_handle();
+        let result: Pin<Box<dyn Future<Output = _> + Send>> =
+            Box::pin(async move { task.await.ok() });
+        let result = result.shared();
+        slot.minting = Some(Mint {
+            id,
+            result: result.clone(),
+            task: abort,
         });
-        let mint = mint.shared();
-        slot.minting = Some(mint.clone());
-        mint
+        result
     }
 
-    fn finish(&self, client_id: &str, result: &Result<AccessToken, Error>) {
+    fn finish(&self, client_id: &str, id: u64, result: &Result<AccessToken, Error>) {
         let mut slots = self.lock();
         let slot = slots.entry(client_id.to_owned()).or_default();
-        slot.minting = None;
+        if slot.minting.as_ref().is_some_and(|m| m.id == id) {
+            slot.minting = None;
+        }
         match result {
             Ok(token) => {
                 let renew = renew_at(SystemTime::now(), token.expires_at());
@@ -167,6 +196,7 @@ impl InMemoryTokenStore {
 
     /// The live token if valid at `now`, renewing it on the side when due.
     fn live(&self, slot: &mut Slot, minter: &Minter, now: SystemTime) -> Option<AccessToken> {
+        slot.reap();
         let (token, renew) = slot.live.as_ref()?;
         if !token.is_valid_at(now) {
             return None;
@@ -197,24 +227,34 @@ impl TokenStore for InMemoryTokenStore {
         minter: &'a Minter,
         refused: Option<&'a AccessToken>,
     ) -> TokenFuture<'a> {
-        let mint = {
-            let mut slots = self.lock();
-            let slot = slots.entry(minter.client_id().to_owned()).or_default();
-            if refused.is_some() && slot.live.as_ref().map(|(t, _)| t) == refused {
-                slot.live = None;
-            }
-            if let Some(token) = self.live(slot, minter, SystemTime::now()) {
-                return Box::pin(std::future::ready(Ok(token)));
-            }
-            match (&slot.minting, &slot.failure) {
-                (Some(mint), _) => mint.clone(),
-                (None, Some((at, error))) if at.elapsed() < FAILURE_MEMORY => {
-                    return Box::pin(std::future::ready(Err(error.clone())));
+        Box::pin(async move {
+            // Twice at most: a mint whose task died is started again once.
+            for _ in 0..2 {
+                let mint = {
+                    let mut slots = self.lock();
+                    let slot = slots.entry(minter.client_id().to_owned()).or_default();
+                    if refused.is_some() && slot.live.as_ref().map(|(t, _)| t) == refused {
+                        slot.live = None;
+                    }
+                    if let Some(token) = self.live(slot, minter, SystemTime::now()) {
+                        return Ok(token);
+                    }
+                    match (&slot.minting, &slot.failure) {
+                        (Some(mint), _) => mint.result.clone(),
+                        (None, Some((at, error))) if at.elapsed() < FAILURE_MEMORY => {
+                            return Err(error.clone());
+                        }
+                        (None, _) => self.start_mint(slot, minter),
+                    }
+                };
+                if let Some(result) = mint.await {
+                    return result;
                 }
-                (None, _) => self.start_mint(slot, minter),
             }
-        };
-        Box::pin(mint)
+            Err(Error::TokenStore {
+                message: "the token mint stopped twice without a result".into(),
+            })
+        })
     }
 }
 

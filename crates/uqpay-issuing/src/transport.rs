@@ -37,8 +37,9 @@ static API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 pub(crate) struct Attempt {
     /// `Bearer <token>`, sensitive.
     pub(crate) token: HeaderValue,
-    /// The attempt's time limit, when it differs from the client's.
-    pub(crate) timeout: Option<Duration>,
+    /// The attempt's time limit (what is left of it after the token
+    /// wait), set on the request whatever the HTTP client's own timeout.
+    pub(crate) timeout: Duration,
 }
 
 tokio::task_local! {
@@ -53,6 +54,8 @@ pub(crate) struct SdkTransport {
     /// For requests made through [`Client::raw`](crate::Client::raw), which
     /// carry no attempt: the token to send comes from here.
     raw_auth: Option<Arc<Auth>>,
+    /// The time limit of a token request (for the minting transport).
+    mint_timeout: Option<Duration>,
 }
 
 impl SdkTransport {
@@ -60,12 +63,16 @@ impl SdkTransport {
     pub(crate) fn new(auth: Arc<Auth>) -> Self {
         Self {
             raw_auth: Some(auth),
+            mint_timeout: None,
         }
     }
 
-    /// A transport for the token endpoint only.
-    pub(crate) fn for_minting() -> Self {
-        Self { raw_auth: None }
+    /// A transport for the token endpoint only, each request within `timeout`.
+    pub(crate) fn for_minting(timeout: Duration) -> Self {
+        Self {
+            raw_auth: None,
+            mint_timeout: Some(timeout),
+        }
     }
 }
 
@@ -76,11 +83,15 @@ impl Transport for SdkTransport {
         mut request: reqwest::Request,
         info: &'a OperationInfo,
     ) -> TransportFuture<'a> {
-        let headers = request.headers_mut();
         let token_operation = info.operation_id == TOKEN_OPERATION;
         let attempt = if token_operation {
-            if let Some(key) = headers.get_mut(&API_KEY) {
+            if let Some(key) = request.headers_mut().get_mut(&API_KEY) {
                 key.set_sensitive(true);
+            }
+            // A mint is bounded like an attempt, whatever the HTTP
+            // client's own timeout.
+            if let Some(limit) = self.mint_timeout {
+                *request.timeout_mut() = Some(limit);
             }
             None
         } else {
@@ -88,10 +99,10 @@ impl Transport for SdkTransport {
         };
         match attempt {
             Some(attempt) => {
-                headers.insert(AUTH_TOKEN.clone(), attempt.token);
-                if attempt.timeout.is_some() {
-                    *request.timeout_mut() = attempt.timeout;
-                }
+                request
+                    .headers_mut()
+                    .insert(AUTH_TOKEN.clone(), attempt.token);
+                *request.timeout_mut() = Some(attempt.timeout);
                 // The request goes to reqwest before the future is built:
                 // the boxed future holds only reqwest's (small) one.
                 let pending = client.execute(request);
@@ -147,10 +158,14 @@ async fn normalize_error(response: reqwest::Response) -> reqwest::Result<reqwest
         body
     } else {
         let text = String::from_utf8_lossy(&body);
+        // Not scrubbed here: the call scrubs every message it keeps, the
+        // secrets it holds first, then cuts it to 2 KiB (cutting first could
+        // split a token and leave its prefix unrecognised). Bounded so that
+        // a huge page is not carried whole until then.
         let message = if text.trim().is_empty() {
             format!("HTTP {status} with an empty body")
         } else {
-            redact::scrub(&text, &[])
+            redact::cut(&text, redact::MAX_CARRIED_TEXT).to_owned()
         };
         let replacement = ApiError {
             message: Some(message),
