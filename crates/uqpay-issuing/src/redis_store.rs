@@ -3,9 +3,13 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use futures_util::future::{FutureExt as _, Shared};
 use rand::Rng as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
@@ -14,38 +18,56 @@ use crate::token::{AccessToken, Minter};
 use crate::token_store::{renew_at, TokenFuture, TokenStore, FAILURE_MEMORY};
 use crate::Error;
 
+/// The shortest mint lock: the lock is kept alive every third of its
+/// lifetime while its mint runs, and a shorter one would be renewed faster
+/// than a loaded Redis answers.
+const MIN_LOCK_TTL: Duration = Duration::from_secs(1);
+
 /// The live token of each client id, shared through Redis by every replica
 /// that uses the same credentials: the fleet behaves like one client.
 ///
-/// UQPay voids every token of a client id when a new one is minted. With a
-/// token per replica, each replica's renewal would log all the others out;
-/// with this store:
+/// UQPay voids every token of a client id when a new one is minted (its
+/// Card Issuance FAQ; its quickstart says Card Issuance tokens coexist:
+/// this store is right under both). With a token per replica, each
+/// replica's renewal would log all the others out; with this store:
 ///
 /// - the token lives in Redis under `uqpay-issuing:token:<client_id>` (never
 ///   the API key), with a TTL at its expiry; it is the only secret written;
 /// - one mint at a time across the fleet, under a lock with an expiry
-///   (`SET NX PX`, 30 s by default), so a replica that crashes while
-///   minting blocks the others for that long at most; the others wait for
-///   the new token and use it;
+///   (`SET NX PX`, 30 s by default). The mint runs on a task of its own:
+///   whatever becomes of the call that started it (a deadline, a dropped
+///   future), the token UQPay issues is written to Redis and the lock is
+///   handed back with it in one step. The lock is kept alive while the mint
+///   runs (every third of its lifetime), so a slow mint keeps it, and a
+///   replica that crashes while minting blocks the others for one lock
+///   lifetime at most;
 /// - renewal before expiry (five minutes before, at most half the
-///   lifetime) happens once per fleet. Every call first reads the store
-///   (one round trip: the token, the lock, a recent failure); while a
-///   replica mints, the others wait for the new token instead of sending
-///   the old one, so 401s come only from calls already in flight at the
-///   instant of a mint;
+///   lifetime) happens once per fleet, in the background: calls holding a
+///   valid token keep going while it runs. Every call first reads the store
+///   (one round trip: the token, the lock, a recent failure), so a replica
+///   sends the renewed token as soon as it is stored; calls in flight at the
+///   instant of a mint meet a 401 and are retried once with the new token;
 /// - after a 401, the store is read again: the refused token is replaced by
 ///   the stored one if another replica already minted, and a new one is
-///   minted only if the refused token is still the stored one;
+///   minted only if the refused token is still the stored one (checked
+///   again under the lock);
 /// - a failed mint is remembered in Redis for a second, so the fleet does
-///   not hammer a failing token endpoint.
+///   not hammer a failing token endpoint;
+/// - an entry this version cannot read (written by hand, by another
+///   version, or holding a token that is no valid header value) counts as
+///   absent: it is replaced under the lock (by the token this replica holds,
+///   or a new one), and logged once.
 ///
-/// **When Redis is unreachable** the replica keeps using the token it
-/// already holds, until that token expires or is refused; it never mints
-/// without the fleet's lock (that would void the other replicas' token and
-/// start the very thrash this store prevents). A call that needs a new
-/// token meanwhile fails with [`Error::TokenStore`], which is retryable.
-/// When Redis comes back empty (restarted without persistence), a replica
-/// writes back the token it holds rather than minting a new one.
+/// **When Redis is slow or unreachable** the replica keeps using the token
+/// it already holds, until that token expires or is refused: a call waits
+/// for Redis at most [`read_timeout`](Self::read_timeout) when it holds a
+/// valid token, and after a failed or slow read the replica leaves Redis
+/// alone for one [`operation_timeout`](Self::operation_timeout). It never
+/// mints without the fleet's lock (that would void the other replicas'
+/// token and start the very thrash this store prevents). A call that needs
+/// a new token meanwhile fails with [`Error::TokenStore`], which is
+/// retryable. When Redis comes back empty (restarted without persistence),
+/// a replica writes back the token it holds rather than minting a new one.
 ///
 /// ```no_run
 /// # fn main() -> Result<(), uqpay_issuing::Error> {
@@ -71,19 +93,55 @@ struct Inner {
     namespace: String,
     lock_ttl: Duration,
     operation_timeout: Duration,
+    read_timeout: Duration,
     check_interval: Duration,
     poll: Duration,
-    /// What this process last read or wrote, per client id: served when the
-    /// check interval allows, and when Redis is unreachable.
+    /// What this process holds, per client id.
     local: Mutex<HashMap<String, Local>>,
+    /// Whether an unreadable entry was logged already.
+    warned_unreadable: AtomicBool,
+}
+
+/// What this process holds for one client id.
+#[derive(Default)]
+struct Local {
+    /// The token last read or written: served when the check interval
+    /// allows, and while Redis is slow or unreachable.
+    held: Option<Held>,
+    /// The mint (or renewal) of this process in flight.
+    minting: Option<Mint>,
+    /// Until when Redis is left alone after a failed or slow read.
+    degraded_until: Option<Instant>,
+    /// Mints started, to tell one from the next.
+    mints: u64,
 }
 
 #[derive(Clone)]
-struct Local {
+struct Held {
     token: AccessToken,
     renew_at: SystemTime,
-    generation: u64,
     checked: Instant,
+}
+
+/// How a mint task ended.
+#[derive(Clone)]
+enum Minted {
+    /// The fleet's token (new, or found under the lock).
+    Token(AccessToken),
+    /// The mint failed.
+    Failed(Error),
+    /// Another replica holds the lock: read the store again.
+    Busy,
+}
+
+/// A mint task's result, awaited by every caller of this process that needs
+/// it; `None` when the task died without one (its runtime shut down).
+type SharedMint = Shared<Pin<Box<dyn Future<Output = Option<Minted>> + Send>>>;
+
+struct Mint {
+    id: u64,
+    result: SharedMint,
+    task: tokio::task::AbortHandle,
 }
 
 /// The stored token of a client id.
@@ -97,14 +155,109 @@ struct Entry {
     generation: u64,
 }
 
+/// What the token key holds.
+enum Stored {
+    Missing,
+    /// Something this version cannot use, and why.
+    Unreadable(&'static str),
+    Entry(Entry, AccessToken),
+}
+
+impl Stored {
+    fn parse(text: Option<String>) -> Self {
+        let Some(text) = text else {
+            return Self::Missing;
+        };
+        let Ok(entry) = serde_json::from_str::<Entry>(&text) else {
+            return Self::Unreadable("not an entry of this version");
+        };
+        match AccessToken::new(entry.token.clone(), from_unix_ms(entry.expires_at_ms)) {
+            Ok(token) => Self::Entry(entry, token),
+            Err(_) => Self::Unreadable("its token is not a valid header value"),
+        }
+    }
+
+    fn generation(&self) -> u64 {
+        match self {
+            Self::Entry(entry, _) => entry.generation,
+            _ => 0,
+        }
+    }
+
+    /// The stored token if it can be sent now (valid, not `refused`).
+    fn usable(
+        &self,
+        now: SystemTime,
+        refused: Option<&AccessToken>,
+    ) -> Option<(&Entry, &AccessToken)> {
+        match self {
+            Self::Entry(entry, token) if token.is_valid_at(now) && Some(token) != refused => {
+                Some((entry, token))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// One read of the store: the token key, whether a mint holds the lock, a
+/// recent mint failure.
+struct Snapshot {
+    stored: Stored,
+    locked: bool,
+    failure: Option<String>,
+}
+
 fn unix_ms(at: SystemTime) -> u64 {
     at.duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn from_unix_ms(ms: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms)
+    UNIX_EPOCH
+        .checked_add(Duration::from_millis(ms))
+        .unwrap_or(UNIX_EPOCH)
 }
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+/// Takes the lock (`KEYS[2]`, owner `ARGV[1]`, `ARGV[2]` ms) if it is free,
+/// and reads the token (`KEYS[1]`) in the same step: `{1, token or ""}`, or
+/// `{0, ""}` when another replica holds the lock.
+static LOCK_AND_READ: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        "if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then \
+           return {1, redis.call('GET', KEYS[1]) or ''} \
+         end \
+         return {0, ''}",
+    )
+});
+
+/// Extends the lock (`KEYS[1]`) by `ARGV[2]` ms if `ARGV[1]` still owns it.
+static EXTEND: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+           return redis.call('PEXPIRE', KEYS[1], ARGV[2]) \
+         end \
+         return 0",
+    )
+});
+
+/// Hands the lock (`KEYS[2]`, owner `ARGV[1]`) back, with the token entry
+/// (`KEYS[1]` = `ARGV[2]`, expiring at `ARGV[3]` unix ms) written first
+/// when `ARGV[2]` is not empty, or the failure (`KEYS[3]` = `ARGV[4]`, for
+/// `ARGV[5]` ms) when `ARGV[4]` is not empty.
+static HAND_BACK: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        "if ARGV[2] ~= '' then redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3]) end \
+         if ARGV[4] ~= '' then redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5]) end \
+         if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end \
+         return 1",
+    )
+});
 
 impl fmt::Debug for RedisTokenStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -117,6 +270,7 @@ impl fmt::Debug for RedisTokenStore {
 }
 
 /// The keys of one client id.
+#[derive(Clone)]
 struct Keys {
     token: String,
     lock: String,
@@ -141,9 +295,11 @@ impl RedisTokenStore {
                 namespace: "uqpay-issuing".into(),
                 lock_ttl: Duration::from_secs(30),
                 operation_timeout: Duration::from_secs(1),
+                read_timeout: Duration::from_millis(100),
                 check_interval: Duration::ZERO,
                 poll: Duration::from_millis(20),
                 local: Mutex::new(HashMap::new()),
+                warned_unreadable: AtomicBool::new(false),
             }),
         })
     }
@@ -161,17 +317,36 @@ impl RedisTokenStore {
         self.configure(|inner| inner.namespace = prefix)
     }
 
-    /// How long the mint lock is held at most (default 30 s): a replica
-    /// that dies while minting blocks the others for this long at most.
-    /// Keep it above the client's timeout, so a slow mint keeps its lock.
+    /// How long the mint lock lives without being renewed (default 30 s):
+    /// a replica that dies while minting blocks the others for this long at
+    /// most. A mint that runs longer keeps its lock (it is extended every
+    /// third of this while the mint runs; the mint itself is bounded by the
+    /// client's timeout), so this need not exceed the timeout. Values under
+    /// 1 s are raised to 1 s.
     pub fn lock_ttl(self, ttl: Duration) -> Self {
-        self.configure(|inner| inner.lock_ttl = ttl)
+        if ttl < MIN_LOCK_TTL {
+            tracing::warn!(
+                asked_ms = millis(ttl),
+                "lock_ttl under 1 s would be renewed faster than a loaded Redis answers; using 1 s"
+            );
+        }
+        self.configure(|inner| inner.lock_ttl = ttl.max(MIN_LOCK_TTL))
     }
 
     /// The time limit of each Redis command (default 1 s); past it Redis
-    /// counts as unreachable.
+    /// counts as unreachable, and is left alone this long before it is
+    /// asked again by a replica that holds a valid token.
     pub fn operation_timeout(self, timeout: Duration) -> Self {
         self.configure(|inner| inner.operation_timeout = timeout)
+    }
+
+    /// How long a call waits for its read of the store when this replica
+    /// holds a valid token (default 100 ms; a healthy Redis answers in well
+    /// under a millisecond on a local network): past it the held token is
+    /// used. A replica that holds no valid token waits up to the
+    /// [`operation_timeout`](Self::operation_timeout).
+    pub fn read_timeout(self, timeout: Duration) -> Self {
+        self.configure(|inner| inner.read_timeout = timeout)
     }
 
     /// How long a token read from Redis is used without reading it again
@@ -196,22 +371,45 @@ impl RedisTokenStore {
         self.inner.local.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn remember(
-        &self,
-        client_id: &str,
-        token: &AccessToken,
-        renew_at: SystemTime,
-        generation: u64,
-    ) {
-        self.local().insert(
-            client_id.to_owned(),
-            Local {
-                token: token.clone(),
-                renew_at,
-                generation,
-                checked: Instant::now(),
-            },
-        );
+    fn remember(&self, client_id: &str, token: &AccessToken, renew_at: SystemTime) {
+        let mut local = self.local();
+        let local = local.entry(client_id.to_owned()).or_default();
+        local.held = Some(Held {
+            token: token.clone(),
+            renew_at,
+            checked: Instant::now(),
+        });
+    }
+
+    /// The token this replica holds, if it can be sent now (valid, not
+    /// `refused`); a refused one is forgotten.
+    fn held(&self, client_id: &str, refused: Option<&AccessToken>) -> Option<Held> {
+        let mut local = self.local();
+        let local = local.get_mut(client_id)?;
+        let held = local.held.as_ref()?;
+        if refused.is_some() && Some(&held.token) == refused {
+            local.held = None;
+            return None;
+        }
+        held.token
+            .is_valid_at(SystemTime::now())
+            .then(|| held.clone())
+    }
+
+    /// Whether Redis is being left alone after a failed or slow read.
+    fn degraded(&self, client_id: &str) -> bool {
+        self.local()
+            .get(client_id)
+            .and_then(|l| l.degraded_until)
+            .is_some_and(|until| Instant::now() < until)
+    }
+
+    fn mark_degraded(&self, client_id: &str) {
+        let until = Instant::now().checked_add(self.inner.operation_timeout);
+        self.local()
+            .entry(client_id.to_owned())
+            .or_default()
+            .degraded_until = until;
     }
 
     async fn connection(&self) -> Result<ConnectionManager, redis::RedisError> {
@@ -230,166 +428,265 @@ impl RedisTokenStore {
             .cloned()
     }
 
-    /// One command, within the operation timeout.
+    /// One command (and the connection it needs) within `limit`.
     async fn run<T>(
         &self,
-        command: impl std::future::Future<Output = Result<T, redis::RedisError>>,
+        limit: Duration,
+        command: impl AsyncFnOnce(&mut ConnectionManager) -> Result<T, redis::RedisError>,
     ) -> Result<T, String> {
-        match tokio::time::timeout(self.inner.operation_timeout, command).await {
+        let attempt = async {
+            let mut connection = self.connection().await?;
+            command(&mut connection).await
+        };
+        match tokio::time::timeout(limit, attempt).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(crate::redact::redact(&error.to_string())),
-            Err(_) => Err(format!(
-                "no answer within {:?}",
-                self.inner.operation_timeout
-            )),
+            Err(_) => Err(format!("no answer within {limit:?}")),
         }
     }
 
-    /// The stored token (if any, and decodable), whether a mint holds the
-    /// lock, and a recent mint failure: one round trip.
-    async fn read(
-        &self,
-        keys: &Keys,
-    ) -> Result<(Option<(Entry, AccessToken)>, bool, Option<String>), String> {
-        let mut connection = self.run(self.connection()).await?;
+    /// The token, whether a mint holds the lock, and a recent mint failure:
+    /// one round trip.
+    async fn read(&self, keys: &Keys, limit: Duration) -> Result<Snapshot, String> {
         let (token, lock, failure): (Option<String>, Option<String>, Option<String>) = self
-            .run(
+            .run(limit, async |connection| {
                 redis::cmd("MGET")
                     .arg(&keys.token)
                     .arg(&keys.lock)
                     .arg(&keys.failure)
-                    .query_async(&mut connection),
-            )
+                    .query_async(connection)
+                    .await
+            })
             .await?;
-        let entry = token
-            .and_then(|text| serde_json::from_str::<Entry>(&text).ok())
-            .and_then(|entry| {
-                let token =
-                    AccessToken::new(entry.token.clone(), from_unix_ms(entry.expires_at_ms))
-                        .ok()?;
-                Some((entry, token))
-            });
-        Ok((entry, lock.is_some(), failure))
+        Ok(Snapshot {
+            stored: Stored::parse(token),
+            locked: lock.is_some(),
+            failure,
+        })
     }
 
-    /// Writes `token` as the client id's live token, expiring with it.
-    async fn write(
-        &self,
-        keys: &Keys,
-        token: &AccessToken,
-        renew_at: SystemTime,
-        generation: u64,
-        only_if_absent: bool,
-    ) -> Result<bool, String> {
-        let expires_at_ms = unix_ms(token.expires_at());
-        let entry = Entry {
-            token: token.expose().to_owned(),
-            expires_at_ms,
-            renew_at_ms: unix_ms(renew_at),
-            generation,
-        };
-        let text = serde_json::to_string(&entry).expect("an entry serialises");
-        let mut connection = self.run(self.connection()).await?;
-        let mut command = redis::cmd("SET");
-        command
-            .arg(&keys.token)
-            .arg(text)
-            .arg("PXAT")
-            .arg(expires_at_ms);
-        if only_if_absent {
-            command.arg("NX");
-        }
-        let written: Option<String> = self.run(command.query_async(&mut connection)).await?;
-        Ok(written.is_some())
-    }
-
-    /// Tries to take the mint lock; its owner tag when it did.
-    async fn lock(&self, keys: &Keys) -> Result<Option<String>, String> {
+    /// Takes the mint lock and reads the token in one step: the owner tag
+    /// and what is stored, or `None` when another replica holds the lock.
+    async fn lock_and_read(&self, keys: &Keys) -> Result<Option<(String, Stored)>, String> {
         let owner = uuid::Uuid::new_v4().to_string();
-        let mut connection = self.run(self.connection()).await?;
-        let ttl = u64::try_from(self.inner.lock_ttl.as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1);
-        let taken: Option<String> = self
-            .run(
-                redis::cmd("SET")
-                    .arg(&keys.lock)
+        let ttl = millis(self.inner.lock_ttl);
+        let (taken, token): (i64, String) = self
+            .run(self.inner.operation_timeout, async |connection| {
+                LOCK_AND_READ
+                    .key(&keys.token)
+                    .key(&keys.lock)
                     .arg(&owner)
-                    .arg("NX")
-                    .arg("PX")
                     .arg(ttl)
-                    .query_async(&mut connection),
-            )
+                    .invoke_async(connection)
+                    .await
+            })
             .await?;
-        Ok(taken.map(|_| owner))
+        Ok((taken == 1).then(|| {
+            let token = (!token.is_empty()).then_some(token);
+            (owner, Stored::parse(token))
+        }))
     }
 
-    /// Releases the lock if this replica still owns it.
-    async fn unlock(&self, keys: &Keys, owner: &str) {
-        let script = redis::Script::new(
-            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
-        );
-        if let Ok(mut connection) = self.run(self.connection()).await {
-            let released: Result<i64, String> = self
-                .run(
-                    script
+    /// Keeps the lock alive every third of its lifetime; never returns
+    /// (dropped when the mint ends).
+    async fn keep_locked(&self, keys: &Keys, owner: &str) {
+        let ttl = millis(self.inner.lock_ttl);
+        loop {
+            tokio::time::sleep(self.inner.lock_ttl / 3).await;
+            let extended: Result<i64, String> = self
+                .run(self.inner.operation_timeout, async |connection| {
+                    EXTEND
                         .key(&keys.lock)
                         .arg(owner)
-                        .invoke_async(&mut connection),
-                )
+                        .arg(ttl)
+                        .invoke_async(connection)
+                        .await
+                })
                 .await;
-            if let Err(error) = released {
-                tracing::warn!(%error, "could not release the token lock; it expires on its own");
+            match extended {
+                Ok(1) => {}
+                Ok(_) => {
+                    tracing::warn!("the token mint lock was lost while minting");
+                    return std::future::pending().await;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "could not extend the token mint lock");
+                }
             }
         }
     }
 
-    /// Records a failed mint for a second, for the whole fleet.
-    async fn record_failure(&self, keys: &Keys, error: &Error) {
-        if let Ok(mut connection) = self.run(self.connection()).await {
-            let millis = u64::try_from(FAILURE_MEMORY.as_millis()).unwrap_or(1000);
-            let _: Result<(), String> = self
-                .run(
-                    redis::cmd("SET")
-                        .arg(&keys.failure)
-                        .arg(error.to_string())
-                        .arg("PX")
-                        .arg(millis)
-                        .query_async(&mut connection),
-                )
+    /// Releases the lock, writing the token entry or the failure first, in
+    /// one step; tried three times (a minted token must reach the fleet).
+    async fn hand_back(
+        &self,
+        keys: &Keys,
+        owner: &str,
+        entry: Option<&Entry>,
+        failure: Option<&Error>,
+    ) {
+        let text = entry
+            .map(|e| serde_json::to_string(e).expect("an entry serialises"))
+            .unwrap_or_default();
+        let expires_at_ms = entry.map_or(0, |e| e.expires_at_ms);
+        let failure = failure.map(ToString::to_string).unwrap_or_default();
+        let memory = millis(FAILURE_MEMORY);
+        let mut last = String::new();
+        for attempt in 0..3u32 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(50) * attempt).await;
+            }
+            let handed: Result<i64, String> = self
+                .run(self.inner.operation_timeout, async |connection| {
+                    HAND_BACK
+                        .key(&keys.token)
+                        .key(&keys.lock)
+                        .key(&keys.failure)
+                        .arg(owner)
+                        .arg(&text)
+                        .arg(expires_at_ms)
+                        .arg(&failure)
+                        .arg(memory)
+                        .invoke_async(connection)
+                        .await
+                })
                 .await;
+            match handed {
+                Ok(_) => return,
+                Err(error) => last = error,
+            }
         }
+        tracing::warn!(
+            error = %last,
+            "could not store the fleet's token in Redis; the lock expires on its own"
+        );
     }
 
-    /// Mints under the lock (taken by the caller), stores the result,
-    /// releases the lock.
-    async fn mint(
+    /// Starts the mint task of `client_id` (or joins the one in flight).
+    fn start_mint(
         &self,
         minter: &Minter,
         keys: &Keys,
-        owner: &str,
-        generation: u64,
-    ) -> Result<AccessToken, Error> {
-        let minted = minter.mint().await;
-        let result = match minted {
-            Ok(token) => {
-                let renew = renew_at(SystemTime::now(), token.expires_at());
-                if let Err(error) = self.write(keys, &token, renew, generation, false).await {
-                    // The token is valid (and the fleet's old one void): use
-                    // it here; the others will see a 401 and Redis again.
-                    tracing::warn!(%error, "minted a token but could not store it in Redis");
-                }
-                self.remember(minter.client_id(), &token, renew, generation);
-                tracing::debug!(generation, "minted the fleet's token");
-                Ok(token)
+        seen: u64,
+        refused: Option<&AccessToken>,
+        reuse: Option<Held>,
+    ) -> SharedMint {
+        let client_id = minter.client_id().to_owned();
+        let mut locals = self.local();
+        let local = locals.entry(client_id.clone()).or_default();
+        if let Some(mint) = &local.minting {
+            if !mint.task.is_finished() {
+                return mint.result.clone();
             }
-            Err(error) => {
-                self.record_failure(keys, &error).await;
-                Err(error)
+        }
+        local.mints += 1;
+        let id = local.mints;
+        let store = self.clone();
+        let minter = minter.clone();
+        let keys = keys.clone();
+        let refused = refused.cloned();
+        let task = tokio::spawn(async move {
+            let minted = store
+                .mint_under_lock(&minter, &keys, seen, refused.as_ref(), reuse)
+                .await;
+            let mut locals = store.local();
+            if let Some(local) = locals.get_mut(minter.client_id()) {
+                if local.minting.as_ref().is_some_and(|m| m.id == id) {
+                    local.minting = None;
+                }
+            }
+            minted
+        });
+        let abort = task.abort_handle();
+        let result: Pin<Box<dyn Future<Output = _> + Send>> =
+            Box::pin(async move { task.await.ok() });
+        let result = result.shared();
+        local.minting = Some(Mint {
+            id,
+            result: result.clone(),
+            task: abort,
+        });
+        result
+    }
+
+    /// The mint task: takes the lock; under it, uses a token another replica
+    /// stored meanwhile, or writes back `reuse` (the token this replica
+    /// holds) over a missing or unreadable entry, or mints; then hands the
+    /// lock back with the result. `seen` is the generation the caller read.
+    async fn mint_under_lock(
+        &self,
+        minter: &Minter,
+        keys: &Keys,
+        seen: u64,
+        refused: Option<&AccessToken>,
+        reuse: Option<Held>,
+    ) -> Minted {
+        let client_id = minter.client_id();
+        let (owner, stored) = match self.lock_and_read(keys).await {
+            Ok(Some(taken)) => taken,
+            Ok(None) => return Minted::Busy,
+            Err(why) => {
+                self.mark_degraded(client_id);
+                return match self.unreachable(client_id, refused, why) {
+                    Ok(token) => Minted::Token(token),
+                    Err(error) => Minted::Failed(error),
+                };
             }
         };
-        self.unlock(keys, owner).await;
-        result
+        let now = SystemTime::now();
+        // Stored by another replica since the caller read the store (or
+        // not due after all): use it.
+        if let Some((entry, token)) = stored.usable(now, refused) {
+            if entry.generation != seen || now < from_unix_ms(entry.renew_at_ms) {
+                let token = token.clone();
+                self.remember(client_id, &token, from_unix_ms(entry.renew_at_ms));
+                self.hand_back(keys, &owner, None, None).await;
+                return Minted::Token(token);
+            }
+        }
+        let generation = seen.max(stored.generation()) + 1;
+        if let (Stored::Missing | Stored::Unreadable(_), Some(held)) = (&stored, reuse) {
+            if held.token.is_valid_at(now) && Some(&held.token) != refused {
+                // Put back the token this replica holds rather than mint
+                // (which would void it everywhere).
+                let entry = Entry {
+                    token: held.token.expose().to_owned(),
+                    expires_at_ms: unix_ms(held.token.expires_at()),
+                    renew_at_ms: unix_ms(held.renew_at),
+                    generation,
+                };
+                self.hand_back(keys, &owner, Some(&entry), None).await;
+                self.remember(client_id, &held.token, held.renew_at);
+                tracing::info!(
+                    generation,
+                    "wrote the token this replica holds back to Redis"
+                );
+                return Minted::Token(held.token);
+            }
+        }
+        let minted = tokio::select! {
+            minted = minter.mint() => minted,
+            () = self.keep_locked(keys, &owner) => unreachable!("keep_locked never returns"),
+        };
+        match minted {
+            Ok(token) => {
+                let renew = renew_at(SystemTime::now(), token.expires_at());
+                let entry = Entry {
+                    token: token.expose().to_owned(),
+                    expires_at_ms: unix_ms(token.expires_at()),
+                    renew_at_ms: unix_ms(renew),
+                    generation,
+                };
+                self.hand_back(keys, &owner, Some(&entry), None).await;
+                self.remember(client_id, &token, renew);
+                tracing::debug!(generation, "minted the fleet's token");
+                Minted::Token(token)
+            }
+            Err(error) => {
+                self.hand_back(keys, &owner, None, Some(&error)).await;
+                Minted::Failed(error)
+            }
+        }
     }
 
     /// Redis could not be read: the token this replica holds, if it is
@@ -400,17 +697,12 @@ impl RedisTokenStore {
         refused: Option<&AccessToken>,
         why: String,
     ) -> Result<AccessToken, Error> {
-        let held = self.local().get(client_id).map(|l| l.token.clone());
-        if refused.is_some() && held.as_ref() == refused {
-            // Refused by the API: never offer it again.
-            self.local().remove(client_id);
-        }
-        match held {
-            Some(token) if token.is_valid_at(SystemTime::now()) && Some(&token) != refused => {
+        match self.held(client_id, refused) {
+            Some(held) => {
                 tracing::warn!(error = %why, "Redis is unreachable; using the token this replica holds");
-                Ok(token)
+                Ok(held.token)
             }
-            _ => Err(Error::TokenStore {
+            None => Err(Error::TokenStore {
                 message: format!(
                     "Redis is unreachable ({why}) and this replica holds no valid token; \
                      it does not mint one without the fleet's lock"
@@ -426,81 +718,78 @@ impl RedisTokenStore {
     ) -> Result<AccessToken, Error> {
         let client_id = minter.client_id();
         let keys = self.keys(client_id);
-        let give_up_at = Instant::now() + self.inner.lock_ttl + Duration::from_secs(1);
+        let inner = &self.inner;
+        let give_up_at = inner
+            .lock_ttl
+            .checked_add(minter.timeout())
+            .and_then(|wait| Instant::now().checked_add(wait + Duration::from_secs(1)));
         loop {
-            let (entry, locked, failure) = match self.read(&keys).await {
-                Ok(read) => read,
-                Err(why) => return self.unreachable(client_id, refused, why),
+            let held = self.held(client_id, refused);
+            if let Some(held) = held.as_ref().filter(|_| self.degraded(client_id)) {
+                return Ok(held.token.clone());
+            }
+            // With a valid token at hand a slow Redis is not waited for.
+            let limit = if held.is_some() {
+                inner.read_timeout.min(inner.operation_timeout)
+            } else {
+                inner.operation_timeout
+            };
+            let snapshot = match self.read(&keys, limit).await {
+                Ok(snapshot) => snapshot,
+                Err(why) => {
+                    self.mark_degraded(client_id);
+                    return self.unreachable(client_id, refused, why);
+                }
             };
             let now = SystemTime::now();
-            let usable = entry
-                .as_ref()
-                .filter(|(_, token)| token.is_valid_at(now) && Some(token) != refused);
-            let generation = entry.as_ref().map_or(0, |(e, _)| e.generation);
-            if let Some((entry, token)) = usable {
+            if let Some((entry, token)) = snapshot.stored.usable(now, refused) {
                 let renew = from_unix_ms(entry.renew_at_ms);
-                self.remember(client_id, token, renew, entry.generation);
-                // Renew when due, once for the fleet; wait while a mint is
-                // in flight (it will void this token), use this one while a
-                // renewal has just failed.
-                let renew_now = now >= renew && failure.is_none();
-                if !locked && !renew_now {
-                    return Ok(token.clone());
+                self.remember(client_id, token, renew);
+                // Due for renewal: once for the fleet, in the background;
+                // this call goes on with the valid token.
+                if now >= renew && !snapshot.locked && snapshot.failure.is_none() {
+                    tracing::debug!("renewing the fleet's token before it expires");
+                    let _renewal = self.start_mint(minter, &keys, entry.generation, None, None);
                 }
-                if !locked {
-                    match self.lock(&keys).await {
-                        Ok(Some(owner)) => {
-                            return match self.mint(minter, &keys, &owner, generation + 1).await {
-                                Ok(token) => Ok(token),
-                                // The renewal failed; the old token is still good.
-                                Err(_) => Ok(token.clone()),
-                            };
-                        }
-                        Ok(None) => {}
-                        Err(why) => return self.unreachable(client_id, refused, why),
-                    }
+                return Ok(token.clone());
+            }
+            if let Stored::Unreadable(why) = &snapshot.stored {
+                if !inner.warned_unreadable.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        key = %keys.token,
+                        "the token entry in Redis cannot be read ({why}); replacing it under the lock"
+                    );
                 }
-            } else {
-                if entry.is_none() {
-                    // Redis lost the token (restarted empty): put back the
-                    // one this replica holds rather than mint (which would
-                    // void it everywhere).
-                    let held = self.local().get(client_id).cloned();
-                    if let Some(held) =
-                        held.filter(|l| l.token.is_valid_at(now) && Some(&l.token) != refused)
-                    {
-                        match self
-                            .write(&keys, &held.token, held.renew_at, held.generation, true)
-                            .await
-                        {
-                            Ok(_) => continue,
-                            Err(why) => return self.unreachable(client_id, refused, why),
-                        }
-                    }
-                }
-                if let Some(message) = failure.filter(|_| !locked) {
+            }
+            if !snapshot.locked {
+                if let Some(message) = snapshot.failure {
                     return Err(Error::TokenStore {
                         message: format!("a token mint failed less than a second ago: {message}"),
                     });
                 }
-                if !locked {
-                    match self.lock(&keys).await {
-                        Ok(Some(owner)) => {
-                            return self.mint(minter, &keys, &owner, generation + 1).await
-                        }
-                        Ok(None) => {}
-                        Err(why) => return self.unreachable(client_id, refused, why),
-                    }
+                let seen = snapshot.stored.generation();
+                match self
+                    .start_mint(minter, &keys, seen, refused, held.clone())
+                    .await
+                {
+                    Some(Minted::Token(token)) => return Ok(token),
+                    Some(Minted::Failed(error)) => return Err(error),
+                    // Another replica took the lock first, or the task died
+                    // with its runtime: read the store again (after a pause).
+                    Some(Minted::Busy) | None => {}
                 }
+            } else if let Some(held) = held {
+                // Another replica is minting: keep going with the token at
+                // hand (a 401 after the mint brings the new one).
+                return Ok(held.token);
             }
-            // Another replica is minting: wait for its token.
-            if Instant::now() >= give_up_at {
+            if give_up_at.is_some_and(|at| Instant::now() >= at) {
                 return Err(Error::TokenStore {
                     message: "timed out waiting for another replica's token mint".into(),
                 });
             }
-            let jitter = rand::rng().random_range(Duration::ZERO..=self.inner.poll);
-            tokio::time::sleep(self.inner.poll + jitter).await;
+            let jitter = rand::rng().random_range(Duration::ZERO..=inner.poll);
+            tokio::time::sleep(inner.poll + jitter).await;
         }
     }
 }
@@ -511,7 +800,7 @@ impl TokenStore for RedisTokenStore {
             return None;
         }
         let local = self.local();
-        let held = local.get(minter.client_id())?;
+        let held = local.get(minter.client_id())?.held.as_ref()?;
         (held.checked.elapsed() < self.inner.check_interval
             && held.token.is_valid_at(SystemTime::now()))
         .then(|| held.token.clone())
