@@ -451,7 +451,8 @@ async fn mccs_metadata_and_empty_updates() {
         .await
         .unwrap();
     refused(&server, "update_card", client.update_card(card).send()).await;
-    for bad in ["bad\naccount", "acct_A", "", " "] {
+    let too_long = "A".repeat(65);
+    for bad in ["bad\naccount", "acct A", "", " ", too_long.as_str()] {
         let reason = refused(
             &server,
             "x-on-behalf-of",
@@ -462,12 +463,22 @@ async fn mccs_metadata_and_empty_updates() {
                 .send(),
         )
         .await;
-        assert!(reason.contains("UUID"), "{reason}");
+        assert!(reason.contains("account id"), "{reason}");
     }
+    // A well-formed id the simulator knows no account for goes out and is
+    // refused there, as UQPay would (the SDK does not guess id formats).
+    let error = client
+        .update_card(card)
+        .name_on_card("X")
+        .on_behalf_of("acct_A")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error.status(), Some(400), "{error}");
     // A misconfigured default is refused when the client is built.
     let error = fast_builder(&server.base_url())
         .token(TOKEN)
-        .on_behalf_of("acct_A")
+        .on_behalf_of("acct\tA")
         .build()
         .unwrap_err();
     assert!(

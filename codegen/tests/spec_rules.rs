@@ -224,17 +224,25 @@ fn shared_headers_and_security() {
     assert!(data.required);
     let on_behalf = components.parameters["OnBehalfOf"].as_item().unwrap();
     assert!(!on_behalf.parameter_data_ref().required);
-    // UQPay requires a sub-account UUID (never an empty value).
-    let openapiv3::ParameterSchemaOrContent::Schema(ReferenceOr::Item(schema)) =
+    // An account id, a UUID or a short id (never an empty value).
+    let openapiv3::ParameterSchemaOrContent::Schema(ReferenceOr::Reference { reference }) =
         &on_behalf.parameter_data_ref().format
     else {
-        panic!("x-on-behalf-of has an inline schema");
+        panic!("x-on-behalf-of refers to the AccountId schema");
     };
-    assert!(matches!(
-        &schema.schema_kind,
-        SchemaKind::Type(Type::String(s))
-            if matches!(&s.format, openapiv3::VariantOrUnknownOrEmpty::Unknown(f) if f == "uuid")
-    ));
+    assert_eq!(reference, "#/components/schemas/AccountId");
+    let account = components.schemas["AccountId"].as_item().unwrap();
+    let SchemaKind::Type(Type::String(account)) = &account.schema_kind else {
+        panic!("AccountId is a string");
+    };
+    assert_eq!(
+        (
+            account.min_length,
+            account.max_length,
+            account.pattern.as_deref()
+        ),
+        (Some(1), Some(64), Some("^[!-~]+$"))
+    );
     // Every card operation references both headers (a read only the
     // account); the token endpoint is tagged apart and sends no x-auth-token.
     for (path, item) in spec.paths.iter() {

@@ -4518,7 +4518,7 @@ impl Client {
     ///
     ///Arguments:
     ///- `x_idempotency_key`: A unique identifier (UUID) used to maintain operation idempotency, ensuring that repeated executions of the same operation do not result in unintended effects or duplication. It helps preserve data consistency in the face of network errors, retries, or failures.
-    ///- `x_on_behalf_of`: Specifies the sub-account on whose behalf the request is made. This should be set to the account_id, which can be retrieved via the List Connected Accounts endpoint. If omitted, the request is executed using the master account. UQPay's integration FAQ requires the id of an activated Issuing sub-account, a UUID, and refuses an empty or malformed value (the endpoint pages' "omitted or empty" contradicts it): send a UUID or leave the header out, never send it empty.
+    ///- `x_on_behalf_of`: Specifies the sub-account on whose behalf the request is made. This should be set to the account_id, which can be retrieved via the List Connected Accounts endpoint. If omitted, the request is executed using the master account. Never sent empty (UQPay's FAQ refuses an empty value): leave it out to act as the master account.
     ///- `body`
     ///```ignore
     ///let response = client.assign_card()
@@ -4540,7 +4540,7 @@ impl Client {
     ///Arguments:
     ///- `id`: Universally unique identifier (UUID v4) of a resource.
     ///- `x_idempotency_key`: A unique identifier (UUID) used to maintain operation idempotency, ensuring that repeated executions of the same operation do not result in unintended effects or duplication. It helps preserve data consistency in the face of network errors, retries, or failures.
-    ///- `x_on_behalf_of`: Specifies the sub-account on whose behalf the request is made. This should be set to the account_id, which can be retrieved via the List Connected Accounts endpoint. If omitted, the request is executed using the master account. UQPay's integration FAQ requires the id of an activated Issuing sub-account, a UUID, and refuses an empty or malformed value (the endpoint pages' "omitted or empty" contradicts it): send a UUID or leave the header out, never send it empty.
+    ///- `x_on_behalf_of`: Specifies the sub-account on whose behalf the request is made. This should be set to the account_id, which can be retrieved via the List Connected Accounts endpoint. If omitted, the request is executed using the master account. Never sent empty (UQPay's FAQ refuses an empty value): leave it out to act as the master account.
     ///- `body`
     ///```ignore
     ///let response = client.update_card_status()
@@ -4562,7 +4562,7 @@ impl Client {
     ///
     ///Arguments:
     ///- `id`: Universally unique identifier (UUID v4) of a resource.
-    ///- `x_on_behalf_of`: Specifies the sub-account on whose behalf the request is made. This should be set to the account_id, which can be retrieved via the List Connected Accounts endpoint. If omitted, the request is executed using the master account. UQPay's integration FAQ requires the id of an activated Issuing sub-account, a UUID, and refuses an empty or malformed value (the endpoint pages' "omitted or empty" contradicts it): send a UUID or leave the header out, never send it empty.
+    ///- `x_on_behalf_of`: Specifies the sub-account on whose behalf the request is made. This should be set to the account_id, which can be retrieved via the List Connected Accounts endpoint. If omitted, the request is executed using the master account. Never sent empty (UQPay's FAQ refuses an empty value): leave it out to act as the master account.
     ///```ignore
     ///let response = client.retrieve_card()
     ///    .id(id)
@@ -4582,7 +4582,7 @@ impl Client {
     ///Arguments:
     ///- `id`: Universally unique identifier (UUID v4) of a resource.
     ///- `x_idempotency_key`: A unique identifier (UUID) used to maintain operation idempotency, ensuring that repeated executions of the same operation do not result in unintended effects or duplication. It helps preserve data consistency in the face of network errors, retries, or failures.
-    ///- `x_on_behalf_of`: Specifies the sub-account on whose behalf the request is made. This should be set to the account_id, which can be retrieved via the List Connected Accounts endpoint. If omitted, the request is executed using the master account. UQPay's integration FAQ requires the id of an activated Issuing sub-account, a UUID, and refuses an empty or malformed value (the endpoint pages' "omitted or empty" contradicts it): send a UUID or leave the header out, never send it empty.
+    ///- `x_on_behalf_of`: Specifies the sub-account on whose behalf the request is made. This should be set to the account_id, which can be retrieved via the List Connected Accounts endpoint. If omitted, the request is executed using the master account. Never sent empty (UQPay's FAQ refuses an empty value): leave it out to act as the master account.
     ///- `body`
     ///```ignore
     ///let response = client.update_card()
@@ -4692,7 +4692,7 @@ pub mod builder {
     pub struct AssignCard<'a> {
         client: &'a super::Client,
         x_idempotency_key: Result<::uuid::Uuid, String>,
-        x_on_behalf_of: Result<Option<::uuid::Uuid>, String>,
+        x_on_behalf_of: Result<Option<crate::fast::AccountId>, String>,
         body: Result<types::builder::AssignCardRequest, String>,
     }
     impl<'a> AssignCard<'a> {
@@ -4715,10 +4715,10 @@ pub mod builder {
         }
         pub fn x_on_behalf_of<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::uuid::Uuid>,
+            V: std::convert::TryInto<crate::fast::AccountId>,
         {
             self.x_on_behalf_of = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: uuid :: Uuid` for x_on_behalf_of failed".to_string()
+                "conversion to `crate :: fast :: AccountId` for x_on_behalf_of failed".to_string()
             });
             self
         }
@@ -4804,7 +4804,7 @@ pub mod builder {
         client: &'a super::Client,
         id: Result<::uuid::Uuid, String>,
         x_idempotency_key: Result<::uuid::Uuid, String>,
-        x_on_behalf_of: Result<Option<::uuid::Uuid>, String>,
+        x_on_behalf_of: Result<Option<crate::fast::AccountId>, String>,
         body: Result<types::builder::UpdateCardStatusRequest, String>,
     }
     impl<'a> UpdateCardStatus<'a> {
@@ -4837,10 +4837,10 @@ pub mod builder {
         }
         pub fn x_on_behalf_of<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::uuid::Uuid>,
+            V: std::convert::TryInto<crate::fast::AccountId>,
         {
             self.x_on_behalf_of = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: uuid :: Uuid` for x_on_behalf_of failed".to_string()
+                "conversion to `crate :: fast :: AccountId` for x_on_behalf_of failed".to_string()
             });
             self
         }
@@ -4936,7 +4936,7 @@ pub mod builder {
     pub struct RetrieveCard<'a> {
         client: &'a super::Client,
         id: Result<::uuid::Uuid, String>,
-        x_on_behalf_of: Result<Option<::uuid::Uuid>, String>,
+        x_on_behalf_of: Result<Option<crate::fast::AccountId>, String>,
     }
     impl<'a> RetrieveCard<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -4957,10 +4957,10 @@ pub mod builder {
         }
         pub fn x_on_behalf_of<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::uuid::Uuid>,
+            V: std::convert::TryInto<crate::fast::AccountId>,
         {
             self.x_on_behalf_of = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: uuid :: Uuid` for x_on_behalf_of failed".to_string()
+                "conversion to `crate :: fast :: AccountId` for x_on_behalf_of failed".to_string()
             });
             self
         }
@@ -5019,7 +5019,7 @@ pub mod builder {
         client: &'a super::Client,
         id: Result<::uuid::Uuid, String>,
         x_idempotency_key: Result<::uuid::Uuid, String>,
-        x_on_behalf_of: Result<Option<::uuid::Uuid>, String>,
+        x_on_behalf_of: Result<Option<crate::fast::AccountId>, String>,
         body: Result<types::builder::UpdateCardRequest, String>,
     }
     impl<'a> UpdateCard<'a> {
@@ -5052,10 +5052,10 @@ pub mod builder {
         }
         pub fn x_on_behalf_of<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::uuid::Uuid>,
+            V: std::convert::TryInto<crate::fast::AccountId>,
         {
             self.x_on_behalf_of = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: uuid :: Uuid` for x_on_behalf_of failed".to_string()
+                "conversion to `crate :: fast :: AccountId` for x_on_behalf_of failed".to_string()
             });
             self
         }
@@ -5149,6 +5149,84 @@ pub mod prelude {
 /// open enums.
 pub mod fast {
     use super::types::error::ConversionError;
+    ///The account_id of a connected sub-account, as List Connected Accounts returns it. The endpoint pages type x-on-behalf-of as a plain string; UQPay's Card Issuance FAQ says the UUID of an activated Issuing sub-account; UQPay's own MCP server passes short account ids such as CB4488338944. So: visible ASCII characters only (a UUID or a short id; no spaces, no control characters), at least one (the FAQ refuses an empty value), at most 64 (a cap of this project's: a UUID is 36; no header value UQPay documents is longer).
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct AccountId(::std::string::String);
+    impl AccountId {
+        /// Whether `value` matches the schema's pattern and length limits.
+        pub fn is_valid(value: &str) -> bool {
+            value.chars().all(|c| matches!(c, '!'..='~'))
+                && value.len() >= 1usize
+                && value.len() <= 64usize
+        }
+    }
+    impl ::std::ops::Deref for AccountId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AccountId> for ::std::string::String {
+        fn from(value: AccountId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::fmt::Display for AccountId {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for AccountId {
+        type Error = ConversionError;
+        fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, ConversionError> {
+            if Self::is_valid(&value) {
+                Ok(Self(value))
+            } else {
+                Err("doesn't match pattern \"^[!-~]+$\" or its length limits".into())
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for AccountId {
+        type Error = ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, ConversionError> {
+            if Self::is_valid(value) {
+                Ok(Self(value.to_owned()))
+            } else {
+                Err("doesn't match pattern \"^[!-~]+$\" or its length limits".into())
+            }
+        }
+    }
+    impl ::std::str::FromStr for AccountId {
+        type Err = ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, ConversionError> {
+            value.try_into()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for AccountId {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            Self::try_from(::std::string::String::deserialize(deserializer)?)
+                .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
+        }
+    }
+    impl ::schemars::JsonSchema for AccountId {
+        fn schema_name() -> ::std::string::String {
+            stringify!(AccountId).to_owned()
+        }
+        fn json_schema(_: &mut ::schemars::gen::SchemaGenerator) -> ::schemars::schema::Schema {
+            ::schemars::schema::SchemaObject {
+                instance_type: Some(::schemars::schema::InstanceType::String.into()),
+                string: Some(Box::new(::schemars::schema::StringValidation {
+                    pattern: Some("^[!-~]+$".to_owned()),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            }
+            .into()
+        }
+    }
     ///A card status as the API reports it: one of the documented statuses, or a status this version of the client does not know yet (kept as the raw string so that a new status never breaks parsing).
     #[derive(Clone, Debug, PartialEq, Eq, Hash)]
     pub enum ReportedCardStatus {
@@ -5546,6 +5624,12 @@ pub mod fast {
 /// the component schemas' `maxLength`, `minLength`, `pattern`,
 /// `minimum` and `x-max-bytes`).
 pub mod constraints {
+    ///`AccountId`: at most 64 characters (`maxLength`).
+    pub const ACCOUNT_ID_MAX_LENGTH: usize = 64;
+    ///`AccountId`: at least 1 characters (`minLength`).
+    pub const ACCOUNT_ID_MIN_LENGTH: usize = 1;
+    ///`AccountId`: the regular expression it matches (`pattern`).
+    pub const ACCOUNT_ID_PATTERN: &str = "^[!-~]+$";
     ///`Amount`: the smallest value allowed (`minimum`).
     pub const AMOUNT_MINIMUM: &str = "0";
     ///`CardNumber`: at most 19 characters (`maxLength`).

@@ -5,6 +5,22 @@
 //! the last digit of somebody's card limit, so [`Amount`] never does: it
 //! serialises the decimal's own digits as the JSON number token and reads the
 //! token's text back into a [`Decimal`].
+//!
+//! # The grammar of amounts
+//!
+//! One grammar, from the spec, for every amount read anywhere (the
+//! simulator's requests, the SDK's responses and webhooks):
+//!
+//! - [`Amount`] (the request schema's `Amount`, `type: number, minimum:
+//!   0`): a JSON number (RFC 8259: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`),
+//!   not negative; never a string.
+//! - [`Money`] (the spec's `Money`, as UQPay reports amounts): a JSON number,
+//!   or a string matching the spec's `^-?[0-9]+(\.[0-9]+)?$` exactly.
+//!
+//! So `"1_000"`, `" 12 "`, `"+5"`, `".5"`, `"5."`, `"1e2"` (as a string),
+//! `"2000USD"` and the empty string are refused, wherever they come from.
+//! Parsing text with [`FromStr`] follows the same grammar (a number's, or
+//! for [`Money`] also the string form's).
 
 use std::fmt;
 use std::str::FromStr;
@@ -94,16 +110,73 @@ impl From<Amount> for Decimal {
 impl FromStr for Amount {
     type Err = AmountError;
 
-    /// Parses decimal notation (`2100.02`) or scientific notation (`1e2`).
+    /// Parses a JSON number's text: decimal (`2100.02`) or scientific
+    /// (`1e2`) notation, nothing around it.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let trimmed = text.trim();
-        let parsed = if trimmed.contains(['e', 'E']) {
-            Decimal::from_scientific(trimmed)
-        } else {
-            Decimal::from_str_exact(trimmed)
-        };
-        Self::new(parsed.map_err(|_| AmountError::NotANumber(text.to_owned()))?)
+        if !is_json_number(text) {
+            return Err(AmountError::NotANumber(text.to_owned()));
+        }
+        Self::new(parse_number(text)?)
     }
+}
+
+/// Whether `text` is a JSON number (RFC 8259, section 6).
+pub fn is_json_number(text: &str) -> bool {
+    let mut bytes = text.as_bytes();
+    let digits = |bytes: &mut &[u8]| {
+        let n = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+        *bytes = &bytes[n..];
+        n
+    };
+    if let [b'-', rest @ ..] = bytes {
+        bytes = rest;
+    }
+    match bytes {
+        [b'0', rest @ ..] => bytes = rest,
+        [b'1'..=b'9', ..] => {
+            digits(&mut bytes);
+        }
+        _ => return false,
+    }
+    if let [b'.', rest @ ..] = bytes {
+        bytes = rest;
+        if digits(&mut bytes) == 0 {
+            return false;
+        }
+    }
+    if let [b'e' | b'E', rest @ ..] = bytes {
+        bytes = rest;
+        if let [b'+' | b'-', rest @ ..] = bytes {
+            bytes = rest;
+        }
+        if digits(&mut bytes) == 0 {
+            return false;
+        }
+    }
+    bytes.is_empty()
+}
+
+/// Whether `text` is an amount in UQPay's string form, the spec's
+/// `^-?[0-9]+(\.[0-9]+)?$`.
+pub fn is_decimal_text(text: &str) -> bool {
+    let text = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = match text.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (text, None),
+    };
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    all_digits(whole) && fraction.is_none_or(all_digits)
+}
+
+/// The exact value of text already checked by [`is_json_number`] or
+/// [`is_decimal_text`] (too many digits for a [`Decimal`] is an error).
+fn parse_number(text: &str) -> Result<Decimal, AmountError> {
+    let parsed = if text.contains(['e', 'E']) {
+        Decimal::from_scientific(text)
+    } else {
+        Decimal::from_str_exact(text)
+    };
+    parsed.map_err(|_| AmountError::NotANumber(text.to_owned()))
 }
 
 impl fmt::Display for Amount {
@@ -224,20 +297,27 @@ impl Serialize for Amount {
 }
 
 impl<'de> Deserialize<'de> for Amount {
-    /// Reads a JSON number token (or a string holding one) exactly.
+    /// Reads a JSON number token exactly (never a string: the spec's
+    /// `Amount` is `type: number`).
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = Box::<RawValue>::deserialize(deserializer)?;
         let token = raw.get();
-        let text = if token.starts_with('"') {
-            serde_json::from_str::<String>(token).map_err(D::Error::custom)?
-        } else if token.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
-            token.to_owned()
-        } else {
+        if !is_json_number(token) {
             return Err(D::Error::custom(format!(
-                "expected a non-negative number, got {token}"
+                "expected a non-negative JSON number, got {}",
+                describe(token)
             )));
-        };
-        text.parse().map_err(D::Error::custom)
+        }
+        token.parse().map_err(D::Error::custom)
+    }
+}
+
+/// What a JSON token that is not the number asked for is, for messages.
+fn describe(token: &str) -> String {
+    if token.starts_with('"') {
+        format!("the string {token}")
+    } else {
+        token.to_owned()
     }
 }
 
@@ -285,14 +365,38 @@ mod tests {
     }
 
     #[test]
-    fn reads_numbers_and_strings_without_float_rounding() {
+    fn reads_numbers_without_float_rounding_and_never_strings() {
         // 0.1 + 0.2 style values and more digits than an f64 holds.
         let back: Amount = serde_json::from_str("12345678901234567.89").unwrap();
         assert_eq!(back.get(), dec!(12345678901234567.89));
-        let back: Amount = serde_json::from_str("\"100.03\"").unwrap();
-        assert_eq!(back.get(), dec!(100.03));
         let back: Amount = serde_json::from_str("1e2").unwrap();
         assert_eq!(back.get(), dec!(100));
+        // The spec's Amount is `type: number`.
+        let error = serde_json::from_str::<Amount>("\"100.03\"").unwrap_err();
+        assert!(error.to_string().contains("the string"), "{error}");
+    }
+
+    #[test]
+    fn the_grammar_refuses_what_the_spec_refuses() {
+        for text in [
+            "1_000", " 12 ", "12 ", "+5", ".5", "5.", "", "-", "01", "1e", "1e+", "0x10", "١٢",
+        ] {
+            assert!(text.parse::<Amount>().is_err(), "{text:?}");
+            assert!(!is_json_number(text), "{text:?}");
+        }
+        for text in ["0", "0.5", "12", "1e2", "1E-2", "2100.02", "-0"] {
+            assert!(is_json_number(text), "{text:?}");
+        }
+        for text in [
+            "1_000", " 12 ", "+5", ".5", "5.", "", "-", "1e2", "2000USD", "1,000",
+        ] {
+            assert!(!is_decimal_text(text), "{text:?}");
+            let quoted = format!("{text:?}");
+            assert!(serde_json::from_str::<Money>(&quoted).is_err(), "{quoted}");
+        }
+        for text in ["0", "007", "-12.50", "1000", "2100.02"] {
+            assert!(is_decimal_text(text), "{text:?}");
+        }
     }
 
     #[test]
@@ -433,21 +537,14 @@ impl fmt::Debug for Money {
 impl FromStr for Money {
     type Err = AmountError;
 
-    /// Parses decimal or scientific notation, signed.
+    /// Parses a JSON number's text, or UQPay's string form
+    /// (`^-?[0-9]+(\.[0-9]+)?$`), signed, nothing around it.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        parse_decimal(text).map(Self::number)
+        if !(is_json_number(text) || is_decimal_text(text)) {
+            return Err(AmountError::NotANumber(text.to_owned()));
+        }
+        parse_number(text).map(Self::number)
     }
-}
-
-/// `text` as an exact decimal (plain or scientific notation).
-fn parse_decimal(text: &str) -> Result<Decimal, AmountError> {
-    let trimmed = text.trim();
-    let parsed = if trimmed.contains(['e', 'E']) {
-        Decimal::from_scientific(trimmed)
-    } else {
-        Decimal::from_str_exact(trimmed)
-    };
-    parsed.map_err(|_| AmountError::NotANumber(text.to_owned()))
 }
 
 impl Serialize for Money {
@@ -465,12 +562,18 @@ impl<'de> Deserialize<'de> for Money {
         let token = raw.get();
         if token.starts_with('"') {
             let text = serde_json::from_str::<String>(token).map_err(D::Error::custom)?;
-            return parse_decimal(&text)
+            if !is_decimal_text(&text) {
+                return Err(D::Error::custom(format!(
+                    "expected an amount (a number, or a string of digits with an optional \
+                     sign and decimal part), got {token}"
+                )));
+            }
+            return parse_number(&text)
                 .map(Self::text)
                 .map_err(D::Error::custom);
         }
-        if token.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
-            return parse_decimal(token)
+        if is_json_number(token) {
+            return parse_number(token)
                 .map(Self::number)
                 .map_err(D::Error::custom);
         }

@@ -36,8 +36,28 @@ fn strings() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Text shaped like amounts, right and wrong.
+fn amounts() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "-?[0-9]{0,4}(\\.[0-9]{0,3})?([eE][+-]?[0-9]{0,2})?",
+        "[-+ ._0-9eE]{0,7}",
+        "[0-9]{1,3}[_, ][0-9]{3}",
+        "\\PC{0,5}",
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(5_000))]
+
+    /// The amount grammar of `money` (hand-written, on every amount read)
+    /// against RFC 8259's number grammar and the spec's `Money` pattern.
+    #[test]
+    fn amount_grammars_agree_with_their_definitions(text in amounts()) {
+        let json_number = regex::Regex::new(r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$").unwrap();
+        prop_assert_eq!(uqpay_issuing_raw::money::is_json_number(&text), json_number.is_match(&text), "{:?}", text);
+        let spec = regex::Regex::new("^-?[0-9]+(\\.[0-9]+)?$").unwrap();
+        prop_assert_eq!(uqpay_issuing_raw::money::is_decimal_text(&text), spec.is_match(&text), "{:?}", text);
+    }
 
     #[test]
     fn mcc_checks_agree_with_the_spec(text in strings()) {

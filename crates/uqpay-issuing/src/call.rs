@@ -42,7 +42,7 @@ pub(crate) struct Defaults {
     /// The time limit of a whole call (retries and waits included).
     pub(crate) deadline: Option<Duration>,
     /// The default `x-on-behalf-of`.
-    pub(crate) on_behalf_of: Option<Uuid>,
+    pub(crate) on_behalf_of: Option<uqpay_issuing_raw::types::AccountId>,
 }
 
 /// What one call overrides (set on its builder).

@@ -13,9 +13,10 @@ use uqpay_issuing_raw::money::Amount;
 use uqpay_issuing_raw::pan::{CardNumber, CardNumberError};
 use uqpay_issuing_raw::rules;
 use uqpay_issuing_raw::types::{
-    AssignCardRequest, AssignCardResponse, CardMode, CardStatus, CardholderId, CurrencyCode, Mcc,
-    Metadata, NameOnCard, RiskControls, SpendingControl, SpendingInterval, UpdateCardRequest,
-    UpdateCardResponse, UpdateCardStatusRequest, UpdateCardStatusResponse, UpdateReason, YesNo,
+    AccountId, AssignCardRequest, AssignCardResponse, CardMode, CardStatus, CardholderId,
+    CurrencyCode, Mcc, Metadata, NameOnCard, RiskControls, SpendingControl, SpendingInterval,
+    UpdateCardRequest, UpdateCardResponse, UpdateCardStatusRequest, UpdateCardStatusResponse,
+    UpdateReason, YesNo,
 };
 use uuid::Uuid;
 
@@ -43,15 +44,15 @@ impl Common {
     }
 
     /// The account of this call: its own, or the client's default.
-    fn account(&self) -> Result<Option<Uuid>, Error> {
+    fn account(&self) -> Result<Option<AccountId>, Error> {
         match self.on_behalf_of.as_deref() {
             Some(account) => parse_on_behalf_of(account).map(Some),
-            None => Ok(self.client.handle().defaults.on_behalf_of),
+            None => Ok(self.client.handle().defaults.on_behalf_of.clone()),
         }
     }
 
     /// The key of this call (the caller's, or a new v4) and the account.
-    fn resolve(&self) -> Result<(Uuid, Option<Uuid>), Error> {
+    fn resolve(&self) -> Result<(Uuid, Option<AccountId>), Error> {
         let account = self.account()?;
         Ok((self.idempotency_key.unwrap_or_else(Uuid::new_v4), account))
     }
@@ -67,21 +68,54 @@ impl fmt::Debug for Common {
     }
 }
 
-/// `x-on-behalf-of` is the UUID of a connected Issuing sub-account (UQPay's
-/// FAQ: an empty or malformed value is refused; the header is left out to
-/// act as the master account).
-pub(crate) fn parse_on_behalf_of(account: &str) -> Result<Uuid, Error> {
-    Uuid::try_parse(account).map_err(|_| {
-        let shown = if account.is_empty() {
-            "an empty value".to_owned()
+/// `x-on-behalf-of` is the account_id of a connected sub-account: a UUID
+/// (UQPay's FAQ) or a short id such as `CB4488338944` (what UQPay's own MCP
+/// server passes; the endpoint pages say a plain string). Refusing all but
+/// UUIDs would lock out users of short ids with no workaround, so any
+/// visible ASCII value of 1 to 64 characters goes (the spec's `AccountId`);
+/// empty, whitespace, control characters, over-long values and anything
+/// that looks like a card number (12 or more digits in a row) are refused
+/// before the wire (an empty one is refused by UQPay; leave the header out
+/// to act as the master account).
+pub(crate) fn parse_on_behalf_of(account: &str) -> Result<AccountId, Error> {
+    // A card number typed into the wrong field must not go out in a header
+    // (proxies log headers): no account id has 12 or more digits in a row.
+    if crate::redact::redact(account) != account {
+        return Err(Error::validation(
+            "x-on-behalf-of",
+            "looks like a card number; an account id is a sub-account's UUID or a short id \
+             such as CB4488338944",
+        ));
+    }
+    AccountId::try_from(account).map_err(|_| {
+        let problem = if account.trim().is_empty() {
+            "must not be empty or blank (leave it out to act as the master account)".to_owned()
+        } else if account.len() > limits::ACCOUNT_ID_MAX_LENGTH {
+            format!(
+                "must be at most {} characters, got {}",
+                limits::ACCOUNT_ID_MAX_LENGTH,
+                account.chars().count()
+            )
         } else {
-            format!("{} characters", account.chars().count())
+            let (at, c) = account
+                .chars()
+                .enumerate()
+                .find(|(_, c)| !matches!(c, '!'..='~'))
+                .expect("an invalid value of valid length has an invalid character");
+            let what = if c.is_whitespace() {
+                "a space"
+            } else if c.is_control() {
+                "a control character"
+            } else {
+                "not visible ASCII"
+            };
+            format!("character {} is {what} (U+{:04X})", at + 1, u32::from(c))
         };
         Error::validation(
             "x-on-behalf-of",
             format!(
-                "must be the UUID of a connected Issuing sub-account (leave it out to act \
-                 as the master account), got {shown}"
+                "{problem}; an account id is visible ASCII: a sub-account's UUID or a short id \
+                 such as CB4488338944"
             ),
         )
     })
@@ -108,9 +142,11 @@ macro_rules! common_setters {
 /// time limits and retry budget.
 macro_rules! call_setters {
     () => {
-        /// Acts on behalf of this connected account (`x-on-behalf-of`, the
-        /// UUID of an Issuing sub-account), overriding the client's default.
-        /// Anything but a UUID is refused before the wire.
+        /// Acts on behalf of this connected account (`x-on-behalf-of`: the
+        /// sub-account's account_id, a UUID or a short id such as
+        /// `CB4488338944`), overriding the client's default. An empty or
+        /// blank value, control characters or more than 64 characters are
+        /// refused before the wire.
         pub fn on_behalf_of(mut self, account_id: impl Into<String>) -> Self {
             self.common.on_behalf_of = Some(account_id.into());
             self
@@ -161,8 +197,8 @@ macro_rules! send_call {
         }
         .run(|| {
             let request = $start.x_idempotency_key(key).body(body.clone());
-            match account {
-                Some(account) => request.x_on_behalf_of(account).send(),
+            match &account {
+                Some(account) => request.x_on_behalf_of(account.clone()).send(),
                 None => request.send(),
             }
         })
@@ -672,8 +708,8 @@ impl RetrieveCard {
         }
         .run(|| {
             let request = raw.retrieve_card().id(card_id);
-            match account {
-                Some(account) => request.x_on_behalf_of(account).send(),
+            match &account {
+                Some(account) => request.x_on_behalf_of(account.clone()).send(),
                 None => request.send(),
             }
         })

@@ -228,9 +228,11 @@ impl ClientBuilder {
     }
 
     /// Acts on behalf of this connected account by default (`x-on-behalf-of`):
-    /// the UUID of an activated Issuing sub-account. Anything else is refused
-    /// by [`build`](Self::build) with an [`Error::Validation`] naming
-    /// `x-on-behalf-of` (UQPay refuses an empty or malformed value).
+    /// the sub-account's account_id, a UUID or a short id such as
+    /// `CB4488338944`. An empty or blank value, control characters or more
+    /// than 64 characters are refused by [`build`](Self::build) with an
+    /// [`Error::Validation`] naming `x-on-behalf-of` (UQPay refuses an empty
+    /// value; leave it out to act as the master account).
     pub fn on_behalf_of(mut self, account_id: impl Into<String>) -> Self {
         self.on_behalf_of = Some(account_id.into());
         self
@@ -332,7 +334,7 @@ impl ClientBuilder {
 
     /// Builds the client. Fails if neither (or both) a token and credentials
     /// are set, a token store is set without credentials, the base URL is
-    /// unusable, or the default `x-on-behalf-of` is not a UUID.
+    /// unusable, or the default `x-on-behalf-of` is malformed.
     pub fn build(self) -> Result<Client, Error> {
         let base_url = match (self.base_url, self.environment) {
             (Some(url), _) => url,
@@ -566,8 +568,13 @@ mod tests {
         .unwrap();
         assert_eq!(client.base_url(), "https://api.uqpay.com/api");
         assert_eq!(
-            client.handle().defaults.on_behalf_of,
-            Some(Uuid::parse_str(ACCOUNT).unwrap())
+            client
+                .handle()
+                .defaults
+                .on_behalf_of
+                .as_deref()
+                .map(String::as_str),
+            Some(ACCOUNT)
         );
         let client = ClientBuilder::from_env_with(env(&[
             ("UQPAY_CLIENT_ID", "c"),

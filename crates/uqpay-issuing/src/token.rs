@@ -275,8 +275,9 @@ mod tests {
 
     #[test]
     fn any_expiry_and_date_give_a_sane_lifetime() {
-        let now = SystemTime::now();
         let unix = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+        // Whole seconds, as a `Date` header gives them.
+        let now = UNIX_EPOCH + Duration::from_secs(unix(SystemTime::now()) as u64);
         assert_eq!(
             trusted_lifetime(unix(now) + 1800, now),
             Duration::from_secs(1799)

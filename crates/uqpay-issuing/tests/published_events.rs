@@ -76,3 +76,27 @@ fn every_published_example_verifies_and_parses_into_its_type() {
         ]
     );
 }
+
+/// The amount grammar of the spec holds for webhooks too: an amount in a
+/// form UQPay does not send (and the spec's pattern refuses) is a
+/// malformed event, never a number read some lax way.
+#[test]
+fn an_event_with_an_amount_outside_the_spec_grammar_is_malformed() {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../uqpay-issuing-raw/tests/fixtures/webhooks"
+    );
+    let published = std::fs::read_to_string(format!("{dir}/card.create.succeeded.json")).unwrap();
+    let mut event: serde_json::Value = serde_json::from_str(&published).unwrap();
+    assert!(uqpay_issuing::webhooks::Event::parse(published.as_bytes()).is_ok());
+    for bad in ["1_000", " 12 ", "+5", ".5", "1e3", "1,000"] {
+        event["data"]["card_available_balance"] = serde_json::json!(bad);
+        let body = serde_json::to_vec(&event).unwrap();
+        let error = uqpay_issuing::webhooks::Event::parse(&body).unwrap_err();
+        assert!(
+            error.to_string().contains("card_available_balance")
+                || error.to_string().contains("amount"),
+            "{bad:?}: {error}"
+        );
+    }
+}

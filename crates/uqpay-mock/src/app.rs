@@ -60,6 +60,8 @@ pub(crate) struct Shared {
     pub(crate) pre_cancel_period: Duration,
     /// How many of the next orders fail.
     pub(crate) failing_orders: AtomicUsize,
+    /// The most idempotency records kept.
+    pub(crate) idempotency_capacity: usize,
 }
 
 impl Shared {
@@ -81,15 +83,25 @@ impl Shared {
         self.webhooks.publish(events);
     }
 
-    /// Whether the rate limiter (if any) lets this request through.
-    fn admit(&self, budget: Budget) -> bool {
-        let now = self.clock.unix_secs();
-        self.limiter.as_ref().is_none_or(|limiter| {
-            limiter
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .admit(budget, now)
-        })
+    /// Whether the rate limiter (if any) lets this request of `route`
+    /// through; a refusal is counted (the 429s the simulator sent).
+    fn admit(&self, budget: Budget, route: Route) -> bool {
+        let Some(limiter) = &self.limiter else {
+            return true;
+        };
+        let now = self
+            .clock
+            .now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let admitted = limiter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .admit(budget, now);
+        if !admitted {
+            self.state().counters(route).rate_limited += 1;
+        }
+        admitted
     }
 }
 
@@ -215,7 +227,7 @@ async fn token(AxumState(shared): AxumState<Arc<Shared>>, headers: HeaderMap) ->
         .filter(|(_, v)| v.is_none())
         .map(|(name, _)| name.to_owned())
         .collect();
-    let refused = if !shared.admit(Budget::Token) {
+    let refused = if !shared.admit(Budget::Token, Route::Token) {
         Some(Reply::too_many_requests(None))
     } else if !missing.is_empty() {
         Some(Reply::invalid_missing(
@@ -314,7 +326,7 @@ impl Desk<'_> {
 
 /// Parsed headers common to every card operation.
 struct Call {
-    account: Option<Uuid>,
+    account: Option<String>,
     key: Uuid,
 }
 
@@ -337,32 +349,41 @@ fn check_headers(shared: &Shared, headers: &HeaderMap) -> Result<Call, Reply> {
 }
 
 /// The token, then the account a request acts for.
-fn check_auth(shared: &Shared, headers: &HeaderMap) -> Result<Option<Uuid>, Reply> {
+fn check_auth(shared: &Shared, headers: &HeaderMap) -> Result<Option<String>, Reply> {
     let token = headers.get("x-auth-token").and_then(|v| v.to_str().ok());
     if let Err(e) = shared.tokens().check(token, shared.clock.unix_secs()) {
         return Err(Reply::unauthorized(e.message()));
     }
-    // UQPay's FAQ: the id of an Issuing sub-account, a UUID; an empty or
-    // malformed value is refused (we answer it as a validation error, the
-    // guide's invalid_request_error). Any UUID is accepted as an account:
-    // the simulator keeps no registry of sub-accounts.
-    let account = match headers.get("x-on-behalf-of") {
-        None => None,
-        Some(value) => Some(
-            value
-                .to_str()
-                .ok()
-                .and_then(|v| Uuid::parse_str(v.trim()).ok())
-                .ok_or_else(|| {
-                    Reply::invalid(
-                        "x-on-behalf-of: must be the UUID of a connected Issuing sub-account \
-                         (omit the header to act as the master account)"
-                            .into(),
-                    )
-                })?,
-        ),
-    };
-    Ok(account)
+    match headers.get("x-on-behalf-of") {
+        None => Ok(None),
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(account_id)
+            .map(Some)
+            .ok_or_else(|| {
+                Reply::invalid(
+                    "x-on-behalf-of: must be the account_id of a connected sub-account, a UUID \
+                     or a short id of 4 to 32 letters and digits (omit the header to act as \
+                     the master account)"
+                        .into(),
+                )
+            }),
+    }
+}
+
+/// The account an `x-on-behalf-of` value names: a UUID (in its canonical
+/// lowercase form, so that any spelling of it is the same account), or a
+/// short id of 4 to 32 ASCII letters and digits (`CB4488338944`, as UQPay's
+/// MCP server passes them). UQPay's FAQ refuses an empty or malformed value;
+/// anything else is refused here. Any such id is accepted as an account:
+/// the simulator keeps no registry of sub-accounts.
+pub(crate) fn account_id(value: &str) -> Option<String> {
+    if let Ok(uuid) = Uuid::try_parse(value) {
+        return Some(uuid.to_string());
+    }
+    ((4..=32).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then(|| value.to_owned())
 }
 
 /// Reads the whole request body (see [`DRAIN_LIMIT`]).
@@ -489,6 +510,7 @@ fn check_idempotency(
     key: Uuid,
     fingerprint: Fingerprint,
     now: SystemTime,
+    capacity: usize,
 ) -> Seen {
     if let Some(record) = state.idempotency.get_mut(&key) {
         let expired = matches!(record.outcome, Outcome::Done { .. })
@@ -509,7 +531,7 @@ fn check_idempotency(
         }
     }
     let commits = state.idempotency.get(&key).map_or(0, |r| r.commits);
-    state.idempotency.insert(
+    state.record_key(
         key,
         IdempotencyRecord {
             fingerprint,
@@ -518,6 +540,8 @@ fn check_idempotency(
             commits,
             replays: 0,
         },
+        now,
+        capacity,
     );
     Seen::New
 }
@@ -554,7 +578,7 @@ async fn pipeline<T>(
     kill: ConnectionKill,
     incoming: Incoming,
     validate: impl FnOnce(&T) -> Result<(), Reply>,
-    execute: impl FnOnce(&mut State, &mut Desk<'_>, Option<Uuid>, T) -> Executed,
+    execute: impl FnOnce(&mut State, &mut Desk<'_>, Option<String>, T) -> Executed,
 ) -> Response
 where
     T: DeserializeOwned + schemars::JsonSchema,
@@ -570,7 +594,7 @@ where
     }
 
     let body = read_body(incoming.body).await;
-    let checked = if shared.admit(Budget::Calls) {
+    let checked = if shared.admit(Budget::Calls, route) {
         check_headers(&shared, &incoming.headers).and_then(|call| {
             let (request, bytes) = parse_body::<T>(body?)?;
             validate(&request)?;
@@ -584,14 +608,15 @@ where
         Err(reply) => return refuse(&shared, route, reply),
     };
 
-    let fingerprint = Fingerprint {
-        account: call.account,
-        route,
-        path: incoming.path,
-        body: bytes,
-    };
+    let fingerprint = Fingerprint::of(call.account.as_deref(), route, &incoming.path, &bytes);
     let now = shared.clock.now();
-    let seen = check_idempotency(&mut shared.state(), call.key, fingerprint, now);
+    let seen = check_idempotency(
+        &mut shared.state(),
+        call.key,
+        fingerprint,
+        now,
+        shared.idempotency_capacity,
+    );
     match seen {
         Seen::Refused(reply) => {
             shared.state().counters(route).refused += 1;
@@ -674,11 +699,15 @@ pub(crate) fn api_time(now: SystemTime) -> DateTime<FixedOffset> {
 }
 
 /// The card `card_id` if `account` owns it.
-fn owned_card(state: &mut State, account: Option<Uuid>, card_id: Uuid) -> Option<&mut Card> {
+fn owned_card<'a>(
+    state: &'a mut State,
+    account: &Option<String>,
+    card_id: Uuid,
+) -> Option<&'a mut Card> {
     state
         .cards
         .get_mut(&card_id)
-        .filter(|card| card.account == account)
+        .filter(|card| card.account == *account)
 }
 
 /// The pipeline input of a route on one card: parses the `{id}` path
@@ -826,7 +855,7 @@ async fn update_card_status(
         incoming,
         |_: &UpdateCardStatusRequest| Ok(()),
         move |state, desk, account, request| {
-            let Some(card) = owned_card(state, account, card_id) else {
+            let Some(card) = owned_card(state, &account, card_id) else {
                 return Executed::refused(Reply::card_not_found(card_id));
             };
             if let Some(refused) = order_in_progress(card) {
@@ -909,7 +938,7 @@ async fn update_card(
         incoming,
         validate_update_card,
         move |state, desk, account, request: UpdateCardRequest| {
-            let Some(card) = owned_card(state, account, card_id) else {
+            let Some(card) = owned_card(state, &account, card_id) else {
                 return Executed::refused(Reply::card_not_found(card_id));
             };
             if let Some(refused) = order_in_progress(card) {
@@ -969,7 +998,7 @@ async fn retrieve_card(
             other => return fault_response(other),
         }
     }
-    let answer = if !shared.admit(Budget::Calls) {
+    let answer = if !shared.admit(Budget::Calls, Route::RetrieveCard) {
         Err(Reply::too_many_requests(None))
     } else {
         check_auth(&shared, &headers).and_then(|account| {

@@ -32,17 +32,23 @@
 //!   `POST /api/v1/connect/token` (headers `x-client-id`, `x-api-key`;
 //!   JWT-shaped, payload naming `entity_id` and `client_id`; `expired_at` in
 //!   Unix seconds). Issued tokens live 30 minutes (configurable), and issuing
-//!   one voids every earlier token of the client id at once, as UQPay does.
+//!   one voids every earlier token of the client id at once, as UQPay's Card
+//!   Issuance FAQ says ([`TokenPolicy::Void`], the default; its quickstart
+//!   says they coexist: [`TokenPolicy::Coexist`],
+//!   [`MockServerBuilder::token_policy`]).
 //!   A token without `Bearer ` is refused ("invalid auth token format")
 //!   unless [`MockServerBuilder::accept_bare_token`] is set. Missing,
 //!   bare, unknown, expired or voided: 401 `unauthorized_error`. An unknown
 //!   client id at the token endpoint is a 400 "Invalid client id", a wrong
 //!   API key a 401.
-//! - **Accounts.** `x-on-behalf-of` must be a UUID (the id of a connected
-//!   Issuing sub-account); an empty or malformed one is a 400
-//!   `invalid_request_error` (any UUID is accepted as an account: no
-//!   registry of sub-accounts is kept). A card belongs to the account that
-//!   assigned it; for any other account, master included, it does not exist.
+//! - **Accounts.** `x-on-behalf-of` is the account_id of a connected
+//!   sub-account: a UUID (UQPay's FAQ; any spelling of it is the same
+//!   account) or a short id of 4 to 32 ASCII letters and digits
+//!   (`CB4488338944`, as UQPay's own MCP server passes them); an empty or
+//!   other value is a 400 `invalid_request_error` (any such id is accepted
+//!   as an account: no registry of sub-accounts is kept). A card belongs to
+//!   the account that assigned it; for any other account, master included,
+//!   it does not exist.
 //! - **Idempotency.** `x-idempotency-key` must be a UUID (400 otherwise).
 //!   Validation runs first and is not recorded against the key (a corrected
 //!   request may reuse it). Once a request starts executing, its outcome,
@@ -54,7 +60,14 @@
 //!   `idempotency_key_reused`; while the first request is still executing,
 //!   the legacy 400 `{"code": 200, "message": "Request is processing, please
 //!   try again later"}` that UQPay's SDKs retry. After 24 hours the key is
-//!   new again. A held request whose client disconnects frees its key.
+//!   new again. A held request whose client disconnects frees its key. A
+//!   record keeps a SHA-256 of the request, not its bytes, and the stored
+//!   answer; records past the 24 hours are dropped as new ones come, and
+//!   beyond [`MockServerBuilder::idempotency_capacity`] (a million by
+//!   default) the oldest settled ones go first. Likewise the event log
+//!   ([`MockServer::deliveries`]) keeps the last
+//!   [`MockServerBuilder::event_capacity`] settled events (100,000 by
+//!   default). Cards are never dropped.
 //! - **Validation** mirrors the spec through the generated types: unknown
 //!   enum values, `name_on_card` over 26 characters, `update_reason` over 100,
 //!   negative or non-numeric amounts, card numbers other than 12-19 digits,
@@ -111,8 +124,12 @@
 //!   `metadata` as a whole, `risk_controls` member by member.
 //! - **Rate limits** ([`MockServerBuilder::rate_limits`], off by default):
 //!   UQPay's per-minute budgets for the token endpoint and for the other
-//!   calls; past them, 429 `{"code": "too_many_requests", ...}` with no
-//!   `type` and no `Retry-After` (none is documented).
+//!   calls, or any budget per window ([`RateLimits::per_window`], for tests
+//!   that meet the limit in seconds), in fixed windows on the simulator's
+//!   clock; bursts inside a window are allowed; past the budget, 429
+//!   `{"code": "too_many_requests", ...}` with no `type` and no
+//!   `Retry-After` (none is documented), counted in
+//!   [`RouteCounters::rate_limited`].
 //! - **Faults** ([`Fault`]) are injected before anything else, on card
 //!   routes only: 429 with `Retry-After`, 5xx `api_error`, "request is
 //!   processing", a dropped connection before processing, and a dropped
@@ -138,8 +155,9 @@ pub use faults::Fault;
 pub use ratelimit::RateLimits;
 pub use reply::{PROCESSING_MESSAGE, RATE_LIMITED_MESSAGE};
 pub use server::{
-    MockServer, MockServerBuilder, Stats, DEFAULT_API_KEY, DEFAULT_CLIENT_ID, DEFAULT_TOKEN,
+    MockServer, MockServerBuilder, Stats, DEFAULT_API_KEY, DEFAULT_CLIENT_ID,
+    DEFAULT_EVENT_CAPACITY, DEFAULT_IDEMPOTENCY_CAPACITY, DEFAULT_TOKEN,
 };
 pub use state::{Card, Route, RouteCounters};
-pub use tokens::DEFAULT_TOKEN_LIFETIME;
+pub use tokens::{TokenPolicy, DEFAULT_TOKEN_LIFETIME};
 pub use webhooks::Delivery;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use rand::distr::{Alphanumeric, SampleString as _};
-use uqpay_mock::{Fault, MockServer, RateLimits};
+use uqpay_mock::{Fault, MockServer, RateLimits, TokenPolicy};
 
 /// A stateful simulator of UQPay's card-issuing API.
 #[derive(Debug, Parser)]
@@ -38,10 +38,24 @@ struct Args {
     /// default, as UQPay's gateway does).
     #[arg(long)]
     accept_bare_token: bool,
-    /// Apply UQPay's per-minute rate limits: sandbox (token endpoint 60,
-    /// other calls 500) or production (100 / 300). Off by default.
-    #[arg(long, value_name = "sandbox|production")]
+    /// Apply rate limits: UQPay's per-minute ones, sandbox (token endpoint
+    /// 60, other calls 500) or production (100 / 300); or N card calls per
+    /// window, e.g. 6000/60s or 100/1s,token=10 (the token endpoint
+    /// unlimited unless token= says). Off by default.
+    #[arg(long, value_name = "sandbox|production|N/WINDOW[,token=M]")]
     rate_limit: Option<RateLimits>,
+    /// Whether a new token voids the earlier ones of the client id (void,
+    /// as UQPay's Card Issuance FAQ says) or they coexist (as its v1.6
+    /// quickstart says).
+    #[arg(long, default_value = "void", value_name = "void|coexist")]
+    token_policy: TokenPolicy,
+    /// The most idempotency records kept (past 24 hours they are dropped
+    /// anyway; beyond this many, the oldest first).
+    #[arg(long, default_value_t = uqpay_mock::DEFAULT_IDEMPOTENCY_CAPACITY)]
+    idempotency_capacity: usize,
+    /// The most settled events kept for inspection (the oldest dropped first).
+    #[arg(long, default_value_t = uqpay_mock::DEFAULT_EVENT_CAPACITY)]
+    event_capacity: usize,
     /// Seed of the fault RNG.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -120,6 +134,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .credentials(client_id.clone(), api_key.clone())
         .token_lifetime(Duration::from_secs(args.token_lifetime_secs))
         .accept_bare_token(args.accept_bare_token)
+        .token_policy(args.token_policy)
+        .idempotency_capacity(args.idempotency_capacity)
+        .event_capacity(args.event_capacity)
         .seed(args.seed)
         .random_faults(args.fault_rate, kinds);
     for token in &tokens {

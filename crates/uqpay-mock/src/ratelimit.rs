@@ -1,42 +1,103 @@
-//! UQPay's per-minute rate limits (v1.6 rate-limiting guide), off unless
-//! asked for: the token endpoint and the other authenticated calls each
-//! have a budget per clock minute; bursts inside the minute are allowed;
+//! UQPay's rate limits (v1.6 rate-limiting guide), off unless asked for:
+//! the token endpoint and the other authenticated calls each have a budget
+//! per window (UQPay's: a minute); bursts inside the window are allowed;
 //! past the budget the answer is a 429 `too_many_requests`.
 
 use std::str::FromStr;
+use std::time::Duration;
 
-/// The limits of one of UQPay's environments, in requests per minute.
+/// Rate limits: so many requests per window, the token endpoint and the
+/// other calls counted apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RateLimits {
-    /// `POST /v1/connect/token`.
-    pub token_per_minute: u32,
-    /// Every other authenticated call (the card routes).
-    pub calls_per_minute: u32,
+    /// Requests to `POST /v1/connect/token` per window (`None`: unlimited).
+    pub token: Option<u32>,
+    /// Every other authenticated call (the card routes) per window.
+    pub calls: u32,
+    /// The window: fixed, aligned on the simulator's clock (UQPay: a minute).
+    pub window: Duration,
 }
 
 impl RateLimits {
     /// Sandbox: 60 token requests and 500 other calls a minute.
     pub const SANDBOX: Self = Self {
-        token_per_minute: 60,
-        calls_per_minute: 500,
+        token: Some(60),
+        calls: 500,
+        window: Duration::from_secs(60),
     };
     /// Production: 100 token requests and 300 other calls a minute.
     pub const PRODUCTION: Self = Self {
-        token_per_minute: 100,
-        calls_per_minute: 300,
+        token: Some(100),
+        calls: 300,
+        window: Duration::from_secs(60),
     };
+
+    /// `calls` card calls per `window` (at least 1 ms), the token endpoint
+    /// unlimited: short windows let tests meet the limit in seconds.
+    pub fn per_window(calls: u32, window: Duration) -> Self {
+        Self {
+            token: None,
+            calls,
+            window: window.max(Duration::from_millis(1)),
+        }
+    }
+
+    /// Also limits the token endpoint to `token` requests per window.
+    pub fn with_token_limit(mut self, token: u32) -> Self {
+        self.token = Some(token);
+        self
+    }
+}
+
+/// Parses a duration written `250ms`, `2s` or `1m`.
+fn parse_window(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit())?);
+    let number: u64 = number.parse().ok()?;
+    let window = match unit {
+        "ms" => Duration::from_millis(number),
+        "s" => Duration::from_secs(number),
+        "m" | "min" => Duration::from_secs(number.checked_mul(60)?),
+        _ => return None,
+    };
+    (!window.is_zero()).then_some(window)
 }
 
 impl FromStr for RateLimits {
     type Err = String;
+
+    /// `sandbox`, `production`, or `N/WINDOW[,token=M]` (N card calls per
+    /// window, e.g. `6000/60s` or `100/1s,token=10`; the token endpoint is
+    /// unlimited unless `token=` says).
     fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "sandbox" => Ok(Self::SANDBOX),
-            "production" => Ok(Self::PRODUCTION),
-            other => Err(format!(
-                "unknown rate limit {other:?} (expected sandbox or production)"
-            )),
+        let s = s.trim();
+        match s.to_ascii_lowercase().as_str() {
+            "sandbox" => return Ok(Self::SANDBOX),
+            "production" => return Ok(Self::PRODUCTION),
+            _ => {}
         }
+        let invalid = || {
+            format!(
+                "invalid rate limit {s:?} (expected sandbox, production or N/WINDOW[,token=M], \
+                 e.g. 6000/60s or 100/1s,token=10)"
+            )
+        };
+        let mut parts = s.split(',');
+        let (calls, window) = parts
+            .next()
+            .and_then(|p| p.split_once('/'))
+            .ok_or_else(invalid)?;
+        let calls: u32 = calls.trim().parse().map_err(|_| invalid())?;
+        let mut limits = Self::per_window(calls, parse_window(window).ok_or_else(invalid)?);
+        for part in parts {
+            let token = part
+                .trim()
+                .strip_prefix("token=")
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(invalid)?;
+            limits = limits.with_token_limit(token);
+        }
+        Ok(limits)
     }
 }
 
@@ -47,11 +108,11 @@ pub(crate) enum Budget {
     Calls,
 }
 
-/// Fixed one-minute windows, counted per budget.
+/// Fixed windows, counted per budget.
 #[derive(Debug)]
 pub(crate) struct RateLimiter {
     limits: RateLimits,
-    minute: u64,
+    window: u128,
     token: u32,
     calls: u32,
 }
@@ -60,23 +121,27 @@ impl RateLimiter {
     pub(crate) fn new(limits: RateLimits) -> Self {
         Self {
             limits,
-            minute: 0,
+            window: 0,
             token: 0,
             calls: 0,
         }
     }
 
-    /// Counts a request at `now` (unix seconds); false when it is over the budget.
-    pub(crate) fn admit(&mut self, budget: Budget, now: u64) -> bool {
-        let minute = now / 60;
-        if minute != self.minute {
-            self.minute = minute;
+    /// Counts a request at `now` (since the Unix epoch, on the simulator's
+    /// clock); false when it is over the budget.
+    pub(crate) fn admit(&mut self, budget: Budget, now: Duration) -> bool {
+        let window = now.as_millis() / self.limits.window.as_millis().max(1);
+        if window != self.window {
+            self.window = window;
             self.token = 0;
             self.calls = 0;
         }
         let (used, limit) = match budget {
-            Budget::Token => (&mut self.token, self.limits.token_per_minute),
-            Budget::Calls => (&mut self.calls, self.limits.calls_per_minute),
+            Budget::Token => match self.limits.token {
+                Some(limit) => (&mut self.token, limit),
+                None => return true,
+            },
+            Budget::Calls => (&mut self.calls, self.limits.calls),
         };
         if *used >= limit {
             return false;
@@ -91,21 +156,55 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_budget_resets_every_minute() {
+    fn each_budget_resets_every_window() {
         let mut limiter = RateLimiter::new(RateLimits::SANDBOX);
-        let start = 1_800_000_000 / 60 * 60;
+        let start = Duration::from_secs(1_800_000_000 / 60 * 60);
         for _ in 0..60 {
             assert!(limiter.admit(Budget::Token, start));
         }
-        assert!(!limiter.admit(Budget::Token, start + 59));
+        assert!(!limiter.admit(Budget::Token, start + Duration::from_secs(59)));
         // The other budget is separate.
         for _ in 0..500 {
-            assert!(limiter.admit(Budget::Calls, start + 30));
+            assert!(limiter.admit(Budget::Calls, start + Duration::from_secs(30)));
         }
-        assert!(!limiter.admit(Budget::Calls, start + 30));
-        assert!(limiter.admit(Budget::Token, start + 60));
-        assert!(limiter.admit(Budget::Calls, start + 60));
+        assert!(!limiter.admit(Budget::Calls, start + Duration::from_secs(30)));
+        assert!(limiter.admit(Budget::Token, start + Duration::from_secs(60)));
+        assert!(limiter.admit(Budget::Calls, start + Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn short_windows_and_their_syntax() {
         assert_eq!("production".parse(), Ok(RateLimits::PRODUCTION));
-        assert!("staging".parse::<RateLimits>().is_err());
+        assert_eq!("Sandbox".parse(), Ok(RateLimits::SANDBOX));
+        assert_eq!(
+            "6000/60s".parse(),
+            Ok(RateLimits::per_window(6000, Duration::from_secs(60)))
+        );
+        assert_eq!(
+            "100/250ms,token=10".parse(),
+            Ok(RateLimits::per_window(100, Duration::from_millis(250)).with_token_limit(10))
+        );
+        assert_eq!(
+            "5/2m".parse::<RateLimits>().unwrap().window,
+            Duration::from_secs(120)
+        );
+        for bad in [
+            "staging",
+            "100",
+            "100/",
+            "100/0s",
+            "x/1s",
+            "100/1h",
+            "100/1s,tok=3",
+        ] {
+            assert!(bad.parse::<RateLimits>().is_err(), "{bad}");
+        }
+        let mut limiter = RateLimiter::new(RateLimits::per_window(3, Duration::from_millis(100)));
+        let at = Duration::from_millis(1_800_000_000_000);
+        assert!((0..3).all(|_| limiter.admit(Budget::Calls, at)));
+        assert!(!limiter.admit(Budget::Calls, at + Duration::from_millis(99)));
+        assert!(limiter.admit(Budget::Calls, at + Duration::from_millis(100)));
+        // The token endpoint is unlimited unless said.
+        assert!((0..1000).all(|_| limiter.admit(Budget::Token, at)));
     }
 }

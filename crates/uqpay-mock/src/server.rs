@@ -17,7 +17,7 @@ use crate::clock::Clock;
 use crate::faults::{Fault, FaultPlan};
 use crate::ratelimit::{RateLimiter, RateLimits};
 use crate::state::{Card, Route, RouteCounters, State};
-use crate::tokens::{Tokens, DEFAULT_TOKEN_LIFETIME};
+use crate::tokens::{TokenPolicy, Tokens, DEFAULT_TOKEN_LIFETIME};
 use crate::webhooks::{Delivery, WebhookConfig, Webhooks};
 
 /// The token a simulator accepts when none is configured.
@@ -26,6 +26,15 @@ pub const DEFAULT_TOKEN: &str = "mock-token";
 pub const DEFAULT_CLIENT_ID: &str = "mock-client-id";
 /// The API key a simulator issues tokens to when none is configured.
 pub const DEFAULT_API_KEY: &str = "mock-api-key";
+
+/// How many idempotency records a simulator keeps at most, unless
+/// configured otherwise (about 0.5 GB of them; see
+/// [`MockServerBuilder::idempotency_capacity`]).
+pub const DEFAULT_IDEMPOTENCY_CAPACITY: usize = 1_000_000;
+
+/// How many settled events ([`MockServer::deliveries`]) a simulator keeps
+/// at most, unless configured otherwise (about 0.1 GB of them).
+pub const DEFAULT_EVENT_CAPACITY: usize = 100_000;
 
 /// Configures a [`MockServer`] before it starts.
 #[derive(Debug, Clone)]
@@ -36,7 +45,10 @@ pub struct MockServerBuilder {
     api_key: String,
     token_lifetime: Duration,
     accept_bare_token: bool,
+    token_policy: TokenPolicy,
     rate_limits: Option<RateLimits>,
+    idempotency_capacity: usize,
+    event_capacity: usize,
     seed: u64,
     fault_rate: f64,
     fault_kinds: Vec<Fault>,
@@ -54,7 +66,10 @@ impl Default for MockServerBuilder {
             api_key: DEFAULT_API_KEY.to_owned(),
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
             accept_bare_token: false,
+            token_policy: TokenPolicy::Void,
             rate_limits: None,
+            idempotency_capacity: DEFAULT_IDEMPOTENCY_CAPACITY,
+            event_capacity: DEFAULT_EVENT_CAPACITY,
             seed: 0,
             fault_rate: 0.0,
             fault_kinds: Vec::new(),
@@ -103,10 +118,41 @@ impl MockServerBuilder {
         self
     }
 
-    /// Apply UQPay's per-minute rate limits ([`RateLimits::SANDBOX`] or
-    /// [`RateLimits::PRODUCTION`]); off by default.
+    /// Whether a new token voids the earlier ones of its client id
+    /// ([`TokenPolicy::Void`], the default, as UQPay's Card Issuance FAQ
+    /// says) or they coexist ([`TokenPolicy::Coexist`], as its v1.6
+    /// quickstart says).
+    pub fn token_policy(mut self, policy: TokenPolicy) -> Self {
+        self.token_policy = policy;
+        self
+    }
+
+    /// Apply rate limits: UQPay's per-minute ones ([`RateLimits::SANDBOX`]
+    /// or [`RateLimits::PRODUCTION`]) or any budget per window
+    /// ([`RateLimits::per_window`]); off by default. Each 429 the limiter
+    /// sends is counted ([`RouteCounters::rate_limited`]).
     pub fn rate_limits(mut self, limits: RateLimits) -> Self {
         self.rate_limits = Some(limits);
+        self
+    }
+
+    /// The most idempotency records kept (default
+    /// [`DEFAULT_IDEMPOTENCY_CAPACITY`]). Records are dropped once past the
+    /// 24-hour window on the simulator's clock, and beyond this many the
+    /// oldest settled ones go first: a key older than that is executed anew
+    /// instead of replayed (a long run's bound on memory: each record takes
+    /// a few hundred bytes).
+    pub fn idempotency_capacity(mut self, capacity: usize) -> Self {
+        self.idempotency_capacity = capacity.max(1);
+        self
+    }
+
+    /// The most events kept in [`MockServer::deliveries`] (default
+    /// [`DEFAULT_EVENT_CAPACITY`]): beyond it the oldest settled ones
+    /// (delivered, or given up on) are dropped; events still being
+    /// delivered are always kept.
+    pub fn event_capacity(mut self, capacity: usize) -> Self {
+        self.event_capacity = capacity.max(1);
         self
     }
 
@@ -177,13 +223,18 @@ impl MockServerBuilder {
         let mut faults = FaultPlan::new(self.seed);
         faults.set_random(self.fault_rate, self.fault_kinds);
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let webhooks = Arc::new(Webhooks::new(self.webhook, shutdown_rx.clone()));
+        let webhooks = Arc::new(Webhooks::new(
+            self.webhook,
+            self.event_capacity,
+            shutdown_rx.clone(),
+        ));
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             tokens: Mutex::new(Tokens::new(
                 tokens.clone(),
                 self.token_lifetime,
                 self.accept_bare_token,
+                self.token_policy,
             )),
             faults: Mutex::new(faults),
             limiter: self.rate_limits.map(|l| Mutex::new(RateLimiter::new(l))),
@@ -195,6 +246,7 @@ impl MockServerBuilder {
             order_delay: self.order_delay,
             pre_cancel_period: self.pre_cancel_period,
             failing_orders: Default::default(),
+            idempotency_capacity: self.idempotency_capacity,
         });
         tokio::spawn(serve(listener, app::router(shared.clone()), shutdown_rx));
         tracing::info!(%addr, "uqpay-mock listening");
@@ -278,6 +330,11 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// The 429s the rate limiter sent, on every route.
+    pub fn rate_limited(&self) -> u64 {
+        self.routes.values().map(|c| c.rate_limited).sum()
+    }
+
     /// The sum of a counter over the card routes (the token route excluded).
     pub fn card_total(&self, counter: impl Fn(&RouteCounters) -> u64) -> u64 {
         self.routes
@@ -355,6 +412,11 @@ impl MockServer {
             .idempotency
             .get(&key)
             .map_or(0, |r| r.replays)
+    }
+
+    /// How many idempotency records the simulator keeps right now.
+    pub fn idempotency_records(&self) -> usize {
+        self.shared.state().idempotency.len()
     }
 
     /// Idempotency keys whose request changed state more than once.
@@ -456,7 +518,10 @@ impl MockServer {
             .fetch_add(n, std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// Every event published so far, in order, with how its delivery went.
+    /// Every event published so far (the last
+    /// [`event_capacity`](MockServerBuilder::event_capacity) settled ones,
+    /// and all those still being delivered), in order, with how its
+    /// delivery went.
     pub fn deliveries(&self) -> Vec<Delivery> {
         self.shared.webhooks.deliveries()
     }

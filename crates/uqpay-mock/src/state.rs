@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 use std::time::SystemTime;
 
-use bytes::Bytes;
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 use uuid::Uuid;
@@ -56,7 +55,7 @@ pub struct Card {
     /// The card's id.
     pub card_id: Uuid,
     /// The connected account that owns it (`None`: the master account).
-    pub account: Option<Uuid>,
+    pub account: Option<String>,
     /// The cardholder it is assigned to.
     pub cardholder_id: Uuid,
     /// The card number.
@@ -109,13 +108,32 @@ pub(crate) enum Outcome {
     Done { reply: crate::reply::Reply },
 }
 
-/// What identifies "the same request" for an idempotency key.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Fingerprint {
-    pub(crate) account: Option<Uuid>,
-    pub(crate) route: Route,
-    pub(crate) path: String,
-    pub(crate) body: Bytes,
+/// What identifies "the same request" for an idempotency key: a SHA-256
+/// of the account, route, path and body bytes. A digest, not the bytes: a
+/// record must not keep a slice of the connection's read buffer alive (it
+/// pinned ~10 KiB per committed request), and 32 bytes tell requests apart
+/// as surely as the bytes themselves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Fingerprint([u8; 32]);
+
+impl Fingerprint {
+    pub(crate) fn of(account: Option<&str>, route: Route, path: &str, body: &[u8]) -> Self {
+        use sha2::Digest as _;
+        let mut digest = sha2::Sha256::new();
+        // Each part length-prefixed, so that no two requests hash alike by
+        // moving bytes from one part to the next.
+        for part in [
+            account.unwrap_or("").as_bytes(),
+            &[u8::from(account.is_some())],
+            route.operation_id().as_bytes(),
+            path.as_bytes(),
+            body,
+        ] {
+            digest.update((part.len() as u64).to_le_bytes());
+            digest.update(part);
+        }
+        Self(digest.finalize().into())
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -143,6 +161,9 @@ pub struct RouteCounters {
     pub unauthorized: u64,
     /// Requests that got an injected fault.
     pub faulted: u64,
+    /// Requests refused with a 429 by the rate limiter (injected 429s are
+    /// counted as faults).
+    pub rate_limited: u64,
 }
 
 #[derive(Debug, Default)]
@@ -150,11 +171,43 @@ pub(crate) struct State {
     pub(crate) cards: HashMap<Uuid, Card>,
     pub(crate) card_numbers: HashMap<String, Uuid>,
     pub(crate) idempotency: HashMap<Uuid, IdempotencyRecord>,
+    /// The keys in the order their records were made, with when: the
+    /// oldest are dropped first (past 24 hours, or over the capacity).
+    pub(crate) idempotency_order: std::collections::VecDeque<(SystemTime, Uuid)>,
     pub(crate) counters: HashMap<Route, RouteCounters>,
     pub(crate) faults_injected: HashMap<String, u64>,
 }
 
 impl State {
+    /// Records `record` for `key`, then drops the records past the 24-hour
+    /// window at `now`, and the oldest settled ones beyond `capacity`.
+    pub(crate) fn record_key(
+        &mut self,
+        key: Uuid,
+        record: IdempotencyRecord,
+        now: SystemTime,
+        capacity: usize,
+    ) {
+        self.idempotency_order.push_back((record.recorded_at, key));
+        self.idempotency.insert(key, record);
+        while let Some(&(at, oldest)) = self.idempotency_order.front() {
+            let expired = now
+                .duration_since(at)
+                .is_ok_and(|age| age >= crate::app::IDEMPOTENCY_TTL);
+            if !expired && self.idempotency.len() <= capacity {
+                break;
+            }
+            self.idempotency_order.pop_front();
+            // Only the record made at that time (the key may have been
+            // recorded again since), and never one still in flight.
+            if let Some(record) = self.idempotency.get(&oldest) {
+                if record.recorded_at == at && matches!(record.outcome, Outcome::Done { .. }) {
+                    self.idempotency.remove(&oldest);
+                }
+            }
+        }
+    }
+
     pub(crate) fn counters(&mut self, route: Route) -> &mut RouteCounters {
         self.counters.entry(route).or_default()
     }

@@ -12,6 +12,35 @@ use rand::RngCore as _;
 /// How long issued tokens live unless configured otherwise: UQPay's 30 minutes.
 pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
+/// Whether a new token voids the earlier ones of its client id. UQPay's
+/// Card Issuance FAQ says it does ("generating a new token immediately
+/// invalidates all previously issued tokens"); its v1.6 quickstart says Card
+/// Issuance tokens coexist. Which one holds cannot be settled from UQPay's
+/// published material, so the simulator offers both; a client must be right
+/// under either.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TokenPolicy {
+    /// A new token voids every earlier token of the client id (the default:
+    /// the harsher of the two).
+    #[default]
+    Void,
+    /// Tokens live out their lifetime whatever is minted after them.
+    Coexist,
+}
+
+impl std::str::FromStr for TokenPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "void" => Ok(Self::Void),
+            "coexist" => Ok(Self::Coexist),
+            other => Err(format!(
+                "unknown token policy {other:?} (expected void or coexist)"
+            )),
+        }
+    }
+}
+
 /// Why a token was refused (each a 401 `unauthorized_error`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TokenError {
@@ -59,6 +88,7 @@ pub(crate) struct Tokens {
     latest: HashMap<String, String>,
     pub(crate) lifetime: Duration,
     accept_bare: bool,
+    policy: TokenPolicy,
     minted: u64,
 }
 
@@ -67,6 +97,7 @@ impl Tokens {
         fixed: impl IntoIterator<Item = String>,
         lifetime: Duration,
         accept_bare: bool,
+        policy: TokenPolicy,
     ) -> Self {
         Self {
             fixed: fixed.into_iter().collect(),
@@ -74,13 +105,15 @@ impl Tokens {
             latest: HashMap::new(),
             lifetime,
             accept_bare,
+            policy,
             minted: 0,
         }
     }
 
     /// Issues a JWT-shaped token for `client_id` at `now` (unix seconds),
-    /// voiding every earlier token of that client id; returns it and its
-    /// expiry (unix seconds, saturating).
+    /// voiding every earlier token of that client id under
+    /// [`TokenPolicy::Void`]; returns it and its expiry (unix seconds,
+    /// saturating).
     pub(crate) fn issue(&mut self, client_id: &str, now: u64) -> (String, u64) {
         let expired_at = now.saturating_add(self.lifetime.as_secs());
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
@@ -97,7 +130,7 @@ impl Tokens {
         let token = format!("{header}.{payload}.{}", URL_SAFE_NO_PAD.encode(signature));
         if let Some(previous) = self.latest.insert(client_id.to_owned(), token.clone()) {
             if let Some(previous) = self.issued.get_mut(&previous) {
-                previous.voided = true;
+                previous.voided = self.policy == TokenPolicy::Void;
             }
         }
         // Forget tokens that died more than a day ago (they would be
@@ -165,7 +198,12 @@ mod tests {
 
     #[test]
     fn issued_tokens_are_jwt_shaped_and_expire() {
-        let mut tokens = Tokens::new(["fixed".to_owned()], DEFAULT_TOKEN_LIFETIME, false);
+        let mut tokens = Tokens::new(
+            ["fixed".to_owned()],
+            DEFAULT_TOKEN_LIFETIME,
+            false,
+            TokenPolicy::Void,
+        );
         let (token, expired_at) = tokens.issue("client-1", NOW);
         assert_eq!(expired_at, NOW + 1800);
         let parts: Vec<&str> = token.split('.').collect();
@@ -197,19 +235,29 @@ mod tests {
 
     #[test]
     fn bare_tokens_are_refused_unless_accepted() {
-        let strict = Tokens::new(["fixed".to_owned()], DEFAULT_TOKEN_LIFETIME, false);
+        let strict = Tokens::new(
+            ["fixed".to_owned()],
+            DEFAULT_TOKEN_LIFETIME,
+            false,
+            TokenPolicy::Void,
+        );
         assert_eq!(strict.check(Some("fixed"), NOW), Err(TokenError::BareToken));
         assert!(TokenError::BareToken
             .message()
             .contains("invalid auth token format"));
-        let lenient = Tokens::new(["fixed".to_owned()], DEFAULT_TOKEN_LIFETIME, true);
+        let lenient = Tokens::new(
+            ["fixed".to_owned()],
+            DEFAULT_TOKEN_LIFETIME,
+            true,
+            TokenPolicy::Void,
+        );
         assert_eq!(lenient.check(Some("fixed"), NOW), Ok(()));
         assert_eq!(lenient.check(Some("Bearer fixed"), NOW), Ok(()));
     }
 
     #[test]
     fn a_new_token_voids_the_earlier_ones_of_its_client_id_only() {
-        let mut tokens = Tokens::new([], DEFAULT_TOKEN_LIFETIME, false);
+        let mut tokens = Tokens::new([], DEFAULT_TOKEN_LIFETIME, false, TokenPolicy::Void);
         let (first, _) = tokens.issue("a", NOW);
         let (other, _) = tokens.issue("b", NOW);
         let (second, _) = tokens.issue("a", NOW + 1);
@@ -220,17 +268,25 @@ mod tests {
         assert_eq!(tokens.check(Some(&bearer(&second)), NOW + 2), Ok(()));
         assert_eq!(tokens.check(Some(&bearer(&other)), NOW + 2), Ok(()));
         assert_eq!(tokens.issued_count(), 3);
+        // Under the other reading of UQPay's docs, they coexist.
+        let mut coexisting = Tokens::new([], DEFAULT_TOKEN_LIFETIME, false, TokenPolicy::Coexist);
+        let (first, _) = coexisting.issue("a", NOW);
+        let (second, _) = coexisting.issue("a", NOW + 1);
+        assert_eq!(coexisting.check(Some(&bearer(&first)), NOW + 2), Ok(()));
+        assert_eq!(coexisting.check(Some(&bearer(&second)), NOW + 2), Ok(()));
+        assert_eq!("coexist".parse(), Ok(TokenPolicy::Coexist));
+        assert!("maybe".parse::<TokenPolicy>().is_err());
     }
 
     #[test]
     fn zero_lifetime_tokens_are_born_expired_and_huge_ones_saturate() {
-        let mut tokens = Tokens::new([], Duration::ZERO, false);
+        let mut tokens = Tokens::new([], Duration::ZERO, false, TokenPolicy::Void);
         let (token, _) = tokens.issue("c", NOW);
         assert_eq!(
             tokens.check(Some(&bearer(&token)), NOW),
             Err(TokenError::Expired)
         );
-        let mut forever = Tokens::new([], Duration::from_secs(u64::MAX), false);
+        let mut forever = Tokens::new([], Duration::from_secs(u64::MAX), false, TokenPolicy::Void);
         let (token, expired_at) = forever.issue("c", NOW);
         assert_eq!(expired_at, u64::MAX);
         assert_eq!(forever.check(Some(&bearer(&token)), NOW), Ok(()));

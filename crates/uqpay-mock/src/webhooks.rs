@@ -9,7 +9,7 @@
 //! (PRE_CANCEL before CANCELLED); different cards' events travel side by
 //! side.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -51,12 +51,45 @@ pub struct Delivery {
     pub gave_up: bool,
 }
 
+/// The events published, in order, numbered from 0: the oldest settled ones
+/// (delivered or given up on) are dropped beyond the capacity, so that a
+/// long run's memory is bounded (an event and its body are about a
+/// kilobyte).
+#[derive(Debug)]
+struct EventLog {
+    entries: VecDeque<Delivery>,
+    /// How many were dropped from the front (the number of the first kept).
+    dropped: usize,
+    capacity: usize,
+}
+
+impl EventLog {
+    fn get_mut(&mut self, index: usize) -> Option<&mut Delivery> {
+        self.entries.get_mut(index.checked_sub(self.dropped)?)
+    }
+
+    /// Adds `delivery`; its number.
+    fn push(&mut self, delivery: Delivery) -> usize {
+        self.entries.push_back(delivery);
+        while self.entries.len() > self.capacity
+            && self
+                .entries
+                .front()
+                .is_some_and(|d| d.delivered || d.gave_up)
+        {
+            self.entries.pop_front();
+            self.dropped += 1;
+        }
+        self.dropped + self.entries.len() - 1
+    }
+}
+
 /// The events published so far and their deliveries.
 #[derive(Debug)]
 pub(crate) struct Webhooks {
     config: Option<WebhookConfig>,
     http: reqwest::Client,
-    log: Mutex<Vec<Delivery>>,
+    log: Mutex<EventLog>,
     /// One queue per card: its events are delivered in order.
     queues: Mutex<HashMap<String, mpsc::UnboundedSender<usize>>>,
     /// Orders placed and not settled yet (their events are still to come).
@@ -66,7 +99,11 @@ pub(crate) struct Webhooks {
 }
 
 impl Webhooks {
-    pub(crate) fn new(config: Option<WebhookConfig>, shutdown: watch::Receiver<bool>) -> Self {
+    pub(crate) fn new(
+        config: Option<WebhookConfig>,
+        capacity: usize,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(10))
@@ -75,7 +112,11 @@ impl Webhooks {
         Self {
             config,
             http,
-            log: Mutex::new(Vec::new()),
+            log: Mutex::new(EventLog {
+                entries: VecDeque::new(),
+                dropped: 0,
+                capacity,
+            }),
             queues: Mutex::new(HashMap::new()),
             unsettled_orders: AtomicUsize::new(0),
             changed: Notify::new(),
@@ -94,7 +135,7 @@ impl Webhooks {
         self.changed.notify_waiters();
     }
 
-    fn log(&self) -> std::sync::MutexGuard<'_, Vec<Delivery>> {
+    fn log(&self) -> std::sync::MutexGuard<'_, EventLog> {
         self.log.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -103,20 +144,16 @@ impl Webhooks {
     pub(crate) fn publish(self: &Arc<Self>, events: Vec<Published>) {
         for Published { event, card_id } in events {
             let body = Bytes::from(serde_json::to_vec(&event).expect("events serialise"));
-            let index = {
-                let mut log = self.log();
-                log.push(Delivery {
-                    event_id: event.event_id.clone(),
-                    event_type: event.event_type.clone(),
-                    source_id: event.source_id.clone(),
-                    card_id: card_id.clone(),
-                    body,
-                    attempts: 0,
-                    delivered: false,
-                    gave_up: self.config.is_none(),
-                });
-                log.len() - 1
-            };
+            let index = self.log().push(Delivery {
+                event_id: event.event_id.clone(),
+                event_type: event.event_type.clone(),
+                source_id: event.source_id.clone(),
+                card_id: card_id.clone(),
+                body,
+                attempts: 0,
+                delivered: false,
+                gave_up: self.config.is_none(),
+            });
             tracing::debug!(event_type = %event.event_type, event_id = %event.event_id, "event published");
             self.changed.notify_waiters();
             self.enqueue(card_id, index);
@@ -152,7 +189,11 @@ impl Webhooks {
         loop {
             let (body, attempt) = {
                 let mut log = self.log();
-                let delivery = &mut log[index];
+                // Unsettled events are never dropped; this one can only be
+                // missing if something is badly wrong.
+                let Some(delivery) = log.get_mut(index) else {
+                    return;
+                };
                 delivery.attempts += 1;
                 (delivery.body.clone(), delivery.attempts)
             };
@@ -172,10 +213,10 @@ impl Webhooks {
                 .await;
             let acknowledged = matches!(&sent, Ok(response) if response.status().is_success());
             if acknowledged || attempt >= config.max_attempts {
-                let mut log = self.log();
-                log[index].delivered = acknowledged;
-                log[index].gave_up = !acknowledged;
-                drop(log);
+                if let Some(delivery) = self.log().get_mut(index) {
+                    delivery.delivered = acknowledged;
+                    delivery.gave_up = !acknowledged;
+                }
                 self.changed.notify_waiters();
                 return;
             }
@@ -188,22 +229,24 @@ impl Webhooks {
         }
     }
 
-    /// Every event published so far, in order.
+    /// Every event published so far (and kept), in order.
     pub(crate) fn deliveries(&self) -> Vec<Delivery> {
-        self.log().clone()
+        self.log().entries.iter().cloned().collect()
     }
 
     /// Delivers again the events that ran out of attempts.
     pub(crate) fn redeliver_failed(self: &Arc<Self>) {
         let failed: Vec<(String, usize)> = {
             let mut log = self.log();
-            log.iter_mut()
+            let first = log.dropped;
+            log.entries
+                .iter_mut()
                 .enumerate()
                 .filter(|(_, d)| d.gave_up && !d.delivered)
                 .map(|(i, d)| {
                     d.gave_up = false;
                     d.attempts = 0;
-                    (d.card_id.clone(), i)
+                    (d.card_id.clone(), first + i)
                 })
                 .collect()
         };
@@ -218,7 +261,7 @@ impl Webhooks {
         loop {
             let notified = self.changed.notified();
             let orders_settled = self.unsettled_orders.load(Ordering::SeqCst) == 0;
-            if orders_settled && self.log().iter().all(|d| d.delivered || d.gave_up) {
+            if orders_settled && self.log().entries.iter().all(|d| d.delivered || d.gave_up) {
                 return;
             }
             notified.await;

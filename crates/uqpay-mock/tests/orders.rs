@@ -221,7 +221,7 @@ async fn every_order_publishes_its_signed_event_and_redelivers_until_acknowledge
     let (_, updated) = api
         .post(
             &format!("/v1/issuing/cards/{card}"),
-            json!({"card_limit": "10.50"}),
+            json!({"card_limit": 10.5}),
         )
         .await;
     let (_, frozen) = api
@@ -272,7 +272,7 @@ async fn every_order_publishes_its_signed_event_and_redelivers_until_acknowledge
     assert_eq!(events[1]["source_id"], updated["card_order_id"]);
     assert_eq!(events[1]["data"]["card_order_id"], updated["card_order_id"]);
     assert_eq!(events[1]["data"]["order_status"], "success");
-    assert_eq!(events[1]["data"]["card_limit"], "10.50");
+    assert_eq!(events[1]["data"]["card_limit"], "10.5");
     assert_eq!(events[2]["event_type"], "card.status.update.succeeded");
     assert_eq!(events[2]["source_id"], frozen["card_order_id"]);
     assert_eq!(events[2]["data"]["card_status"], "FROZEN");

@@ -495,15 +495,23 @@ async fn cards_are_scoped_to_the_account_that_assigned_them() {
     let answer = api.call(&path, Uuid::new_v4(), Some(ACCT_A), &body).await;
     assert_eq!(answer.status, StatusCode::OK);
     let stored = api.server.card(card).unwrap();
-    assert_eq!(stored.account, Some(ACCT_A.parse().unwrap()));
+    assert_eq!(stored.account.as_deref(), Some(ACCT_A));
     assert_eq!(stored.card_status.to_string(), "FROZEN");
 }
 
 #[tokio::test]
-async fn on_behalf_of_must_be_a_uuid_and_never_empty() {
+async fn on_behalf_of_is_a_uuid_or_a_short_id_and_never_empty() {
     let api = api().await;
     let body = assign_body(&pan(46), "SINGLE");
-    for account in ["", "acct_A", "not-a-uuid", " "] {
+    for account in [
+        "",
+        " ",
+        "acct_A",
+        "not-a-uuid",
+        "CB4",
+        "CB 4488338944",
+        &"A".repeat(33),
+    ] {
         let answer = api
             .call(
                 "/v1/issuing/cards/assign",
@@ -522,6 +530,55 @@ async fn on_behalf_of_must_be_a_uuid_and_never_empty() {
         );
     }
     assert!(api.server.cards().is_empty());
+    // A short id (as UQPay's MCP server passes them) is an account; a UUID
+    // in capitals is the same account as in lower case.
+    let short = api.assign_as(Some("CB4488338944"), &pan(47), "SHARE").await;
+    assert_eq!(
+        api.server.card(short).unwrap().account.as_deref(),
+        Some("CB4488338944")
+    );
+    let upper = ACCT_A.to_ascii_uppercase();
+    let card = api.assign_as(Some(&upper), &pan(48), "SHARE").await;
+    assert_eq!(
+        api.server.card(card).unwrap().account.as_deref(),
+        Some(ACCT_A)
+    );
+    let path = format!("/v1/issuing/cards/{short}/status");
+    let freeze = json!({"card_status": "FROZEN"});
+    api.call(&path, Uuid::new_v4(), Some(ACCT_A), &freeze)
+        .await
+        .card_not_found();
+    let frozen = api
+        .call(&path, Uuid::new_v4(), Some("CB4488338944"), &freeze)
+        .await;
+    assert_eq!(frozen.status, StatusCode::OK, "{}", frozen.json());
+}
+
+#[tokio::test]
+async fn tokens_are_voided_by_the_next_one_or_coexist_as_configured() {
+    for (policy, first_still_valid) in [
+        (uqpay_mock::TokenPolicy::Void, false),
+        (uqpay_mock::TokenPolicy::Coexist, true),
+    ] {
+        let api = api_with(MockServer::builder().token_policy(policy)).await;
+        let (id, key) = api.server.credentials();
+        let headers = [("x-client-id", id), ("x-api-key", key)];
+        let mint = || async {
+            let answer = api.send("/v1/connect/token", &headers, "").await;
+            format!("Bearer {}", answer.json()["auth_token"].as_str().unwrap())
+        };
+        let first = mint().await;
+        let second = mint().await;
+        assert_eq!(
+            api.assign_with(&first, &pan(49)).await.status == StatusCode::OK,
+            first_still_valid,
+            "{policy:?}"
+        );
+        assert_eq!(
+            api.assign_with(&second, &pan(50)).await.status,
+            StatusCode::OK
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -766,6 +823,17 @@ async fn invalid_updates_are_refused_naming_the_field() {
         (json!({"card_limit": -0.01}), "card_limit"),
         (json!({"card_limit": "lots"}), "card_limit"),
         (json!({"card_limit": true}), "card_limit"),
+        // The spec's Amount is a JSON number: no string, however numeric,
+        // and none of the forms a lax decimal parser takes.
+        (json!({"card_limit": "100"}), "card_limit"),
+        (json!({"card_limit": "1_000"}), "card_limit"),
+        (json!({"card_limit": " 12 "}), "card_limit"),
+        (json!({"card_limit": "+5"}), "card_limit"),
+        (json!({"card_limit": ".5"}), "card_limit"),
+        (
+            json!({"spending_controls": [{"amount": "1_000", "interval": "DAILY"}]}),
+            "spending_controls[0].amount",
+        ),
         (
             json!({"no_pin_payment_amount": -1}),
             "no_pin_payment_amount",
@@ -1229,4 +1297,51 @@ async fn sandbox_rate_limits_answer_429_past_each_budget() {
     api.server.advance_clock(Duration::from_secs(60));
     assert_eq!(mint().await.status, StatusCode::OK);
     assert_eq!(api.assign_with(AUTH, &pan(52)).await.status, StatusCode::OK);
+    let stats = api.server.stats();
+    // The 61st and 62nd token requests, the 501st card call.
+    assert_eq!(stats.routes[&Route::Token].rate_limited, 2);
+    assert_eq!(stats.routes[&Route::UpdateCard].rate_limited, 1);
+    assert_eq!(stats.rate_limited(), 3);
+}
+
+#[tokio::test]
+async fn a_limit_per_short_window_for_tests_that_meet_it_in_seconds() {
+    let window = Duration::from_millis(400);
+    let api = api_with(
+        MockServer::builder()
+            .token(TOKEN)
+            .rate_limits(uqpay_mock::RateLimits::per_window(5, window)),
+    )
+    .await;
+    // Wait for the start of a window so that the burst fits in one.
+    let now = api
+        .server
+        .now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let into = Duration::from_millis((now.as_millis() % window.as_millis()) as u64);
+    tokio::time::sleep(window - into).await;
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        statuses.push(
+            api.update(Uuid::new_v4(), json!({"name_on_card": "X"}))
+                .await
+                .status,
+        );
+    }
+    // 5 pass the limiter (and find no card), 2 are limited.
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(limited, 2, "{statuses:?}");
+    assert_eq!(api.server.stats().rate_limited(), 2);
+    // The next window lets calls through again; the token endpoint is not limited.
+    tokio::time::sleep(window).await;
+    assert_eq!(
+        api.update(Uuid::new_v4(), json!({"name_on_card": "X"}))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
 }
