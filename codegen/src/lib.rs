@@ -22,14 +22,20 @@
 //! webhook events of the spec's `x-webhooks` map, with their typed data).
 //!
 //! The output is deterministic: the same spec gives byte-identical source.
+//!
+//! The crate also holds `cargo xtask docs-check`: [`page`] reads a page of
+//! UQPay's API reference as a browser copies it, and [`docs`] compares it
+//! with the spec's operation of the same method and path.
 
 use std::path::{Path, PathBuf};
 
 use progenitor::{GenerationSettings, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
 use quote::quote;
 
+pub mod docs;
 mod extensions;
 mod generation;
+pub mod page;
 
 pub use extensions::{constraints, events, fast_types, FastTypes};
 pub use generation::{check, freshness, generate, generate_from_path, Freshness};
