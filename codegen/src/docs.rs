@@ -88,6 +88,12 @@ impl Kind {
         }
     }
 
+    /// Whether a difference of this kind is about one enum value (and is
+    /// acknowledged value by value).
+    pub fn per_value(self) -> bool {
+        matches!(self, Kind::MissingValues | Kind::ExtraValues)
+    }
+
     fn from_key(key: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.key() == key)
     }
@@ -98,8 +104,8 @@ impl Kind {
             Kind::OnlyInSpec => "only in the spec",
             Kind::Type => "type",
             Kind::Required => "required",
-            Kind::MissingValues => "enum values only on the page",
-            Kind::ExtraValues => "enum values only in the spec",
+            Kind::MissingValues => "enum value only on the page",
+            Kind::ExtraValues => "enum value only in the spec",
             Kind::MaxLength => "maximum length",
             Kind::MinLength => "minimum length",
             Kind::Range => "range",
@@ -168,6 +174,8 @@ pub struct Difference {
     pub page: String,
     /// The spec's side.
     pub spec: String,
+    /// The enum value, for the two value kinds.
+    pub value: Option<String>,
 }
 
 impl fmt::Display for Difference {
@@ -230,14 +238,18 @@ pub enum SpecError {
     },
 }
 
+/// Where a deviation is and what it acknowledges: the node's JSON pointer,
+/// the kind, and for `missing-values` / `extra-values` the one enum value.
+pub type Deviation = (String, Kind, Option<String>);
+
 /// The spec as `docs-check` reads it: the raw document (so that extensions
 /// beside a `$ref`, which OpenAPI tools ignore, are seen), its deviations,
 /// and its component schemas converted to JSON Schema.
 pub struct Spec {
     /// The document.
     pub document: Value,
-    /// Every deviation: (node pointer, kind) -> reason.
-    pub deviations: BTreeMap<(String, Kind), String>,
+    /// Every deviation -> its reason.
+    pub deviations: BTreeMap<Deviation, String>,
     defs: Value,
 }
 
@@ -284,7 +296,7 @@ impl Spec {
 fn collect_deviations(
     value: &Value,
     pointer: String,
-    out: &mut BTreeMap<(String, Kind), String>,
+    out: &mut BTreeMap<Deviation, String>,
 ) -> Result<(), SpecError> {
     match value {
         Value::Object(map) => {
@@ -307,16 +319,30 @@ fn collect_deviations(
                                 Kind::ALL.map(Kind::key).join(", ")
                             ))
                         })?;
-                        let reason = reason
-                            .as_str()
-                            .filter(|r| !r.trim().is_empty())
-                            .ok_or_else(|| {
+                        let text = |reason: &Value, what: &str| {
+                            reason
+                                .as_str()
+                                .filter(|r| !r.trim().is_empty())
+                                .map(|r| r.trim().to_owned())
+                                .ok_or_else(|| {
+                                    bad(format!("{what}: the reason must be a non-empty string"))
+                                })
+                        };
+                        if kind.per_value() {
+                            let values = reason.as_object().ok_or_else(|| {
                                 bad(format!(
-                                    "{}: the reason must be a non-empty string",
+                                    "{}: must be a map from each enum value it acknowledges to the reason",
                                     kind.key()
                                 ))
                             })?;
-                        out.insert((pointer.clone(), kind), reason.trim().to_owned());
+                            for (value, reason) in values {
+                                let reason = text(reason, &format!("{} {value}", kind.key()))?;
+                                out.insert((pointer.clone(), kind, Some(value.clone())), reason);
+                            }
+                        } else {
+                            let reason = text(reason, kind.key())?;
+                            out.insert((pointer.clone(), kind, None), reason);
+                        }
                     }
                 } else {
                     collect_deviations(child, format!("{pointer}/{}", escape(key)), out)?;
@@ -733,6 +759,21 @@ impl Ctx<'_> {
         spec: String,
         chain: &[String],
     ) {
+        self.differ_value(place, field, kind, None, page, spec, chain);
+    }
+
+    /// As `differ`, for a difference about one enum `value`.
+    #[allow(clippy::too_many_arguments)]
+    fn differ_value(
+        &mut self,
+        place: Place,
+        field: &str,
+        kind: Kind,
+        value: Option<&str>,
+        page: String,
+        spec: String,
+        chain: &[String],
+    ) {
         let difference = Difference {
             operation: self.report.operation.clone(),
             place,
@@ -740,11 +781,12 @@ impl Ctx<'_> {
             kind,
             page,
             spec,
+            value: value.map(str::to_owned),
         };
         let deviation = chain.iter().find_map(|at| {
             self.spec
                 .deviations
-                .get(&(at.clone(), kind))
+                .get(&(at.clone(), kind, difference.value.clone()))
                 .map(|reason| (at.clone(), reason.clone()))
         });
         match deviation {
@@ -789,38 +831,39 @@ impl Ctx<'_> {
                 &chain,
             );
         }
-        if let (false, Some(values)) = (field.options.is_empty(), &desc.values) {
+        // Enum values, one difference per value. A spec field without an
+        // enum (an open string) lists none: each option the page lists is
+        // then a value only on the page.
+        if !field.options.is_empty() {
+            let values: Vec<String> = desc.values.clone().unwrap_or_default();
             let page: BTreeSet<&String> = field.options.iter().collect();
             let spec: BTreeSet<&String> = values.iter().collect();
-            let list = |v: &[String]| v.join(", ");
-            let missing: Vec<String> = field
-                .options
-                .iter()
-                .filter(|v| !spec.contains(v))
-                .cloned()
-                .collect();
-            let extra: Vec<String> = values
-                .iter()
-                .filter(|v| !page.contains(v))
-                .cloned()
-                .collect();
-            if !missing.is_empty() {
-                self.differ(
+            let list = |v: &[String]| {
+                if v.is_empty() {
+                    "no enum".to_owned()
+                } else {
+                    v.join(", ")
+                }
+            };
+            for missing in field.options.iter().filter(|v| !spec.contains(v)) {
+                self.differ_value(
                     place,
                     path,
                     Kind::MissingValues,
-                    format!("{} (of {})", list(&missing), list(&field.options)),
-                    list(values),
+                    Some(missing),
+                    format!("{missing} (of {})", list(&field.options)),
+                    list(&values),
                     &chain,
                 );
             }
-            if !extra.is_empty() {
-                self.differ(
+            for extra in values.iter().filter(|v| !page.contains(v)) {
+                self.differ_value(
                     place,
                     path,
                     Kind::ExtraValues,
+                    Some(extra),
                     list(&field.options),
-                    format!("{} (of {})", list(&extra), list(values)),
+                    format!("{extra} (of {})", list(&values)),
                     &chain,
                 );
             }
@@ -966,7 +1009,18 @@ impl Ctx<'_> {
     }
 
     fn example(&mut self, place: Place, example: &Value, schema: &Value, chain: &[String]) {
+        // One difference per path, with every error the validator gives there.
+        let mut errors: Vec<(String, String)> = Vec::new();
         for (path, message) in self.spec.validate(schema, example) {
+            match errors.iter_mut().find(|(p, _)| *p == path) {
+                Some((_, messages)) => {
+                    messages.push_str("; ");
+                    messages.push_str(&message);
+                }
+                None => errors.push((path, message)),
+            }
+        }
+        for (path, message) in errors {
             let at = if path.is_empty() {
                 example.clone()
             } else {
@@ -1473,7 +1527,7 @@ pub fn run(root: &Path, spec_path: &Path, pages: &[PathBuf], out: &mut dyn Write
     let mut unreadable = 0;
     let mut differences = 0;
     let mut acknowledged = 0;
-    let mut used: BTreeSet<(String, Kind)> = BTreeSet::new();
+    let mut used: BTreeSet<Deviation> = BTreeSet::new();
     let mut covered: BTreeSet<String> = BTreeSet::new();
     for file in &pages {
         let name = file
@@ -1507,7 +1561,11 @@ pub fn run(root: &Path, spec_path: &Path, pages: &[PathBuf], out: &mut dyn Write
         let report = compare(&spec, &page);
         covered.extend(report.covers.iter().cloned());
         for ack in &report.acknowledged {
-            used.insert((ack.at.clone(), ack.difference.kind));
+            used.insert((
+                ack.at.clone(),
+                ack.difference.kind,
+                ack.difference.value.clone(),
+            ));
             print(format!(
                 "{name}: acknowledged: {} -- {}",
                 ack.difference, ack.reason
@@ -1521,13 +1579,17 @@ pub fn run(root: &Path, spec_path: &Path, pages: &[PathBuf], out: &mut dyn Write
     }
     let mut stale = 0;
     if all && unreadable == 0 {
-        for ((at, kind), reason) in &spec.deviations {
-            if !used.contains(&(at.clone(), *kind)) {
+        for (deviation, reason) in &spec.deviations {
+            if !used.contains(deviation) {
+                let (at, kind, value) = deviation;
                 stale += 1;
+                let what = match value {
+                    Some(value) => format!("`{} {value}`", kind.key()),
+                    None => format!("`{}`", kind.key()),
+                };
                 print(format!(
-                    "{}: {DEVIATION} at {at}: acknowledges a `{}` difference that no page shows any more ({reason}); remove it",
+                    "{}: {DEVIATION} at {at}: acknowledges a {what} difference that no page shows any more ({reason}); remove it",
                     crate::SPEC_PATH,
-                    kind.key()
                 ));
             }
         }
