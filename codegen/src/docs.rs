@@ -520,7 +520,7 @@ impl Spec {
     fn describe(&self, node: &Value, pointer: &str) -> Desc {
         let mut chain = Vec::new();
         let flat = self.flatten(node, pointer, &mut chain, 0);
-        let mut desc = self.describe_flat(&flat, &mut chain);
+        let mut desc = self.describe_flat(&flat, &chain);
         desc.chain = chain;
         desc.schema = node.clone();
         desc
@@ -582,7 +582,7 @@ impl Spec {
         out
     }
 
-    fn describe_flat(&self, flat: &Map<String, Value>, chain: &mut Vec<String>) -> Desc {
+    fn describe_flat(&self, flat: &Map<String, Value>, chain: &[String]) -> Desc {
         let mut desc = Desc::default();
         let string = |key: &str| flat.get(key).and_then(Value::as_str).map(str::to_owned);
         let ty = string("type");
@@ -601,7 +601,7 @@ impl Spec {
             let owner = chain.last().cloned().unwrap_or_default();
             let mut items_chain = Vec::new();
             let items_flat = self.flatten(&items, &format!("{owner}/items"), &mut items_chain, 1);
-            let items_desc = self.describe_flat(&items_flat, &mut items_chain);
+            let items_desc = self.describe_flat(&items_flat, &items_chain);
             desc.properties = items_desc.properties;
             desc.required = items_desc.required;
             let base = items_desc.label.replace(" | null", "");
@@ -627,7 +627,7 @@ impl Spec {
                 .map(|b| {
                     let mut c = Vec::new();
                     let f = self.flatten(b, "", &mut c, 1);
-                    self.describe_flat(&f, &mut c)
+                    self.describe_flat(&f, &c)
                 })
                 .collect();
             // The open enum: one branch the known values, the other any

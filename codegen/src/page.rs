@@ -529,8 +529,7 @@ fn read_curl(lines: &[String], at: usize) -> Result<Curl, PageError> {
     let mut in_word = false;
     let mut chars = text.chars().peekable();
     let mut consumed_lines = 0;
-    loop {
-        let Some(c) = chars.next() else { break };
+    while let Some(c) = chars.next() {
         match c {
             '\\' => match chars.next() {
                 Some('\n') => consumed_lines += 1,

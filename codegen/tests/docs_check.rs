@@ -911,7 +911,10 @@ fn a_drifted_page_exits_1_with_one_line_naming_the_field_and_both_values() {
             &format!("update-card-{lang:?}.txt"),
             &render(&drifted, lang),
         );
-        let (code, out) = run_on(&[page.clone()], &workspace_root().join(SPEC_PATH));
+        let (code, out) = run_on(
+            std::slice::from_ref(&page),
+            &workspace_root().join(SPEC_PATH),
+        );
         assert_eq!(code, 1, "{out}");
         let differences: Vec<&str> = out
             .lines()
@@ -934,7 +937,10 @@ fn a_page_that_is_not_an_endpoint_page_exits_2_naming_the_file() {
         "notes.txt",
         "# Updates to the notes\n\nNo machine-readable spec is published.\n",
     );
-    let (code, out) = run_on(&[notes.clone()], &workspace_root().join(SPEC_PATH));
+    let (code, out) = run_on(
+        std::slice::from_ref(&notes),
+        &workspace_root().join(SPEC_PATH),
+    );
     assert_eq!(code, 2, "{out}");
     assert!(
         out.contains(&format!(
