@@ -12,9 +12,23 @@
 //! Schema validator against the spec's schema, converted from OpenAPI 3.0.
 //!
 //! A deliberate difference is acknowledged in the spec, next to the field,
-//! by an `x-docs-deviation` map from the kind of difference to the reason
-//! (see [`Kind::key`]); it acknowledges only that kind at that field, so a
-//! new difference there still fails. Nothing else silences a difference.
+//! by an `x-docs-deviation` map from the kind of difference (see
+//! [`Kind::key`]) to what it acknowledges and why:
+//!
+//! ```yaml
+//! x-docs-deviation:
+//!   type:
+//!     "string": The pages say string; the spec reads a UUID because ...
+//!   extra-values:
+//!     PRE_CANCEL: Sent by UQPay though the page does not list it ...
+//!   only-in-spec: Why the spec has a field the page does not show.
+//! ```
+//!
+//! A keyed entry names what the page says (its type, `required` or
+//! `optional`, its length or range, `none`) or, for enum values, the value;
+//! so if the page changes again at that field, or another kind of
+//! difference appears there, it is reported. Nothing else silences a
+//! difference.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -88,10 +102,12 @@ impl Kind {
         }
     }
 
-    /// Whether a difference of this kind is about one enum value (and is
-    /// acknowledged value by value).
-    pub fn per_value(self) -> bool {
-        matches!(self, Kind::MissingValues | Kind::ExtraValues)
+    /// Whether a deviation of this kind names what it acknowledges (a map
+    /// from the page's side, or the enum value, to the reason) rather than
+    /// just giving the reason: every kind but a field on one side only and
+    /// a refused example.
+    pub fn keyed(self) -> bool {
+        !matches!(self, Kind::OnlyOnPage | Kind::OnlyInSpec | Kind::Example)
     }
 
     fn from_key(key: &str) -> Option<Kind> {
@@ -174,7 +190,9 @@ pub struct Difference {
     pub page: String,
     /// The spec's side.
     pub spec: String,
-    /// The enum value, for the two value kinds.
+    /// What an `x-docs-deviation` of this kind names to acknowledge it: the
+    /// page's side (its type, `optional`, `none`...), or the enum value;
+    /// none for a field on one side only and for a refused example.
     pub value: Option<String>,
 }
 
@@ -328,10 +346,12 @@ fn collect_deviations(
                                     bad(format!("{what}: the reason must be a non-empty string"))
                                 })
                         };
-                        if kind.per_value() {
+                        if kind.keyed() {
                             let values = reason.as_object().ok_or_else(|| {
                                 bad(format!(
-                                    "{}: must be a map from each enum value it acknowledges to the reason",
+                                    "{}: must be a map from what it acknowledges (what the page says: \
+                                     its type, `required` or `optional`, its length or range, `none`; \
+                                     for enum values, each value) to the reason",
                                     kind.key()
                                 ))
                             })?;
@@ -759,10 +779,13 @@ impl Ctx<'_> {
         spec: String,
         chain: &[String],
     ) {
-        self.differ_value(place, field, kind, None, page, spec, chain);
+        // What a keyed deviation names: the page's side.
+        let key = kind.keyed().then(|| page.clone());
+        self.differ_value(place, field, kind, key.as_deref(), page, spec, chain);
     }
 
-    /// As `differ`, for a difference about one enum `value`.
+    /// As `differ`, with what a deviation must name to acknowledge it (the
+    /// enum value, for the two value kinds).
     #[allow(clippy::too_many_arguments)]
     fn differ_value(
         &mut self,

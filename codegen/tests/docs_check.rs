@@ -843,6 +843,30 @@ fn a_deviation_does_not_hide_another_kind_of_difference_at_its_field() {
     }
 }
 
+/// A deviation names what the page says: when the page says something
+/// else at that field, the difference is reported again.
+#[test]
+fn a_deviation_acknowledges_only_what_the_page_said() {
+    let spec = spec();
+    let text = std::fs::read_to_string(workspace_root().join("spec/docs/assign-card.txt")).unwrap();
+    for lang in LANGS {
+        let rendered = render(&text, lang);
+        let base = compare(&spec, &parse(&rendered, "assign-card"));
+        assert!(base
+            .acknowledged
+            .iter()
+            .any(|a| a.difference.field == "x-on-behalf-of" && a.difference.kind == Kind::Type));
+        let changed = rendered.replacen("x-on-behalf-of\nstring\n", "x-on-behalf-of\ninteger\n", 1);
+        assert_ne!(changed, rendered);
+        let report = compare(&spec, &parse(&changed, "assign-card"));
+        let found: Vec<String> = report.differences.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            found,
+            ["assign_card (POST /v1/issuing/cards/assign): header x-on-behalf-of: type: page integer; spec string<uuid>"]
+        );
+    }
+}
+
 /// Nested fields shown with their parent's path are compared too.
 #[test]
 fn expanded_child_attributes_are_compared() {
@@ -979,13 +1003,13 @@ fn a_deviation_no_page_shows_any_more_fails_the_full_check() {
     assert!(text.contains(anchor));
     let stale = text.replacen(
         anchor,
-        "    CardMode:\n      type: string\n      x-docs-deviation:\n        max-length: no page shows this\n",
+        "    CardMode:\n      type: string\n      x-docs-deviation:\n        max-length:\n          none: no page shows this\n",
         1,
     );
     let spec = temp("stale.yaml", &stale);
     let (code, out) = run_on(&[], &spec);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("x-docs-deviation at /components/schemas/CardMode: acknowledges a `max-length` difference that no page shows"), "{out}");
+    assert!(out.contains("x-docs-deviation at /components/schemas/CardMode: acknowledges a `max-length none` difference that no page shows"), "{out}");
     // A malformed deviation makes the spec unusable.
     let malformed = temp(
         "malformed.yaml",
