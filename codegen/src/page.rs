@@ -618,25 +618,35 @@ fn read_curl(lines: &[String], at: usize) -> Result<Curl, PageError> {
     Ok(curl)
 }
 
-/// The first JSON object or array that starts a line in `lines`.
+/// The first JSON object or array that starts a line in `lines` (a line
+/// that only looks like one, in a code sample of another language, is
+/// skipped; an error only when nothing parses).
 fn first_json(lines: &[String]) -> Result<Option<Value>, PageError> {
+    let mut first_error = None;
     for (i, line) in lines.iter().enumerate() {
         let l = line.trim_start();
         if l.starts_with('{') || l.starts_with('[') {
             let text = lines[i..].join("\n");
             let mut stream =
                 serde_json::Deserializer::from_str(text.trim_start()).into_iter::<Value>();
-            return match stream.next() {
-                Some(Ok(value)) => Ok(Some(value)),
-                Some(Err(e)) => Err(PageError(format!(
-                    "the example that starts with `{}` is not JSON: {e}",
-                    l.chars().take(40).collect::<String>()
-                ))),
-                None => Ok(None),
-            };
+            match stream.next() {
+                Some(Ok(value)) => return Ok(Some(value)),
+                Some(Err(e)) => {
+                    first_error.get_or_insert_with(|| {
+                        PageError(format!(
+                            "the example that starts with `{}` is not JSON: {e}",
+                            l.chars().take(40).collect::<String>()
+                        ))
+                    });
+                }
+                None => {}
+            }
         }
     }
-    Ok(None)
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(None),
+    }
 }
 
 fn read_sections(lines: &[String], page: &mut Page) -> Result<(), PageError> {
