@@ -1,15 +1,22 @@
 //! `cargo xtask codegen` regenerates `crates/uqpay-issuing-raw/src/generated.rs`
 //! from `spec/uqpay-issuing.yaml`; `cargo xtask codegen --check` fails when the
-//! checked-in file is not what the spec generates.
+//! checked-in file is not what the spec generates; `cargo xtask docs-check
+//! [PAGE...]` compares the spec with UQPay's pages (every snapshot in
+//! `spec/docs/` when no page is named).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use uqpay_codegen::{Freshness, OUTPUT_PATH, SPEC_PATH};
 
 const USAGE: &str = "usage: cargo xtask codegen [--check]
+       cargo xtask docs-check [PAGE...]
 
-  codegen          regenerate crates/uqpay-issuing-raw/src/generated.rs from spec/uqpay-issuing.yaml
-  codegen --check  exit 1 (with a diff) if the checked-in file is stale";
+  codegen            regenerate crates/uqpay-issuing-raw/src/generated.rs from spec/uqpay-issuing.yaml
+  codegen --check    exit 1 (with a diff) if the checked-in file is stale
+  docs-check [PAGE]  compare spec/uqpay-issuing.yaml with UQPay's pages (each PAGE, or every
+                     snapshot in spec/docs/): exit 0 when nothing differs (acknowledged
+                     deviations listed), 1 when something does, 2 when a page cannot be read";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -17,6 +24,9 @@ fn main() -> ExitCode {
     match args.as_slice() {
         ["codegen"] => write(),
         ["codegen", "--check"] => check(),
+        ["docs-check", pages @ ..] if !pages.iter().any(|p| p.starts_with('-')) => {
+            docs_check(pages)
+        }
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -82,4 +92,12 @@ fn check() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn docs_check(pages: &[&str]) -> ExitCode {
+    let root = uqpay_codegen::workspace_root();
+    let pages: Vec<PathBuf> = pages.iter().map(PathBuf::from).collect();
+    let mut out = std::io::stdout().lock();
+    let code = uqpay_codegen::docs::run(&root, &root.join(SPEC_PATH), &pages, &mut out);
+    ExitCode::from(code)
 }

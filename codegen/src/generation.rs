@@ -1,0 +1,190 @@
+//! Generation: the spec, through progenitor and the spec's extensions, to
+//! the formatted source of `generated.rs`; and the freshness check of the
+//! checked-in file.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use progenitor::Generator;
+use quote::quote;
+
+use crate::extensions::{constraints, events, fast_types};
+use crate::{load_spec, settings, Error, HEADER, OUTPUT_PATH, SPEC_PATH};
+
+/// Generates the formatted source of the raw crate's `generated.rs` from a
+/// parsed spec, header included.
+pub fn generate(spec: &openapiv3::OpenAPI) -> Result<String, Error> {
+    let mut generator = Generator::new(&settings(spec));
+    let mut tokens = generator.generate_tokens(spec)?;
+    tokens.extend(fast_types(spec).tokens);
+    tokens.extend(constraints(spec));
+    tokens.extend(events(spec)?);
+    let mut file: syn::File = syn::parse2(split_doc_lines(tokens))?;
+    strip_api_version(&mut file, spec)?;
+    let pretty = prettyplease::unparse(&file);
+    let formatted = rustfmt(&format!("{HEADER}\n{pretty}"))?;
+    Ok(formatted)
+}
+
+/// Generates the source from the spec file at `path`.
+pub fn generate_from_path(path: &Path) -> Result<String, Error> {
+    generate(&load_spec(path)?)
+}
+
+/// Removes the `api-version` header progenitor adds to every request (from
+/// `info.version`; it has no switch for it). UQPay documents no such
+/// header, and every request would pay for building it and for a hook
+/// removing it again. Fails if progenitor's output no longer has exactly
+/// one per operation (so a progenitor change is noticed).
+fn strip_api_version(file: &mut syn::File, spec: &openapiv3::OpenAPI) -> Result<(), Error> {
+    use syn::visit_mut::VisitMut;
+
+    struct Strip(usize);
+    impl VisitMut for Strip {
+        fn visit_block_mut(&mut self, block: &mut syn::Block) {
+            let before = block.stmts.len();
+            block.stmts.retain(|stmt| {
+                let syn::Stmt::Expr(syn::Expr::MethodCall(call), _) = stmt else {
+                    return true;
+                };
+                let names_api_version = call.method == "append"
+                    && call.args.first().is_some_and(|arg| {
+                        quote::ToTokens::to_token_stream(arg)
+                            .to_string()
+                            .contains("\"api-version\"")
+                    });
+                !names_api_version
+            });
+            self.0 += before - block.stmts.len();
+            syn::visit_mut::visit_block_mut(self, block);
+        }
+    }
+
+    let operations = spec
+        .paths
+        .iter()
+        .filter_map(|(_, item)| item.as_item())
+        .map(|item| item.iter().count())
+        .sum::<usize>();
+    let mut strip = Strip(0);
+    strip.visit_file_mut(file);
+    if strip.0 != operations {
+        return Err(Error::Unexpected(format!(
+            "expected one api-version header per operation ({operations}) in progenitor's output, found {}",
+            strip.0
+        )));
+    }
+    Ok(())
+}
+
+/// Rewrites every multi-line `#[doc = "a\nb"]` into one `#[doc]` per line.
+///
+/// prettyplease prints a multi-line doc attribute as a `/** ... */` block
+/// whose indented lines rustdoc then reads as an indented code block (and
+/// tries to compile); one attribute per line prints as `///` lines instead.
+/// The rendered documentation is the same.
+fn split_doc_lines(tokens: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
+    use proc_macro2::{Delimiter, Group, TokenTree};
+
+    let mut out = proc_macro2::TokenStream::new();
+    let mut iter = tokens.into_iter().peekable();
+    while let Some(tree) = iter.next() {
+        match tree {
+            TokenTree::Punct(ref punct) if punct.as_char() == '#' => {
+                let doc = match iter.peek() {
+                    Some(TokenTree::Group(group)) if group.delimiter() == Delimiter::Bracket => {
+                        syn::parse2::<syn::MetaNameValue>(group.stream())
+                            .ok()
+                            .filter(|meta| meta.path.is_ident("doc"))
+                            .and_then(|meta| match meta.value {
+                                syn::Expr::Lit(syn::ExprLit {
+                                    lit: syn::Lit::Str(text),
+                                    ..
+                                }) => Some(text.value()),
+                                _ => None,
+                            })
+                    }
+                    _ => None,
+                };
+                match doc {
+                    Some(text) if text.contains('\n') => {
+                        iter.next();
+                        for line in text.split('\n') {
+                            out.extend(quote! { #[doc = #line] });
+                        }
+                    }
+                    _ => out.extend([tree]),
+                }
+            }
+            TokenTree::Group(group) => {
+                let mut inner = Group::new(group.delimiter(), split_doc_lines(group.stream()));
+                inner.set_span(group.span());
+                out.extend([TokenTree::Group(inner)]);
+            }
+            other => out.extend([other]),
+        }
+    }
+    out
+}
+
+/// Runs `rustfmt` over `source` so that the output round-trips `cargo fmt --check`.
+fn rustfmt(source: &str) -> Result<String, Error> {
+    let rustfmt = std::env::var_os("RUSTFMT").unwrap_or_else(|| "rustfmt".into());
+    let mut child = Command::new(rustfmt)
+        .args(["--edition", "2021", "--emit", "stdout", "--quiet"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Rustfmt(format!("cannot start rustfmt: {e}")))?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let input = source.to_owned();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let output = child
+        .wait_with_output()
+        .map_err(|e| Error::Rustfmt(e.to_string()))?;
+    writer
+        .join()
+        .expect("the rustfmt writer thread does not panic")
+        .map_err(|e| Error::Rustfmt(format!("cannot write to rustfmt: {e}")))?;
+    if !output.status.success() {
+        return Err(Error::Rustfmt(
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        ));
+    }
+    String::from_utf8(output.stdout).map_err(|e| Error::Rustfmt(e.to_string()))
+}
+
+/// The result of comparing the checked-in file with what the spec generates.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Freshness {
+    /// The file is exactly what the spec generates.
+    Fresh,
+    /// The file differs; the payload is a unified diff (checked-in -> generated).
+    Stale(String),
+    /// The file does not exist.
+    Missing,
+}
+
+/// Compares `current` (the checked-in file, if any) with `generated`.
+pub fn freshness(current: Option<&str>, generated: &str) -> Freshness {
+    match current {
+        None => Freshness::Missing,
+        Some(current) if current == generated => Freshness::Fresh,
+        Some(current) => Freshness::Stale(
+            similar::TextDiff::from_lines(current, generated)
+                .unified_diff()
+                .context_radius(2)
+                .header(OUTPUT_PATH, "generated from the spec")
+                .to_string(),
+        ),
+    }
+}
+
+/// Checks the checked-in generated file under `root` against the spec under `root`.
+pub fn check(root: &Path) -> Result<Freshness, Error> {
+    let generated = generate_from_path(&root.join(SPEC_PATH))?;
+    let current = std::fs::read_to_string(root.join(OUTPUT_PATH)).ok();
+    Ok(freshness(current.as_deref(), &generated))
+}
