@@ -852,17 +852,22 @@ fn a_deviation_acknowledges_only_what_the_page_said() {
     for lang in LANGS {
         let rendered = render(&text, lang);
         let base = compare(&spec, &parse(&rendered, "assign-card"));
-        assert!(base
-            .acknowledged
-            .iter()
-            .any(|a| a.difference.field == "x-on-behalf-of" && a.difference.kind == Kind::Type));
-        let changed = rendered.replacen("x-on-behalf-of\nstring\n", "x-on-behalf-of\ninteger\n", 1);
+        // The spec's 64 is acknowledged against a page that states no limit...
+        assert!(base.acknowledged.iter().any(
+            |a| a.difference.field == "x-on-behalf-of" && a.difference.kind == Kind::MaxLength
+        ));
+        // ...not against a page that states another one.
+        let changed = rendered.replacen(
+            "x-on-behalf-of\nstring\n",
+            "x-on-behalf-of\nstring\n\nMaximum string length: 40\n",
+            1,
+        );
         assert_ne!(changed, rendered);
         let report = compare(&spec, &parse(&changed, "assign-card"));
         let found: Vec<String> = report.differences.iter().map(ToString::to_string).collect();
         assert_eq!(
             found,
-            ["assign_card (POST /v1/issuing/cards/assign): header x-on-behalf-of: type: page integer; spec string<uuid>"]
+            ["assign_card (POST /v1/issuing/cards/assign): header x-on-behalf-of: maximum length: page 40; spec 64"]
         );
     }
 }
@@ -917,7 +922,7 @@ fn unchanged_snapshots_exit_0_and_list_the_acknowledged_deviations() {
         .count();
     assert!(acknowledged > 20, "{out}");
     assert!(out.contains(
-        "spec/docs/assign-card.txt: acknowledged: assign_card (POST /v1/issuing/cards/assign): header x-on-behalf-of: type: page string; spec string<uuid> -- "
+        "spec/docs/assign-card.txt: acknowledged: assign_card (POST /v1/issuing/cards/assign): header x-on-behalf-of: maximum length: page none; spec 64 -- "
     ), "{out}");
     assert!(
         !out.contains("note: no page"),
