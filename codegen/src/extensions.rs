@@ -414,9 +414,12 @@ fn open_enum_type(
     doc: &str,
     known: &proc_macro2::Ident,
 ) -> proc_macro2::TokenStream {
+    // No derived equality: a documented status compares equal however it
+    // is spelled (`Known(Active)` == `Unknown("active")`); the raw crate's
+    // `status` module implements `PartialEq`, `Eq` and `Hash` that way.
     quote! {
         #[doc = #doc]
-        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        #[derive(Clone, Debug)]
         pub enum #ident {
             /// A value the spec documents.
             Known(super::types::#known),

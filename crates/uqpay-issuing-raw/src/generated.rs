@@ -5228,7 +5228,7 @@ pub mod fast {
         }
     }
     ///A card status as the API reports it: one of the documented statuses, or a status this version of the client does not know yet (kept as the raw string so that a new status never breaks parsing).
-    #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+    #[derive(Clone, Debug)]
     pub enum ReportedCardStatus {
         /// A value the spec documents.
         Known(super::types::CardState),
@@ -5307,7 +5307,7 @@ pub mod fast {
         }
     }
     ///An order status as the API reports it: one of the documented statuses, or a status this version of the client does not know yet (kept as the raw string).
-    #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+    #[derive(Clone, Debug)]
     pub enum ReportedOrderStatus {
         /// A value the spec documents.
         Known(super::types::OrderState),

@@ -19,7 +19,9 @@ macro_rules! open_enum {
                     Self::Unknown(raw) if raw.bytes().any(|b| b.is_ascii_lowercase()) => {
                         raw.to_ascii_uppercase().parse().ok()
                     }
-                    Self::Unknown(_) => None,
+                    // Parsing makes a documented status `Known`; one built
+                    // by hand as `Unknown` is still recognised.
+                    Self::Unknown(raw) => raw.parse().ok(),
                 }
             }
         }
@@ -36,6 +38,52 @@ macro_rules! open_enum {
         impl PartialEq<$known> for $open {
             fn eq(&self, other: &$known) -> bool {
                 self.known() == Some(*other)
+            }
+        }
+
+        /// One equality for every spelling: two documented statuses are
+        /// equal when they are the same status, whatever their letter case
+        /// or variant (`Known(Active) == Unknown("active")`, as `known()`
+        /// and `== CardState::Active` say); two undocumented ones when their
+        /// texts are, ignoring ASCII case.
+        impl PartialEq for $open {
+            fn eq(&self, other: &Self) -> bool {
+                match (self.known(), other.known()) {
+                    (Some(a), Some(b)) => a == b,
+                    (None, None) => self.raw().eq_ignore_ascii_case(other.raw()),
+                    _ => false,
+                }
+            }
+        }
+
+        impl Eq for $open {}
+
+        /// Consistent with `==`: the status if documented, else the text
+        /// in upper case.
+        impl std::hash::Hash for $open {
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                match self.known() {
+                    Some(known) => {
+                        state.write_u8(0);
+                        known.hash(state);
+                    }
+                    None => {
+                        state.write_u8(1);
+                        for b in self.raw().bytes() {
+                            state.write_u8(b.to_ascii_uppercase());
+                        }
+                    }
+                }
+            }
+        }
+
+        impl $open {
+            /// The text of an undocumented status ("" for a documented one).
+            fn raw(&self) -> &str {
+                match self {
+                    Self::Known(_) => "",
+                    Self::Unknown(raw) => raw,
+                }
             }
         }
     };
@@ -67,5 +115,32 @@ mod tests {
         assert_eq!(lower.to_string(), "success");
         let odd: ReportedOrderStatus = serde_json::from_str("\"succeeded\"").unwrap();
         assert_eq!(odd.known(), None);
+    }
+
+    #[test]
+    fn one_equality_whatever_the_spelling() {
+        use std::collections::HashSet;
+        let known = ReportedCardStatus::Known(CardState::Active);
+        let lower = ReportedCardStatus::Unknown("active".into());
+        let upper = ReportedCardStatus::Unknown("ACTIVE".into());
+        assert_eq!(known, lower);
+        assert_eq!(lower, upper);
+        assert!(known == CardState::Active && lower == CardState::Active);
+        assert_ne!(known, ReportedCardStatus::Known(CardState::Frozen));
+        assert_ne!(known, ReportedCardStatus::Unknown("SUSPENDED".into()));
+        assert_eq!(
+            ReportedCardStatus::Unknown("suspended".into()),
+            ReportedCardStatus::Unknown("SUSPENDED".into())
+        );
+        // Hash agrees with ==: equal values land in one set entry.
+        let set: HashSet<ReportedCardStatus> = [known, lower, upper].into_iter().collect();
+        assert_eq!(set.len(), 1);
+        let orders: HashSet<ReportedOrderStatus> = [
+            ReportedOrderStatus::Known(OrderState::Success),
+            ReportedOrderStatus::Unknown("success".into()),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(orders.len(), 1);
     }
 }
