@@ -3,13 +3,16 @@
 //! which voids every token when a new one is minted, as UQPay does. With
 //! `RedisTokenStore` the fleet behaves like one client; with the in-process
 //! store the same run is measured beside it (the thrash the fleet is
-//! spared). Each test starts its own redis-server.
+//! spared). Each test starts its own redis-server, and runs under both
+//! readings of UQPay's docs: a new token voids the earlier ones (the Card
+//! Issuance FAQ) or they coexist (the v1.6 quickstart); the client needs no
+//! setting to be right under either.
 
 use std::time::{Duration, Instant};
 
 use uqpay_e2e::{replica, FleetReport, RedisServer};
 use uqpay_issuing::{Client, InMemoryTokenStore, RedisTokenStore, TokenStore};
-use uqpay_mock::{MockServer, Route};
+use uqpay_mock::{MockServer, Route, TokenPolicy};
 
 const CLIENT_ID: &str = "fleet-client";
 const API_KEY: &str = "fleet-key";
@@ -20,10 +23,13 @@ const REPLICAS: u64 = 8;
 const CALLS_PER_REPLICA: usize = 250;
 const PACE: Duration = Duration::from_millis(25);
 
-async fn simulator() -> MockServer {
+const POLICIES: [TokenPolicy; 2] = [TokenPolicy::Void, TokenPolicy::Coexist];
+
+async fn simulator(policy: TokenPolicy) -> MockServer {
     MockServer::builder()
         .credentials(CLIENT_ID, API_KEY)
         .token_lifetime(LIFETIME)
+        .token_policy(policy)
         .start()
         .await
         .unwrap()
@@ -59,9 +65,9 @@ impl Seen {
     }
 }
 
-fn print(label: &str, report: &FleetReport, seen: &Seen) {
+fn print(label: &str, policy: TokenPolicy, report: &FleetReport, seen: &Seen) {
     println!(
-        "fleet_tokens {label}: {} calls, {} failed {:?}, {} mints ({} renewal windows), {} 401s, \
+        "fleet_tokens {label} ({policy:?}): {} calls, {} failed {:?}, {} mints ({} renewal windows), {} 401s, \
          p50 {} us, p99 {} us, {:.1} s",
         report.calls,
         report.failed(),
@@ -93,45 +99,64 @@ async fn run<S: TokenStore>(server: &MockServer, store: impl Fn(u64) -> S) -> (F
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_replicas_share_one_token_through_redis_and_thrash_without_it() {
-    let redis = RedisServer::start();
-    let server = simulator().await;
-    let (report, seen) = run(&server, |_| RedisTokenStore::new(&redis.url()).unwrap()).await;
-    print("redis", &report, &seen);
-    assert_eq!(report.calls, 2000);
-    assert_eq!(report.failed(), 0, "{:?}", report.failures);
-    // The token expired (was renewed) at least twice; once per renewal
-    // window for the whole fleet, not once per replica.
-    assert!(seen.mints >= 3, "{} mints", seen.mints);
-    assert!(
-        seen.mints <= seen.windows() + 1,
-        "{} mints for {} windows",
-        seen.mints,
-        seen.windows()
-    );
-    // 401s only from calls in flight when a mint voided their token: at
-    // most one per replica per mint.
-    assert!(
-        seen.unauthorized <= REPLICAS * seen.mints,
-        "{} 401s",
-        seen.unauthorized
-    );
+    for policy in POLICIES {
+        let redis = RedisServer::start();
+        let server = simulator(policy).await;
+        let (report, seen) = run(&server, |_| RedisTokenStore::new(&redis.url()).unwrap()).await;
+        print("redis", policy, &report, &seen);
+        assert_eq!(report.calls, 2000);
+        assert_eq!(report.failed(), 0, "{policy:?}: {:?}", report.failures);
+        // The token expired (was renewed) at least twice; once per renewal
+        // window for the whole fleet, not once per replica.
+        assert!(seen.mints >= 3, "{policy:?}: {} mints", seen.mints);
+        assert!(
+            seen.mints <= seen.windows() + 1,
+            "{policy:?}: {} mints for {} windows",
+            seen.mints,
+            seen.windows()
+        );
+        // 401s only from calls in flight when a mint voided their token: at
+        // most one per replica per mint; none when tokens coexist.
+        match policy {
+            TokenPolicy::Void => assert!(
+                seen.unauthorized <= REPLICAS * seen.mints,
+                "{} 401s",
+                seen.unauthorized
+            ),
+            TokenPolicy::Coexist => assert_eq!(seen.unauthorized, 0),
+        }
 
-    let server = simulator().await;
-    let (in_process, thrash) = run(&server, |_| InMemoryTokenStore::new()).await;
-    print("in-process", &in_process, &thrash);
-    assert!(
-        thrash.mints > 2 * seen.mints,
-        "the in-process stores minted {} times, Redis {}",
-        thrash.mints,
-        seen.mints
-    );
-    assert!(thrash.unauthorized > seen.unauthorized);
+        let server = simulator(policy).await;
+        let (in_process, thrash) = run(&server, |_| InMemoryTokenStore::new()).await;
+        print("in-process", policy, &in_process, &thrash);
+        // A token per replica: several times the fleet's mints, whichever
+        // the policy (and the token endpoint's 60 / 100 a minute nearer).
+        assert!(
+            thrash.mints > 2 * seen.mints,
+            "{policy:?}: the in-process stores minted {} times, Redis {}",
+            thrash.mints,
+            seen.mints
+        );
+        match policy {
+            TokenPolicy::Void => assert!(thrash.unauthorized > seen.unauthorized),
+            TokenPolicy::Coexist => {
+                assert_eq!(thrash.unauthorized, 0);
+                assert_eq!(in_process.failed(), 0, "{:?}", in_process.failures);
+            }
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_os_processes_share_one_token_through_redis() {
+    for policy in POLICIES {
+        four_os_processes(policy).await;
+    }
+}
+
+async fn four_os_processes(policy: TokenPolicy) {
     let redis = RedisServer::start();
-    let server = simulator().await;
+    let server = simulator(policy).await;
     let started = Instant::now();
     let workers: Vec<_> = (0..4u64)
         .map(|i| {
@@ -159,7 +184,7 @@ async fn four_os_processes_share_one_token_through_redis() {
         report.merge(serde_json::from_slice(&output.stdout).unwrap());
     }
     let seen = Seen::of(&server, started);
-    print("redis, 4 processes", &report, &seen);
+    print("redis, 4 processes", policy, &report, &seen);
     assert_eq!(report.calls, 2000);
     assert_eq!(report.failed(), 0, "{:?}", report.failures);
     assert!(
@@ -172,39 +197,54 @@ async fn four_os_processes_share_one_token_through_redis() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_401_rereads_the_store_and_mints_only_if_the_refused_token_is_still_stored() {
-    let redis = RedisServer::start();
-    let server = MockServer::builder()
-        .credentials(CLIENT_ID, API_KEY)
-        .start()
-        .await
-        .unwrap();
-    let a = replica_client(&server, RedisTokenStore::new(&redis.url()).unwrap());
-    let b = replica_client(&server, RedisTokenStore::new(&redis.url()).unwrap());
-    let card_a = replica(a.clone(), 9200, 1, Duration::ZERO).await;
-    let card_b = replica(b.clone(), 9201, 1, Duration::ZERO).await;
-    assert_eq!((card_a.failed(), card_b.failed()), (0, 0));
-    assert_eq!(server.stats().tokens_issued, 1, "one token for both");
-    // A client outside the fleet mints, voiding the fleet's token.
-    let outsider = replica_client(&server, InMemoryTokenStore::new());
-    replica(outsider, 9202, 0, Duration::ZERO).await;
-    assert_eq!(server.stats().tokens_issued, 2);
-    // A meets a 401, finds its refused token still stored: mints.
-    assert_eq!(replica(a, 9203, 1, Duration::ZERO).await.failed(), 0);
-    assert_eq!(server.stats().tokens_issued, 3);
-    let unauthorized = server.counters(Route::UpdateCard).unauthorized;
-    // B reads the store before its call: A's new token, no 401, no mint.
-    assert_eq!(replica(b, 9204, 1, Duration::ZERO).await.failed(), 0);
-    assert_eq!(server.stats().tokens_issued, 3);
-    assert_eq!(
-        server.counters(Route::UpdateCard).unauthorized,
-        unauthorized
-    );
+    for policy in POLICIES {
+        let redis = RedisServer::start();
+        let server = MockServer::builder()
+            .credentials(CLIENT_ID, API_KEY)
+            .token_policy(policy)
+            .start()
+            .await
+            .unwrap();
+        let a = replica_client(&server, RedisTokenStore::new(&redis.url()).unwrap());
+        let b = replica_client(&server, RedisTokenStore::new(&redis.url()).unwrap());
+        let card_a = replica(a.clone(), 9200, 1, Duration::ZERO).await;
+        let card_b = replica(b.clone(), 9201, 1, Duration::ZERO).await;
+        assert_eq!((card_a.failed(), card_b.failed()), (0, 0));
+        assert_eq!(server.stats().tokens_issued, 1, "one token for both");
+        // A client outside the fleet mints: under Void the fleet's token is
+        // void now, under Coexist it still works.
+        let outsider = replica_client(&server, InMemoryTokenStore::new());
+        replica(outsider, 9202, 0, Duration::ZERO).await;
+        assert_eq!(server.stats().tokens_issued, 2);
+        // A: under Void, meets a 401, finds its refused token still stored,
+        // mints; under Coexist, no 401 and no mint.
+        assert_eq!(replica(a, 9203, 1, Duration::ZERO).await.failed(), 0);
+        let after_a = match policy {
+            TokenPolicy::Void => 3,
+            TokenPolicy::Coexist => 2,
+        };
+        assert_eq!(server.stats().tokens_issued, after_a, "{policy:?}");
+        let unauthorized = server.counters(Route::UpdateCard).unauthorized;
+        // B reads the store before its call: A's token, no 401, no mint.
+        assert_eq!(replica(b, 9204, 1, Duration::ZERO).await.failed(), 0);
+        assert_eq!(server.stats().tokens_issued, after_a);
+        assert_eq!(
+            server.counters(Route::UpdateCard).unauthorized,
+            unauthorized
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_redis_down_a_replica_keeps_its_token_and_fails_clearly_without_one() {
+    for policy in POLICIES {
+        redis_outage(policy).await;
+    }
+}
+
+async fn redis_outage(policy: TokenPolicy) {
     let mut redis = RedisServer::start();
-    let server = simulator().await;
+    let server = simulator(policy).await;
     let client = replica_client(&server, RedisTokenStore::new(&redis.url()).unwrap());
     let card = uqpay_e2e::assign_share_card(&client, 9300).await.unwrap();
     // Calls, one after the other, for ~8 s; Redis dies after 1 s and comes
@@ -268,8 +308,8 @@ async fn with_redis_down_a_replica_keeps_its_token_and_fails_clearly_without_one
         .collect();
     assert!(!after.is_empty() && after.iter().all(|(_, o)| o.is_ok()));
     println!(
-        "redis outage: {} calls, {served_while_down} served from the held token while down, \
-         {refused_while_down} refused with Error::TokenStore, {} mints",
+        "redis outage ({policy:?}): {} calls, {served_while_down} served from the held token \
+         while down, {refused_while_down} refused with Error::TokenStore, {} mints",
         outcomes.len(),
         server.stats().tokens_issued
     );
