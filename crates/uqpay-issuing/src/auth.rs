@@ -61,6 +61,15 @@ impl Auth {
         }
     }
 
+    /// The minter, when the client mints its own tokens.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn minter(&self) -> Option<&Minter> {
+        match self {
+            Auth::Fixed(_) => None,
+            Auth::Credentials { minter, .. } => Some(minter),
+        }
+    }
+
     /// The API key, if any (to scrub from texts; tokens are scrubbed by the call).
     pub(crate) fn api_key(&self) -> Option<&str> {
         match self {

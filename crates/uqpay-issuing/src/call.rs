@@ -19,7 +19,9 @@ use uqpay_issuing_raw::types::ApiError;
 use uuid::Uuid;
 
 use crate::auth::Auth;
+use crate::budget::RetryBudget;
 use crate::error::{self, Error};
+use crate::ratelimit::LocalLimiter;
 use crate::retry::{Next, RetryPolicy};
 use crate::token::AccessToken;
 use crate::transport::{Attempt, ATTEMPT};
@@ -31,6 +33,56 @@ pub(crate) struct Handle {
     pub(crate) auth: std::sync::Arc<Auth>,
     pub(crate) defaults: Defaults,
     pub(crate) base_url: String,
+    /// Caps the retries of all the client's calls.
+    pub(crate) budget: RetryBudget,
+    /// Keeps UQPay's rate limit, if the client was given one.
+    pub(crate) limiter: Option<Limiter>,
+}
+
+/// Where a call gets its slot of the rate limit.
+#[derive(Debug)]
+pub(crate) enum Limiter {
+    /// In this process.
+    Local(LocalLimiter),
+    /// For the whole fleet, in the Redis of its token store (taken in the
+    /// same round trip as the token read).
+    #[cfg(feature = "redis")]
+    Fleet(crate::redis_store::FleetLimiter),
+}
+
+impl Limiter {
+    /// Waits for a slot, at most `within` (the time left before the
+    /// deadline; a longer wait fails at once with
+    /// [`Error::RateLimitTimeout`]). The fleet's limiter may bring back the
+    /// token to send (read in the same round trip), other than `refused`.
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
+    async fn acquire(
+        &self,
+        auth: &Auth,
+        refused: Option<&AccessToken>,
+        within: Option<Duration>,
+    ) -> Result<Option<AccessToken>, Error> {
+        match self {
+            Limiter::Local(local) => {
+                local.wait(within).await?;
+                Ok(None)
+            }
+            #[cfg(feature = "redis")]
+            Limiter::Fleet(fleet) => fleet.acquire(auth, refused, within).await,
+        }
+    }
+
+    /// A 429 came anyway (another system on the account): slow down.
+    fn throttled(&self) {
+        let lowered = match self {
+            Limiter::Local(local) => local.throttled(Instant::now()),
+            #[cfg(feature = "redis")]
+            Limiter::Fleet(fleet) => fleet.throttled(),
+        };
+        if lowered {
+            tracing::info!("UQPay answered 429 despite the rate limit; slowing down for a while");
+        }
+    }
 }
 
 /// The client's settings for every call.
@@ -104,11 +156,24 @@ impl Call<'_> {
         let mut retries: u32 = 0;
         let mut refused: Option<(AccessToken, String)> = None;
         let mut refreshed = false;
+        // The retry budget's tokens this call's retries took.
+        let mut taken: u32 = 0;
         // The time limit of each attempt (the token wait included): the
         // call's, or the client's, and never past the deadline. It is always
         // set on the request, whatever the HTTP client was configured with.
         let timeout = self.overrides.timeout.unwrap_or(defaults.timeout);
         let outcome = loop {
+            // A slot of the rate limit, waited for within the deadline (not
+            // the attempt's timeout: a bulk job's calls may queue longer).
+            let mut prefetched = None;
+            if let Some(limiter) = &handle.limiter {
+                let within = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                let refused_token = refused.as_ref().map(|(token, _)| token);
+                match limiter.acquire(&handle.auth, refused_token, within).await {
+                    Ok(token) => prefetched = token,
+                    Err(error) => break Err(error),
+                }
+            }
             attempts += 1;
             let limit = match deadline {
                 Some(deadline) => {
@@ -122,11 +187,18 @@ impl Call<'_> {
                 }
                 None => timeout,
             };
-            let result = self.attempt(&mut attempt, limit, refused.take()).await;
+            let result = self
+                .attempt(&mut attempt, limit, refused.take(), prefetched)
+                .await;
             let (error, token) = match result {
                 Ok(value) => break Ok(value),
                 Err(failed) => failed,
             };
+            if error.is_rate_limited() {
+                if let Some(limiter) = &handle.limiter {
+                    limiter.throttled();
+                }
+            }
             // A refused token: one new token and one more attempt.
             if matches!(error, Error::Unauthorized { .. })
                 && handle.auth.can_refresh()
@@ -156,6 +228,20 @@ impl Call<'_> {
                 tracing::info!("the call's deadline comes before the next attempt; giving up");
                 break Err(error);
             }
+            let cost = handle.budget.cost_of(&error);
+            if !handle.budget.try_take(cost) {
+                tracing::warn!(
+                    attempt = attempts,
+                    error = %error,
+                    "the retry budget is spent (the service is failing); not retrying"
+                );
+                break Err(Error::RetryBudgetSpent {
+                    attempts,
+                    idempotency_key: self.key,
+                    last: Box::new(error.with_call(attempts, self.key)),
+                });
+            }
+            taken += cost;
             retries += 1;
             tracing::info!(
                 attempt = attempts,
@@ -172,6 +258,7 @@ impl Call<'_> {
         );
         match outcome {
             Ok(response) => {
+                handle.budget.succeeded(taken);
                 span.record("status", response.status().as_u16());
                 Ok(response.into_inner())
             }
@@ -193,6 +280,7 @@ impl Call<'_> {
         attempt: &mut F,
         limit: Duration,
         refused: Option<(AccessToken, String)>,
+        prefetched: Option<AccessToken>,
     ) -> Result<ResponseValue<T>, (Error, Option<AccessToken>)>
     where
         F: FnMut() -> Fut,
@@ -200,10 +288,11 @@ impl Call<'_> {
     {
         let handle = self.handle;
         // After a 401 the store is asked for another token, not the current one.
-        let current = if refused.is_none() {
-            handle.auth.current()
-        } else {
-            None
+        // A token the rate limiter read with its slot is fresh.
+        let current = match prefetched {
+            Some(token) => Some(token),
+            None if refused.is_none() => handle.auth.current(),
+            None => None,
         };
         let (token, timeout) = match current {
             Some(token) => (token, limit),
@@ -260,6 +349,9 @@ impl Call<'_> {
 /// into [`Error::RetriesExhausted`] (attempts and key visible); any other
 /// carries the call's attempt count and key.
 fn give_up(error: Error, attempts: u32, key: Option<Uuid>) -> Error {
+    if matches!(error, Error::RetryBudgetSpent { .. }) {
+        return error;
+    }
     if error.is_retryable() && attempts > 1 {
         Error::RetriesExhausted {
             attempts,

@@ -9,7 +9,9 @@ use uqpay_issuing_raw::hooks::Inner;
 use uuid::Uuid;
 
 use crate::auth::Auth;
-use crate::call::{Defaults, Handle};
+use crate::budget::RetryBudget;
+use crate::call::{Defaults, Handle, Limiter};
+use crate::ratelimit::{LocalLimiter, RateLimit};
 use crate::retry::RetryPolicy;
 use crate::token::{AccessToken, Minter};
 use crate::token_store::{InMemoryTokenStore, TokenStore};
@@ -131,6 +133,12 @@ impl Client {
         RetrieveCard::new(self.clone(), card_id)
     }
 
+    /// The retry budget the client's calls share (see
+    /// [`ClientBuilder::retry_budget`]).
+    pub fn retry_budget(&self) -> &RetryBudget {
+        &self.inner.budget
+    }
+
     /// The base URL requests go to.
     pub fn base_url(&self) -> &str {
         &self.inner.base_url
@@ -164,6 +172,13 @@ pub struct ClientBuilder {
     deadline: Option<Duration>,
     configure_http: Option<ConfigureHttp>,
     allow_http: bool,
+    retry_budget: Option<RetryBudget>,
+    rate_limit: Option<RateLimit>,
+    token_rate_limit: Option<RateLimit>,
+    /// The token store, when it is a `RedisTokenStore` (it can keep the
+    /// rate limit for the whole fleet).
+    #[cfg(feature = "redis")]
+    fleet_store: Option<crate::RedisTokenStore>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -211,7 +226,47 @@ impl ClientBuilder {
     /// credentials must share one store (`RedisTokenStore`, feature
     /// `redis`). Needs [`credentials`](Self::credentials).
     pub fn token_store(mut self, store: impl TokenStore) -> Self {
+        #[cfg(feature = "redis")]
+        {
+            let any: &dyn std::any::Any = &store;
+            self.fleet_store = any.downcast_ref::<crate::RedisTokenStore>().cloned();
+        }
         self.token_store = Some(Arc::new(store));
+        self
+    }
+
+    /// Caps the client's retries with `budget` (default
+    /// [`RetryBudget::default`]: the AWS SDK's standard numbers, 500 tokens,
+    /// 5 a retry, 10 a retry after a timeout, +1 a first-attempt success);
+    /// [`RetryBudget::disabled`] switches it off. Clones of the client share
+    /// it; give the same budget to several clients to share it between them.
+    pub fn retry_budget(mut self, budget: RetryBudget) -> Self {
+        self.retry_budget = Some(budget);
+        self
+    }
+
+    /// Keeps UQPay's rate limit of the card endpoints (e.g.
+    /// [`RateLimit::production`], 300 a minute): calls wait for a slot
+    /// instead of provoking a 429 (bursts inside the window go at once; a
+    /// wait never goes past the call's deadline: the call then fails at once
+    /// with [`Error::RateLimitTimeout`]). After a 429 anyway (another system
+    /// on the account) the client slows down, then recovers. Every attempt
+    /// takes a slot. With a `RedisTokenStore` as the
+    /// [`token_store`](Self::token_store), the limit is kept for the whole
+    /// fleet in its Redis (see `RedisTokenStore`); otherwise in this process
+    /// (clones of the client share it). Off by default.
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
+    /// Keeps UQPay's rate limit of the token endpoint (e.g.
+    /// [`RateLimit::production_token_endpoint`], 100 a minute) in this
+    /// process: a mint waits for a slot, at most the client's timeout. Off
+    /// by default (mints are rare: one at a time, at most once a second
+    /// after a failure).
+    pub fn token_rate_limit(mut self, limit: RateLimit) -> Self {
+        self.token_rate_limit = Some(limit);
         self
     }
 
@@ -385,6 +440,7 @@ impl ClientBuilder {
                             client_id,
                             api_key,
                             timeout,
+                            self.token_rate_limit.map(LocalLimiter::new),
                         ),
                         store: store.unwrap_or_else(|| Arc::new(InMemoryTokenStore::new())),
                     }
@@ -404,6 +460,13 @@ impl ClientBuilder {
                     ))
                 }
             };
+        let limiter = self.rate_limit.map(|limit| {
+            #[cfg(feature = "redis")]
+            if let (Some(store), Auth::Credentials { .. }) = (&self.fleet_store, &auth) {
+                return Limiter::Fleet(crate::redis_store::FleetLimiter::new(store.clone(), limit));
+            }
+            Limiter::Local(LocalLimiter::new(limit))
+        });
         let auth = Arc::new(auth);
         let handle = Handle {
             raw: raw(SdkTransport::new(auth.clone())),
@@ -415,6 +478,8 @@ impl ClientBuilder {
                 on_behalf_of,
             },
             base_url,
+            budget: self.retry_budget.unwrap_or_default(),
+            limiter,
         };
         Ok(Client {
             inner: Arc::new(handle),

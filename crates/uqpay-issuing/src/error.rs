@@ -220,6 +220,33 @@ pub enum Error {
         last: Box<Error>,
     },
 
+    /// The call's retry was refused by the client's
+    /// [`RetryBudget`](crate::RetryBudget): too many retries lately across
+    /// the client (the service is failing), so the call ends at once
+    /// instead of adding load. Retryable (as its last error): try the job
+    /// again later.
+    #[error("the retry budget is spent (too many retries across the client lately); gave up after {attempts} attempt(s){}: {last}", key_suffix(idempotency_key.as_ref()))]
+    RetryBudgetSpent {
+        /// How many attempts the call made.
+        attempts: u32,
+        /// The idempotency key every attempt carried.
+        idempotency_key: Option<Uuid>,
+        /// The error of the last attempt.
+        #[source]
+        last: Box<Error>,
+    },
+
+    /// The call waited for its slot of the client's
+    /// [`RateLimit`](crate::RateLimit) and the next slot came after the
+    /// call's deadline. Nothing was sent for that attempt. Retryable.
+    #[error("timed out waiting for the rate limit: the next slot was {}ms away, past the call's deadline{}", wait.as_millis(), key_suffix(idempotency_key.as_ref()))]
+    RateLimitTimeout {
+        /// How long the call would have had to wait for its slot.
+        wait: Duration,
+        /// The idempotency key of the call.
+        idempotency_key: Option<Uuid>,
+    },
+
     /// The client is misconfigured.
     #[error("configuration error: {0}")]
     Config(String),
@@ -267,7 +294,9 @@ impl Error {
     /// [`Error::Token`] (whose cause it returns).
     pub fn last(&self) -> &Error {
         match self {
-            Self::RetriesExhausted { last, .. } => last.last(),
+            Self::RetriesExhausted { last, .. } | Self::RetryBudgetSpent { last, .. } => {
+                last.last()
+            }
             Self::Token { source, .. } => source.last(),
             other => other,
         }
@@ -304,6 +333,12 @@ impl Error {
             Self::RetriesExhausted {
                 idempotency_key, ..
             }
+            | Self::RetryBudgetSpent {
+                idempotency_key, ..
+            }
+            | Self::RateLimitTimeout {
+                idempotency_key, ..
+            }
             | Self::Api {
                 idempotency_key, ..
             }
@@ -329,11 +364,12 @@ impl Error {
     pub fn attempts(&self) -> u32 {
         match self {
             Self::RetriesExhausted { attempts, .. }
+            | Self::RetryBudgetSpent { attempts, .. }
             | Self::Api { attempts, .. }
             | Self::Unauthorized { attempts, .. }
             | Self::Token { attempts, .. }
             | Self::Decode { attempts, .. } => *attempts,
-            Self::Validation { .. } | Self::Config(_) => 0,
+            Self::Validation { .. } | Self::Config(_) | Self::RateLimitTimeout { .. } => 0,
             Self::Timeout { .. } | Self::Network { .. } | Self::TokenStore { .. } => 1,
         }
     }
@@ -365,12 +401,16 @@ impl Error {
                 *idempotency_key = key;
             }
             Self::Timeout { idempotency_key }
+            | Self::RateLimitTimeout {
+                idempotency_key, ..
+            }
             | Self::Network {
                 idempotency_key, ..
             } => {
                 *idempotency_key = key;
             }
             Self::RetriesExhausted { .. }
+            | Self::RetryBudgetSpent { .. }
             | Self::Validation { .. }
             | Self::Config(_)
             | Self::TokenStore { .. } => {}
@@ -422,6 +462,20 @@ impl Error {
         }
     }
 
+    /// The request (or the wait for a rate-limit slot) timed out: a
+    /// [`Error::Timeout`] or [`Error::RateLimitTimeout`], as the last error.
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self.last(),
+            Self::Timeout { .. } | Self::RateLimitTimeout { .. }
+        )
+    }
+
+    /// The client's retry budget refused a retry ([`Error::RetryBudgetSpent`]).
+    pub fn is_retry_budget_spent(&self) -> bool {
+        matches!(self, Self::RetryBudgetSpent { .. })
+    }
+
     /// A validation error raised before sending.
     pub fn is_validation(&self) -> bool {
         matches!(self, Self::Validation { .. })
@@ -452,7 +506,10 @@ impl Error {
     /// refusal with this alone.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::RetriesExhausted { last, .. } => last.is_retryable(),
+            Self::RetriesExhausted { last, .. } | Self::RetryBudgetSpent { last, .. } => {
+                last.is_retryable()
+            }
+            Self::RateLimitTimeout { .. } => true,
             Self::Token { source, .. } => source.is_retryable(),
             Self::Timeout { .. } | Self::Network { .. } | Self::TokenStore { .. } => true,
             Self::Api { status, .. } => {

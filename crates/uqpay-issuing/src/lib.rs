@@ -89,21 +89,26 @@
 //   cards       the request builders and their validation   -> call, card
 //   card        the Card of Retrieve Card
 //   webhooks    the verifier of UQPay's events (stands alone: error, raw)
-//   call        one logical call, the only retry loop       -> transport, auth, retry
+//   call        one logical call, the only retry loop       -> transport, auth, retry,
+//               budget, ratelimit, redis_store (the fleet's limiter)
 //   transport   one HTTP exchange (the generated client's hook)  -> auth (raw requests)
 //   auth        fixed token or credentials + store          -> token_store, token
 //   token_store where the live token is kept                -> token
-//   redis_store the fleet's store (feature `redis`)         -> token_store, token
-//   token       AccessToken, Minter (the token endpoint)    -> error
+//   redis_store the fleet's store and limit (feature `redis`) -> token_store, token, ratelimit
+//   token       AccessToken, Minter (the token endpoint)    -> ratelimit, error
+//   budget      the retry budget (a token bucket)           -> error
+//   ratelimit   RateLimit, the in-process limiter           -> error
 //   error       Error, and the generated client's errors    -> retry (Retry-After), redact
 //   retry       backoff and Retry-After
 //   redact      masking card numbers and tokens
 mod auth;
+mod budget;
 mod call;
 mod card;
 mod cards;
 mod client;
 mod error;
+mod ratelimit;
 mod redact;
 #[cfg(feature = "redis")]
 mod redis_store;
@@ -113,10 +118,12 @@ mod token_store;
 mod transport;
 pub mod webhooks;
 
+pub use budget::RetryBudget;
 pub use card::Card;
 pub use cards::{AssignCard, RetrieveCard, UpdateCard, UpdateCardStatus};
 pub use client::{Client, ClientBuilder, Environment};
 pub use error::{Error, ErrorKind};
+pub use ratelimit::RateLimit;
 pub use redact::redact;
 pub use token::{AccessToken, Minter};
 pub use token_store::{InMemoryTokenStore, TokenFuture, TokenStore};

@@ -814,3 +814,225 @@ impl TokenStore for RedisTokenStore {
         Box::pin(self.token_for(minter, refused))
     }
 }
+
+/// Takes a slot of the fleet's rate limit and reads the token, in one step
+/// (one round trip per call for both).
+///
+/// A sliding window log per client id in a sorted set (`KEYS[4]`): the
+/// start times, on Redis's clock, of the calls of the last window
+/// (`ARGV[1]` ms). A call gets a slot when fewer than the cap (`ARGV[2]`)
+/// started in the window, and is told how long to wait otherwise (until
+/// the oldest of the last `cap` leaves it). Each replica (`ARGV[4]`) marks
+/// itself in another sorted set (`KEYS[5]`) so that every answer says how
+/// many replicas took slots in the last two windows: its share of the limit
+/// if Redis becomes unreachable. Then the token, the lock and a recent
+/// failure, as the store's read (`KEYS[1..3]`).
+///
+/// Returns `{wait ms (0: granted), replicas, token or "", locked 0/1,
+/// failure or ""}`.
+static SLOT_AND_READ: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[1])
+local cap = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - 2 * window)
+redis.call('ZADD', KEYS[5], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[5], 2 * window)
+local replicas = redis.call('ZCARD', KEYS[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - window)
+local used = redis.call('ZCARD', KEYS[4])
+local wait = 0
+if used < cap then
+  redis.call('ZADD', KEYS[4], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[4], window)
+else
+  local oldest = redis.call('ZRANGE', KEYS[4], used - cap, used - cap, 'WITHSCORES')
+  wait = tonumber(oldest[2]) + window - now
+  if wait < 1 then wait = 1 end
+end
+local v = redis.call('MGET', KEYS[1], KEYS[2], KEYS[3])
+return {wait, replicas, v[1] or '', v[2] and 1 or 0, v[3] or ''}
+",
+    )
+});
+
+/// The rate limit of a fleet, kept in the Redis of its `RedisTokenStore`:
+/// every replica's calls together stay within it. Each call's slot is taken
+/// in the same round trip as its token read ([`SLOT_AND_READ`]). Redis
+/// slow or unreachable: the replica keeps its share of the limit in
+/// process (the limit divided by the replicas the last answer counted; the
+/// whole limit if it never reached Redis), never no limit, and never fails
+/// a call for it.
+pub(crate) struct FleetLimiter {
+    store: RedisTokenStore,
+    limit: crate::ratelimit::RateLimit,
+    /// This replica's mark among the fleet's.
+    replica: String,
+    calls: std::sync::atomic::AtomicU64,
+    state: Mutex<FleetState>,
+}
+
+struct FleetState {
+    pacing: crate::ratelimit::Pacing,
+    /// Replicas counted by the last answer (0: none yet).
+    replicas: u32,
+    /// The share kept in process while Redis is out of reach.
+    fallback: Option<crate::ratelimit::LocalLimiter>,
+}
+
+impl fmt::Debug for FleetLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FleetLimiter")
+            .field("store", &self.store)
+            .field("limit", &self.limit)
+            .finish()
+    }
+}
+
+impl FleetLimiter {
+    pub(crate) fn new(store: RedisTokenStore, limit: crate::ratelimit::RateLimit) -> Self {
+        Self {
+            store,
+            limit,
+            replica: uuid::Uuid::new_v4().to_string(),
+            calls: std::sync::atomic::AtomicU64::new(0),
+            state: Mutex::new(FleetState {
+                pacing: crate::ratelimit::Pacing::new(&limit),
+                replicas: 0,
+                fallback: None,
+            }),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, FleetState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A 429 came anyway: this replica lowers the cap it asks Redis for.
+    pub(crate) fn throttled(&self) -> bool {
+        self.state().pacing.throttled(Instant::now())
+    }
+
+    /// Waits for a slot of the fleet's limit (at most `within`); the token
+    /// to send when the same read found a usable one.
+    pub(crate) async fn acquire(
+        &self,
+        auth: &crate::auth::Auth,
+        refused: Option<&AccessToken>,
+        within: Option<Duration>,
+    ) -> Result<Option<AccessToken>, Error> {
+        let Some(minter) = auth.minter() else {
+            return Ok(None);
+        };
+        let client_id = minter.client_id();
+        let keys = self.store.keys(client_id);
+        let slots = format!("{}:ratelimit", keys.token);
+        let replicas = format!("{slots}:replicas");
+        let window = millis(self.limit.kept_window());
+        let started = Instant::now();
+        loop {
+            if self.store.degraded(client_id) {
+                return self.fallback(within, started).await.map(|()| None);
+            }
+            let cap = self.state().pacing.cap(Instant::now());
+            let member = format!(
+                "{}:{}",
+                self.replica,
+                self.calls.fetch_add(1, Ordering::Relaxed)
+            );
+            // With a valid token at hand a slow Redis is not waited for.
+            let inner = &self.store.inner;
+            let limit = if self.store.held(client_id, refused).is_some() {
+                inner.read_timeout.min(inner.operation_timeout)
+            } else {
+                inner.operation_timeout
+            };
+            let answer: Result<(u64, u32, String, u8, String), String> = self
+                .store
+                .run(limit, async |connection| {
+                    SLOT_AND_READ
+                        .key(&keys.token)
+                        .key(&keys.lock)
+                        .key(&keys.failure)
+                        .key(&slots)
+                        .key(&replicas)
+                        .arg(window)
+                        .arg(cap)
+                        .arg(&member)
+                        .arg(&self.replica)
+                        .invoke_async(connection)
+                        .await
+                })
+                .await;
+            let (wait, fleet, token, locked, failure) = match answer {
+                Ok(answer) => answer,
+                Err(why) => {
+                    tracing::warn!(
+                        error = %why,
+                        "Redis is out of reach for the fleet's rate limit; keeping this replica's share"
+                    );
+                    self.store.mark_degraded(client_id);
+                    continue;
+                }
+            };
+            {
+                let mut state = self.state();
+                if state.replicas != fleet {
+                    state.replicas = fleet;
+                    state.fallback = None;
+                }
+            }
+            if wait > 0 {
+                let wait = Duration::from_millis(wait);
+                let left = within.map(|w| w.saturating_sub(started.elapsed()));
+                if left.is_some_and(|left| wait > left) {
+                    return Err(Error::RateLimitTimeout {
+                        wait,
+                        idempotency_key: None,
+                    });
+                }
+                tracing::debug!(wait_ms = millis(wait), "waiting for the fleet's rate limit");
+                let jitter = rand::rng().random_range(Duration::ZERO..=inner.poll);
+                tokio::time::sleep(wait + jitter).await;
+                continue;
+            }
+            // The slot is this call's; the token too, if it can be sent as
+            // it is (no mint under way, none failing, not due for renewal).
+            let now = SystemTime::now();
+            let stored = Stored::parse((!token.is_empty()).then_some(token));
+            let usable = stored.usable(now, refused).filter(|(entry, _)| {
+                locked == 0 && failure.is_empty() && now < from_unix_ms(entry.renew_at_ms)
+            });
+            return Ok(usable.map(|(entry, token)| {
+                self.store
+                    .remember(client_id, token, from_unix_ms(entry.renew_at_ms));
+                token.clone()
+            }));
+        }
+    }
+
+    /// The share of this replica, kept in process while Redis is out of reach.
+    async fn fallback(&self, within: Option<Duration>, started: Instant) -> Result<(), Error> {
+        let left = within.map(|w| w.saturating_sub(started.elapsed()));
+        let reserved = {
+            let mut state = self.state();
+            let share = self.limit.share(state.replicas.max(1));
+            state
+                .fallback
+                .get_or_insert_with(|| crate::ratelimit::LocalLimiter::new(share))
+                .reserve(Instant::now(), left)
+        };
+        match reserved {
+            Ok(wait) => {
+                tokio::time::sleep(wait).await;
+                Ok(())
+            }
+            Err(wait) => Err(Error::RateLimitTimeout {
+                wait,
+                idempotency_key: None,
+            }),
+        }
+    }
+}

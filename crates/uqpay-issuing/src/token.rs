@@ -115,6 +115,8 @@ struct MinterInner {
     client_id: String,
     api_key: SecretString,
     timeout: Duration,
+    /// The token endpoint's rate limit, if the client keeps it.
+    limiter: Option<crate::ratelimit::LocalLimiter>,
 }
 
 impl fmt::Debug for Minter {
@@ -134,6 +136,7 @@ impl Minter {
         client_id: String,
         api_key: SecretString,
         timeout: Duration,
+        limiter: Option<crate::ratelimit::LocalLimiter>,
     ) -> Self {
         Self {
             inner: Arc::new(MinterInner {
@@ -141,6 +144,7 @@ impl Minter {
                 client_id,
                 api_key,
                 timeout,
+                limiter,
             }),
         }
     }
@@ -171,6 +175,9 @@ impl Minter {
         let inner = &self.inner;
         let span = tracing::debug_span!("uqpay.token", client_id = %inner.client_id);
         let secrets = [self.api_key()];
+        if let Some(limiter) = &inner.limiter {
+            limiter.wait(Some(inner.timeout)).await?;
+        }
         let result = inner
             .raw
             .create_access_token()
