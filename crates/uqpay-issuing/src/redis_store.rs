@@ -994,7 +994,9 @@ impl FleetLimiter {
                     });
                 }
                 tracing::debug!(wait_ms = millis(wait), "waiting for the fleet's rate limit");
-                let jitter = rand::rng().random_range(Duration::ZERO..=inner.poll);
+                // A little jitter, so that replicas told the same slot do
+                // not all ask at the same instant.
+                let jitter = rand::rng().random_range(Duration::ZERO..=Duration::from_millis(2));
                 tokio::time::sleep(wait + jitter).await;
                 continue;
             }
