@@ -23,6 +23,7 @@ use crate::budget::RetryBudget;
 use crate::error::{self, Error};
 use crate::ratelimit::LocalLimiter;
 use crate::retry::{Next, RetryPolicy};
+use crate::telemetry::{self, Metrics, Server};
 use crate::token::AccessToken;
 use crate::transport::{Attempt, ATTEMPT};
 
@@ -37,6 +38,10 @@ pub(crate) struct Handle {
     pub(crate) budget: RetryBudget,
     /// Keeps UQPay's rate limit, if the client was given one.
     pub(crate) limiter: Option<Limiter>,
+    /// `server.address` / `server.port` of the base URL, for telemetry.
+    pub(crate) server: Server,
+    /// The metrics (feature `opentelemetry`; nothing otherwise).
+    pub(crate) metrics: Metrics,
 }
 
 /// Where a call gets its slot of the rate limit.
@@ -61,15 +66,20 @@ impl Limiter {
         auth: &Auth,
         refused: Option<&AccessToken>,
         within: Option<Duration>,
+        metrics: &Metrics,
     ) -> Result<Option<AccessToken>, Error> {
-        match self {
-            Limiter::Local(local) => {
-                local.wait(within).await?;
-                Ok(None)
-            }
+        let started = Instant::now();
+        let acquired = match self {
+            Limiter::Local(local) => local.wait(within).await.map(|()| None),
             #[cfg(feature = "redis")]
             Limiter::Fleet(fleet) => fleet.acquire(auth, refused, within).await,
+        };
+        // A wait (the fast path takes microseconds).
+        let waited = started.elapsed();
+        if waited >= Duration::from_millis(1) {
+            metrics.rate_limit_wait(waited);
         }
+        acquired
     }
 
     /// A 429 came anyway (another system on the account): slow down.
@@ -128,6 +138,7 @@ impl Call<'_> {
             idempotency_key = tracing::field::Empty,
             status = tracing::field::Empty,
             attempts = tracing::field::Empty,
+            outcome = tracing::field::Empty,
             latency_ms = tracing::field::Empty,
         );
         if let Some(key) = self.key {
@@ -169,7 +180,12 @@ impl Call<'_> {
             if let Some(limiter) = &handle.limiter {
                 let within = deadline.map(|d| d.saturating_duration_since(Instant::now()));
                 let refused_token = refused.as_ref().map(|(token, _)| token);
-                match limiter.acquire(&handle.auth, refused_token, within).await {
+                let wait = tracing::info_span!("uqpay.rate_limit.wait");
+                let acquired = limiter
+                    .acquire(&handle.auth, refused_token, within, &handle.metrics)
+                    .instrument(wait)
+                    .await;
+                match acquired {
                     Ok(token) => prefetched = token,
                     Err(error) => break Err(error),
                 }
@@ -188,7 +204,13 @@ impl Call<'_> {
                 None => timeout,
             };
             let result = self
-                .attempt(&mut attempt, limit, refused.take(), prefetched)
+                .attempt(
+                    &mut attempt,
+                    limit,
+                    refused.take(),
+                    prefetched,
+                    attempts - 1,
+                )
                 .await;
             let (error, token) = match result {
                 Ok(value) => break Ok(value),
@@ -206,6 +228,7 @@ impl Call<'_> {
             {
                 if let Some(token) = token {
                     tracing::info!(attempt = attempts, "token refused, getting another one");
+                    handle.metrics.token_refused();
                     refreshed = true;
                     refused = Some((token, error.to_string()));
                     continue;
@@ -235,6 +258,7 @@ impl Call<'_> {
                     error = %error,
                     "the retry budget is spent (the service is failing); not retrying"
                 );
+                handle.metrics.budget_refused(self.operation);
                 break Err(Error::RetryBudgetSpent {
                     attempts,
                     idempotency_key: self.key,
@@ -243,6 +267,7 @@ impl Call<'_> {
             }
             taken += cost;
             retries += 1;
+            handle.metrics.retry(self.operation, &error);
             tracing::info!(
                 attempt = attempts,
                 error = %error,
@@ -251,15 +276,18 @@ impl Call<'_> {
             );
             tokio::time::sleep(wait).await;
         };
+        let took = started.elapsed();
         span.record("attempts", attempts);
         span.record(
             "latency_ms",
-            u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
         );
         match outcome {
             Ok(response) => {
                 handle.budget.succeeded(taken);
                 span.record("status", response.status().as_u16());
+                span.record("outcome", "ok");
+                handle.metrics.call(self.operation, Ok(()), took);
                 Ok(response.into_inner())
             }
             Err(error) => {
@@ -267,20 +295,85 @@ impl Call<'_> {
                     span.record("status", status);
                 }
                 tracing::debug!(attempts, error = %error, "call failed");
-                Err(give_up(error, attempts, self.key))
+                let error = give_up(error, attempts, self.key);
+                if !span.is_disabled() || handle.metrics.on() {
+                    let outcome = telemetry::outcome(Err(&error));
+                    span.record("outcome", tracing::field::display(&outcome));
+                    handle.metrics.call(self.operation, Err(&error), took);
+                }
+                Err(error)
             }
         }
     }
 
-    /// One attempt within `limit`: a token (waited for within the limit),
-    /// then the request with what is left of it. On failure, the error and
-    /// the token the request carried.
+    /// One attempt, in a span named as OpenTelemetry's HTTP client
+    /// conventions name it (`POST /v1/issuing/cards/{id}`, kind client,
+    /// their attributes); `resend` is how many attempts came before it.
     async fn attempt<T, F, Fut>(
         &self,
         attempt: &mut F,
         limit: Duration,
         refused: Option<(AccessToken, String)>,
         prefetched: Option<AccessToken>,
+        resend: u32,
+    ) -> Result<ResponseValue<T>, (Error, Option<AccessToken>)>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<ApiError>>>,
+    {
+        let route = telemetry::route(self.operation);
+        let server = &self.handle.server;
+        let span = tracing::info_span!(
+            "uqpay.attempt",
+            otel.name = route.name,
+            otel.kind = "client",
+            http.request.method = route.method,
+            server.address = server.address.as_str(),
+            server.port = server.port,
+            url.template = route.template,
+            http.request.resend_count = tracing::field::Empty,
+            http.response.status_code = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+        );
+        if span.is_disabled() {
+            return self
+                .attempt_in_span(attempt, limit, refused, prefetched, &route)
+                .await;
+        }
+        if resend > 0 {
+            span.record("http.request.resend_count", resend);
+        }
+        let result = self
+            .attempt_in_span(attempt, limit, refused, prefetched, &route)
+            .instrument(span.clone())
+            .await;
+        match &result {
+            Ok(response) => {
+                span.record("http.response.status_code", response.status().as_u16());
+            }
+            Err((error, _)) => {
+                if let Some(status) = error.status() {
+                    span.record("http.response.status_code", status);
+                }
+                span.record(
+                    "error.type",
+                    tracing::field::display(telemetry::error_type(error)),
+                );
+            }
+        }
+        result
+    }
+
+    /// One attempt within `limit`: a token (waited for within the limit),
+    /// then the request with what is left of it. On failure, the error and
+    /// the token the request carried.
+    async fn attempt_in_span<T, F, Fut>(
+        &self,
+        attempt: &mut F,
+        limit: Duration,
+        refused: Option<(AccessToken, String)>,
+        prefetched: Option<AccessToken>,
+        route: &telemetry::Route,
     ) -> Result<ResponseValue<T>, (Error, Option<AccessToken>)>
     where
         F: FnMut() -> Fut,
@@ -299,12 +392,12 @@ impl Call<'_> {
             None => {
                 let started = Instant::now();
                 let wanted = handle.auth.token(refused.as_ref().map(|(t, _)| t));
-                let waited =
-                    tokio::time::timeout(limit, wanted)
-                        .await
-                        .unwrap_or(Err(Error::Timeout {
-                            idempotency_key: None,
-                        }));
+                let waited = tokio::time::timeout(limit, wanted)
+                    .instrument(tracing::info_span!("uqpay.token.wait"))
+                    .await
+                    .unwrap_or(Err(Error::Timeout {
+                        idempotency_key: None,
+                    }));
                 let left = limit.saturating_sub(started.elapsed());
                 match waited {
                     Ok(token) if !left.is_zero() => (token, left),
@@ -332,13 +425,28 @@ impl Call<'_> {
             token: token.header().clone(),
             timeout,
         };
+        let sent = handle.metrics.on().then(Instant::now);
         // Boxed: the generated future is large, and keeping it out of line
         // keeps the call's own future small.
         match ATTEMPT.scope(context, Box::pin(attempt())).await {
-            Ok(response) => Ok(response),
+            Ok(response) => {
+                if let Some(sent) = sent {
+                    let status = Some(response.status().as_u16());
+                    handle
+                        .metrics
+                        .attempt(route, &handle.server, status, None, sent.elapsed());
+                }
+                Ok(response)
+            }
             Err(raw) => {
                 let api_key = handle.auth.api_key().unwrap_or_default();
                 let error = error::from_raw(raw, &[token.expose(), api_key]);
+                if let Some(sent) = sent {
+                    let (server, status) = (&handle.server, error.status());
+                    handle
+                        .metrics
+                        .attempt(route, server, status, Some(&error), sent.elapsed());
+                }
                 Err((error, Some(token)))
             }
         }

@@ -179,6 +179,8 @@ pub struct ClientBuilder {
     /// rate limit for the whole fleet).
     #[cfg(feature = "redis")]
     fleet_store: Option<crate::RedisTokenStore>,
+    #[cfg(feature = "opentelemetry")]
+    meter: Option<opentelemetry::metrics::Meter>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -257,6 +259,18 @@ impl ClientBuilder {
     /// (clones of the client share it). Off by default.
     pub fn rate_limit(mut self, limit: RateLimit) -> Self {
         self.rate_limit = Some(limit);
+        self
+    }
+
+    /// Records the client's metrics with `meter` (feature `opentelemetry`;
+    /// default: the global meter provider's `uqpay-issuing` meter, taken
+    /// when the client is built, so install the provider first). The
+    /// instruments and their attributes are listed in the README's
+    /// "Telemetry" section.
+    #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+    pub fn meter(mut self, meter: opentelemetry::metrics::Meter) -> Self {
+        self.meter = Some(meter);
         self
     }
 
@@ -408,6 +422,15 @@ impl ClientBuilder {
         let connect_timeout = self
             .connect_timeout
             .unwrap_or(timeout.min(Duration::from_secs(10)));
+        #[cfg(feature = "opentelemetry")]
+        let metrics = crate::telemetry::Metrics::new(
+            &self
+                .meter
+                .clone()
+                .unwrap_or_else(crate::telemetry::global_meter),
+        );
+        #[cfg(not(feature = "opentelemetry"))]
+        let metrics = crate::telemetry::Metrics;
         let http = transport::http_client(timeout, connect_timeout, self.configure_http.as_ref())
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
         let raw = |transport: SdkTransport| {
@@ -441,6 +464,7 @@ impl ClientBuilder {
                             api_key,
                             timeout,
                             self.token_rate_limit.map(LocalLimiter::new),
+                            metrics.clone(),
                         ),
                         store: store.unwrap_or_else(|| Arc::new(InMemoryTokenStore::new())),
                     }
@@ -477,9 +501,11 @@ impl ClientBuilder {
                 deadline: self.deadline,
                 on_behalf_of,
             },
+            server: crate::telemetry::Server::of(&base_url),
             base_url,
             budget: self.retry_budget.unwrap_or_default(),
             limiter,
+            metrics,
         };
         Ok(Client {
             inner: Arc::new(handle),

@@ -99,6 +99,7 @@
 //   budget      the retry budget (a token bucket)           -> error
 //   ratelimit   RateLimit, the in-process limiter           -> error
 //   error       Error, and the generated client's errors    -> retry (Retry-After), redact
+//   telemetry   span names and attributes, metrics          -> error
 //   retry       backoff and Retry-After
 //   redact      masking card numbers and tokens
 mod auth;
@@ -113,6 +114,7 @@ mod redact;
 #[cfg(feature = "redis")]
 mod redis_store;
 mod retry;
+mod telemetry;
 mod token;
 mod token_store;
 mod transport;

@@ -585,18 +585,21 @@ impl RedisTokenStore {
         let minter = minter.clone();
         let keys = keys.clone();
         let refused = refused.cloned();
-        let task = tokio::spawn(async move {
-            let minted = store
-                .mint_under_lock(&minter, &keys, seen, refused.as_ref(), reuse)
-                .await;
-            let mut locals = store.local();
-            if let Some(local) = locals.get_mut(minter.client_id()) {
-                if local.minting.as_ref().is_some_and(|m| m.id == id) {
-                    local.minting = None;
+        let task = tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                let minted = store
+                    .mint_under_lock(&minter, &keys, seen, refused.as_ref(), reuse)
+                    .await;
+                let mut locals = store.local();
+                if let Some(local) = locals.get_mut(minter.client_id()) {
+                    if local.minting.as_ref().is_some_and(|m| m.id == id) {
+                        local.minting = None;
+                    }
                 }
-            }
-            minted
-        });
+                minted
+            },
+            tracing::Span::current(),
+        ));
         let abort = task.abort_handle();
         let result: Pin<Box<dyn Future<Output = _> + Send>> =
             Box::pin(async move { task.await.ok() });

@@ -117,6 +117,7 @@ struct MinterInner {
     timeout: Duration,
     /// The token endpoint's rate limit, if the client keeps it.
     limiter: Option<crate::ratelimit::LocalLimiter>,
+    metrics: crate::telemetry::Metrics,
 }
 
 impl fmt::Debug for Minter {
@@ -137,6 +138,7 @@ impl Minter {
         api_key: SecretString,
         timeout: Duration,
         limiter: Option<crate::ratelimit::LocalLimiter>,
+        metrics: crate::telemetry::Metrics,
     ) -> Self {
         Self {
             inner: Arc::new(MinterInner {
@@ -145,6 +147,7 @@ impl Minter {
                 api_key,
                 timeout,
                 limiter,
+                metrics,
             }),
         }
     }
@@ -172,8 +175,19 @@ impl Minter {
     /// (`expired_at` minus the answer's `Date`) from now, so that a clock off
     /// by minutes neither keeps an expired token nor mints one per call.
     pub async fn mint(&self) -> Result<AccessToken, Error> {
+        let span = tracing::info_span!(
+            "uqpay.token.mint",
+            otel.kind = "client",
+            uqpay.result = tracing::field::Empty,
+        );
+        let minted = self.mint_in().instrument(span.clone()).await;
+        span.record("uqpay.result", if minted.is_ok() { "ok" } else { "error" });
+        self.inner.metrics.mint(minted.is_ok());
+        minted
+    }
+
+    async fn mint_in(&self) -> Result<AccessToken, Error> {
         let inner = &self.inner;
-        let span = tracing::debug_span!("uqpay.token", client_id = %inner.client_id);
         let secrets = [self.api_key()];
         if let Some(limiter) = &inner.limiter {
             limiter.wait(Some(inner.timeout)).await?;
@@ -184,7 +198,6 @@ impl Minter {
             .x_client_id(inner.client_id.as_str())
             .x_api_key(self.api_key())
             .send()
-            .instrument(span)
             .await;
         let response = match result {
             Ok(response) => response,

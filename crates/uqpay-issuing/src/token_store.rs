@@ -158,11 +158,15 @@ impl InMemoryTokenStore {
         let id = slot.mints;
         let store = self.clone();
         let minter = minter.clone();
-        let task = tokio::spawn(async move {
-            let result = minter.mint().await;
-            store.finish(minter.client_id(), id, &result);
-            result
-        });
+        // In the span of the call that started it (its token wait).
+        let task = tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                let result = minter.mint().await;
+                store.finish(minter.client_id(), id, &result);
+                result
+            },
+            tracing::Span::current(),
+        ));
         let abort = task.abort_handle();
         let result: Pin<Box<dyn Future<Output = _> + Send>> =
             Box::pin(async move { task.await.ok() });

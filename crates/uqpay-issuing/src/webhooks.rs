@@ -166,6 +166,25 @@ pub struct Verifier {
     key: signature::Key,
     empty: bool,
     tolerance: Duration,
+    /// `uqpay.webhook.verifications` by `uqpay.webhook.result`.
+    #[cfg(feature = "opentelemetry")]
+    verifications: opentelemetry::metrics::Counter<u64>,
+}
+
+impl WebhookError {
+    /// The class of the failure, as the verifications counter names it:
+    /// `bad_signature`, `stale_timestamp` (too old or in the future),
+    /// `no_secret`, or `malformed` (headers or body).
+    pub fn class(&self) -> &'static str {
+        match self {
+            Self::InvalidSignature => "bad_signature",
+            Self::TimestampTooOld { .. } | Self::TimestampInFuture { .. } => "stale_timestamp",
+            Self::EmptySecret => "no_secret",
+            Self::MissingHeader(_) | Self::InvalidHeader { .. } | Self::InvalidPayload(_) => {
+                "malformed"
+            }
+        }
+    }
 }
 
 impl fmt::Debug for Verifier {
@@ -187,7 +206,37 @@ impl Verifier {
             key: signature::key(secret),
             empty: secret.is_empty(),
             tolerance: DEFAULT_TOLERANCE,
+            #[cfg(feature = "opentelemetry")]
+            verifications: verifications(&crate::telemetry::global_meter()),
         }
+    }
+
+    /// Counts verifications with `meter` (feature `opentelemetry`; default:
+    /// the global meter provider's `uqpay-issuing` meter, taken by
+    /// [`Verifier::new`]): `uqpay.webhook.verifications`, by
+    /// `uqpay.webhook.result` (`ok`, `bad_signature`, `stale_timestamp`,
+    /// `malformed`, `no_secret`).
+    #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+    pub fn meter(mut self, meter: &opentelemetry::metrics::Meter) -> Self {
+        self.verifications = verifications(meter);
+        self
+    }
+
+    /// Counts the outcome of one verification.
+    fn record<T>(&self, result: Result<T, WebhookError>) -> Result<T, WebhookError> {
+        #[cfg(feature = "opentelemetry")]
+        {
+            let class = match &result {
+                Ok(_) => "ok",
+                Err(error) => error.class(),
+            };
+            self.verifications.add(
+                1,
+                &[opentelemetry::KeyValue::new("uqpay.webhook.result", class)],
+            );
+        }
+        result
     }
 
     /// How far the timestamp may be from now, either way (default 300 s).
@@ -210,8 +259,10 @@ impl Verifier {
                 reason: "not visible ASCII".into(),
             })
         };
-        let signature = header(SIGNATURE_HEADER)?;
-        let timestamp = header(TIMESTAMP_HEADER)?;
+        let (signature, timestamp) = match (header(SIGNATURE_HEADER), header(TIMESTAMP_HEADER)) {
+            (Ok(signature), Ok(timestamp)) => (signature, timestamp),
+            (Err(error), _) | (_, Err(error)) => return self.record(Err(error)),
+        };
         self.verify(body, signature, timestamp)
     }
 
@@ -235,13 +286,25 @@ impl Verifier {
         timestamp: &str,
         now: SystemTime,
     ) -> Result<Event, WebhookError> {
-        self.check_at(body, signature, timestamp, now)?;
-        Event::parse(body)
+        self.record(
+            self.check(body, signature, timestamp, now)
+                .and_then(|()| Event::parse(body)),
+        )
     }
 
     /// Checks the timestamp and the signature only (for a handler that
     /// parses the body itself).
     pub fn check_at(
+        &self,
+        body: &[u8],
+        signature: &str,
+        timestamp: &str,
+        now: SystemTime,
+    ) -> Result<(), WebhookError> {
+        self.record(self.check(body, signature, timestamp, now))
+    }
+
+    fn check(
         &self,
         body: &[u8],
         signature: &str,
@@ -291,6 +354,15 @@ impl Verifier {
             .verify_slice(&expected)
             .map_err(|_| WebhookError::InvalidSignature)
     }
+}
+
+#[cfg(feature = "opentelemetry")]
+fn verifications(meter: &opentelemetry::metrics::Meter) -> opentelemetry::metrics::Counter<u64> {
+    meter
+        .u64_counter("uqpay.webhook.verifications")
+        .with_unit("{verification}")
+        .with_description("Webhook deliveries verified, by result.")
+        .build()
 }
 
 /// `x-wk-timestamp`: Unix seconds, or milliseconds from 10^12 on.
