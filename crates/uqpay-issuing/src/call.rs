@@ -334,6 +334,7 @@ impl Call<'_> {
             http.request.resend_count = tracing::field::Empty,
             http.response.status_code = tracing::field::Empty,
             error.type = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
         );
         if span.is_disabled() {
             return self
@@ -359,6 +360,7 @@ impl Call<'_> {
                     "error.type",
                     tracing::field::display(telemetry::error_type(error)),
                 );
+                span.record("otel.status_code", "ERROR");
             }
         }
         result
