@@ -2,10 +2,13 @@
 //! alternating rounds so that the host's drift (this is a shared VM) hits
 //! both sides alike. Full `update_card` calls through `uqpay_issuing`
 //! versus the same request by hand with reqwest + serde_json (same 30 s
-//! timeout, no redirects, TCP_NODELAY), against a minimal loopback server
-//! on a runtime thread of its own, on warm connections: one call at a time
-//! and 64 at once, on a current-thread runtime and on the default
-//! multi-thread runtime (`#[tokio::main]`'s).
+//! timeout, no redirects, TCP_NODELAY), against a minimal loopback server,
+//! on warm connections: one call at a time, 64 and 256 at once (a service
+//! under load), on a current-thread runtime and on the default
+//! multi-thread runtime (`#[tokio::main]`'s). The server runs in a process
+//! of its own (this binary started again with `--serve`), as in
+//! production, so that every instruction of the client shows on the two
+//! cores; then, for comparison, on a runtime thread beside the client.
 //!
 //! ```sh
 //! cargo bench -p uqpay-e2e --bench overhead_rounds
@@ -47,13 +50,56 @@ where
     started.elapsed().as_secs_f64() * 1e6 / (batches * width) as f64
 }
 
+/// The server in a process of its own: this binary with `--serve`, which
+/// prints its base URL and serves until killed.
+struct ServerProcess(std::process::Child);
+
+impl ServerProcess {
+    fn start() -> (Self, String) {
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .arg("--serve")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = lines.next().unwrap().unwrap();
+        (Self(child), url)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn main() {
-    if std::env::args().any(|a| a == "--list" || a == "--test") {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--list" || a == "--test") {
         return;
     }
-    let (base_url, _server) = start_fixed_200_server();
-    println!("| runtime | case | SDK µs/call | hand-written µs/call | ratio (median of rounds) |");
-    println!("| --- | --- | --- | --- | --- |");
+    if args.iter().any(|a| a == "--serve") {
+        let (base_url, _server) = start_fixed_200_server();
+        println!("{base_url}");
+        loop {
+            std::thread::park();
+        }
+    }
+    println!(
+        "| server | runtime | case | SDK µs/call | hand-written µs/call | ratio (median of rounds) |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
+    let (process, url) = ServerProcess::start();
+    measure("own process", &url);
+    drop(process);
+    let (url, _server) = start_fixed_200_server();
+    measure("thread beside", &url);
+}
+
+fn measure(server: &str, base_url: &str) {
+    let base_url = base_url.to_owned();
     for flavor in ["current_thread", "multi_thread"] {
         let rt = match flavor {
             "current_thread" => tokio::runtime::Builder::new_current_thread(),
@@ -75,6 +121,9 @@ fn main() {
             let sdk_64 = || join_all((0..64).map(|_| sdk_full_update(&sdk, CARD)));
             let raw_64 =
                 || join_all((0..64).map(|_| hand_written_full_update(&raw, &base_url, CARD)));
+            let sdk_256 = || join_all((0..256).map(|_| sdk_full_update(&sdk, CARD)));
+            let raw_256 =
+                || join_all((0..256).map(|_| hand_written_full_update(&raw, &base_url, CARD)));
             // Warm up both (connections, allocator, caches).
             per_call(500, 1, sdk_one).await;
             per_call(500, 1, raw_one).await;
@@ -86,9 +135,18 @@ fn main() {
                 raw_64().await;
             })
             .await;
+            per_call(3, 256, || async {
+                sdk_256().await;
+            })
+            .await;
+            per_call(3, 256, || async {
+                raw_256().await;
+            })
+            .await;
 
             let (mut s1, mut h1, mut r1) = (Vec::new(), Vec::new(), Vec::new());
             let (mut s64, mut h64, mut r64) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut s256, mut h256, mut r256) = (Vec::new(), Vec::new(), Vec::new());
             for round in 0..ROUNDS {
                 // Alternate which side goes first.
                 let (a, b) = if round % 2 == 0 {
@@ -129,18 +187,40 @@ fn main() {
                 s64.push(a);
                 h64.push(b);
                 r64.push(b / a);
+                let sdk = || async {
+                    sdk_256().await;
+                };
+                let raw = || async {
+                    raw_256().await;
+                };
+                let (a, b) = if round % 2 == 0 {
+                    let a = per_call(4, 256, sdk).await;
+                    (a, per_call(4, 256, raw).await)
+                } else {
+                    let b = per_call(4, 256, raw).await;
+                    (per_call(4, 256, sdk).await, b)
+                };
+                s256.push(a);
+                h256.push(b);
+                r256.push(b / a);
             }
             println!(
-                "| {flavor} | one call | {:.1} | {:.1} | SDK / hand-written = {:.3} |",
+                "| {server} | {flavor} | one call | {:.1} | {:.1} | SDK / hand-written = {:.3} |",
                 median(s1),
                 median(h1),
                 median(r1)
             );
             println!(
-                "| {flavor} | 64 at once | {:.1} | {:.1} | SDK throughput / hand-written = {:.3} |",
+                "| {server} | {flavor} | 64 at once | {:.1} | {:.1} | SDK throughput / hand-written = {:.3} |",
                 median(s64),
                 median(h64),
                 median(r64)
+            );
+            println!(
+                "| {server} | {flavor} | 256 at once | {:.1} | {:.1} | SDK throughput / hand-written = {:.3} |",
+                median(s256),
+                median(h256),
+                median(r256)
             );
         });
     }
