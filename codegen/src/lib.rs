@@ -2,7 +2,10 @@
 //! returns the formatted Rust source of the low-level client.
 //!
 //! What shapes the generated code is in this crate: [`settings`] here
-//! (progenitor's builder interface, the extra derives, and the handful of
+//! (progenitor's positional interface: each operation a method taking its
+//! path and header parameters as arguments and its body by reference, so a
+//! caller resends the very same body without copying it; the extra
+//! derives, and the handful of
 //! schemas that are mapped onto hand-written types of the raw crate because
 //! no generated type can carry what they need), `generation` (the pipeline
 //! from the spec to formatted source) and `extensions` (the modules generated
@@ -116,7 +119,10 @@ pub fn settings(spec: &openapiv3::OpenAPI) -> GenerationSettings {
         );
     }
     settings
-        .with_interface(InterfaceStyle::Builder)
+        // Positional: parameters as arguments, the body by reference (no
+        // builder state converted back and forth, no body copied per
+        // retry, a smaller future).
+        .with_interface(InterfaceStyle::Positional)
         .with_tag(TagStyle::Merged)
         // The raw crate implements `ClientHooks` for `Client` by hand
         // (src/hooks.rs): it lets the ergonomic crate plug in its transport.

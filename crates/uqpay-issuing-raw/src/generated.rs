@@ -18,11 +18,6 @@ pub mod types {
         ///When the token expires, in seconds since the Unix epoch.
         pub expired_at: i64,
     }
-    impl AccessToken {
-        pub fn builder() -> builder::AccessToken {
-            Default::default()
-        }
-    }
     ///The data of card.activation.code: a physical card's activation code (`source_id` is the card id).
     #[derive(
         ::serde::Deserialize,
@@ -41,11 +36,6 @@ pub mod types {
         pub card_id: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub card_number: ::std::option::Option<crate::pan::MaskedCardNumber>,
-    }
-    impl ActivationCodeData {
-        pub fn builder() -> builder::ActivationCodeData {
-            Default::default()
-        }
     }
     ///The data of card.activation.status (`source_id` is the card id).
     #[derive(
@@ -66,11 +56,6 @@ pub mod types {
         pub card_id: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub card_number: ::std::option::Option<crate::pan::MaskedCardNumber>,
-    }
-    impl ActivationStatusData {
-        pub fn builder() -> builder::ActivationStatusData {
-            Default::default()
-        }
     }
     ///UQPay's error body. The card endpoints answer with `type`, `code`, `message` (and `missing_fields` when required fields are missing); the legacy flat 400 and the rate limiter answer with `code` and `message` only; the auth gateway answers a bad token with `error` only. Every field is optional so that all the shapes parse.
     #[derive(
@@ -101,11 +86,6 @@ pub mod types {
         )]
         pub type_: ::std::option::Option<::std::string::String>,
     }
-    impl ApiError {
-        pub fn builder() -> builder::ApiError {
-            Default::default()
-        }
-    }
     ///The body of Assign Card.
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
@@ -115,11 +95,6 @@ pub mod types {
         pub card_mode: CardMode,
         pub card_number: crate::pan::CardNumber,
         pub cardholder_id: CardholderId,
-    }
-    impl AssignCardRequest {
-        pub fn builder() -> builder::AssignCardRequest {
-            Default::default()
-        }
     }
     ///The card assigned.
     #[derive(
@@ -134,11 +109,6 @@ pub mod types {
         ///Create time at which the object was created.
         pub create_time: chrono::DateTime<chrono::FixedOffset>,
         pub order_status: crate::fast::ReportedOrderStatus,
-    }
-    impl AssignCardResponse {
-        pub fn builder() -> builder::AssignCardResponse {
-            Default::default()
-        }
     }
     ///A card as Retrieve Card answers it. Only `card_id` and `card_status` are required (the pages mark none; UQPay's SDKs disagree on the rest), money is read exactly from a number or a string, and unknown statuses and fields are kept or ignored.
     #[derive(
@@ -191,11 +161,6 @@ pub mod types {
         ///The reason recorded with the last status change.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub update_reason: ::std::option::Option<::std::string::String>,
-    }
-    impl Card {
-        pub fn builder() -> builder::Card {
-            Default::default()
-        }
     }
     ///The data of card.create.succeeded and card.create.failed (also sent when an Assign Card order completes). `source_id` is the card order. The v1.6 payload names the balance `card_available_balance`, the controls `spending_limits` and `risk_control`; the other spellings are accepted too.
     #[derive(
@@ -252,11 +217,6 @@ pub mod types {
         ///The card's spending controls.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub spending_limits: ::std::option::Option<::std::vec::Vec<ReportedSpendingControl>>,
-    }
-    impl CardCreatedData {
-        pub fn builder() -> builder::CardCreatedData {
-            Default::default()
-        }
     }
     ///Card Mode.
     #[derive(
@@ -476,11 +436,6 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub update_time: ::std::option::Option<::std::string::String>,
     }
-    impl CardStatusUpdatedData {
-        pub fn builder() -> builder::CardStatusUpdatedData {
-            Default::default()
-        }
-    }
     ///The data of card.update.succeeded and card.update.failed: the order (`card_order_id`, equal to `source_id`; `order_status` in lower case, "success") and the card after it.
     #[derive(
         ::serde::Deserialize,
@@ -541,11 +496,6 @@ pub mod types {
         ///The card's spending controls.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub spending_controls: ::std::option::Option<::std::vec::Vec<ReportedSpendingControl>>,
-    }
-    impl CardUpdatedData {
-        pub fn builder() -> builder::CardUpdatedData {
-            Default::default()
-        }
     }
     ///Unique identifier for cardholder.
     #[derive(
@@ -653,11 +603,6 @@ pub mod types {
         ///SUCCESS, FAILED or PENDING.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub review_status: ::std::option::Option<::std::string::String>,
-    }
-    impl CardholderSummary {
-        pub fn builder() -> builder::CardholderSummary {
-            Default::default()
-        }
     }
     ///`CreateAccessTokenXApiKey`
     #[derive(
@@ -1118,11 +1063,6 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub enable_3ds: ::std::option::Option<::std::string::String>,
     }
-    impl ReportedRiskControls {
-        pub fn builder() -> builder::ReportedRiskControls {
-            Default::default()
-        }
-    }
     ///A spending control as UQPay reports it (the amount as a number or a string; the interval kept as sent, new ones included).
     #[derive(
         ::serde::Deserialize,
@@ -1139,11 +1079,6 @@ pub mod types {
         ///PER_TRANSACTION, DAILY, WEEKLY, MONTHLY, YEARLY, ALL_TIME, or a newer one.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub interval: ::std::option::Option<::std::string::String>,
-    }
-    impl ReportedSpendingControl {
-        pub fn builder() -> builder::ReportedSpendingControl {
-            Default::default()
-        }
     }
     ///A cardholder's residential address.
     #[derive(
@@ -1181,11 +1116,6 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub state: ::std::option::Option<::std::string::String>,
     }
-    impl ResidentialAddress {
-        pub fn builder() -> builder::ResidentialAddress {
-            Default::default()
-        }
-    }
     ///User-customized risk control settings. Supported configurations depend on the card BIN. See Supported BINs for Risk Control Configurations for details.
     #[derive(
         ::serde::Deserialize,
@@ -1208,11 +1138,6 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub enable_3ds: ::std::option::Option<YesNo>,
     }
-    impl RiskControls {
-        pub fn builder() -> builder::RiskControls {
-            Default::default()
-        }
-    }
     ///A rule that limits spending on the card.
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
@@ -1220,11 +1145,6 @@ pub mod types {
     pub struct SpendingControl {
         pub amount: crate::money::Amount,
         pub interval: SpendingInterval,
-    }
-    impl SpendingControl {
-        pub fn builder() -> builder::SpendingControl {
-            Default::default()
-        }
     }
     ///The period a spending control's amount applies to. The Update Card page documents PER_TRANSACTION; UQPay's webhook payloads also name DAILY, WEEKLY, MONTHLY, YEARLY and ALL_TIME.
     #[derive(
@@ -1319,11 +1239,6 @@ pub mod types {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub spending_controls: ::std::vec::Vec<SpendingControl>,
     }
-    impl UpdateCardRequest {
-        pub fn builder() -> builder::UpdateCardRequest {
-            Default::default()
-        }
-    }
     ///The card after the update.
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
@@ -1336,11 +1251,6 @@ pub mod types {
         pub card_status: crate::fast::ReportedCardStatus,
         pub order_status: crate::fast::ReportedOrderStatus,
     }
-    impl UpdateCardResponse {
-        pub fn builder() -> builder::UpdateCardResponse {
-            Default::default()
-        }
-    }
     ///The body of Update Card Status.
     #[derive(
         ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
@@ -1349,11 +1259,6 @@ pub mod types {
         pub card_status: CardStatus,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub update_reason: ::std::option::Option<UpdateReason>,
-    }
-    impl UpdateCardStatusRequest {
-        pub fn builder() -> builder::UpdateCardStatusRequest {
-            Default::default()
-        }
     }
     ///The status change as recorded.
     #[derive(
@@ -1368,11 +1273,6 @@ pub mod types {
         ///The reason for updating card status.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub update_reason: ::std::option::Option<::std::string::String>,
-    }
-    impl UpdateCardStatusResponse {
-        pub fn builder() -> builder::UpdateCardStatusResponse {
-            Default::default()
-        }
     }
     ///The reason for updating card status.
     #[derive(
@@ -1445,11 +1345,6 @@ pub mod types {
         ///The payload's API version.
         pub version: ::std::string::String,
     }
-    impl WebhookEvent {
-        pub fn builder() -> builder::WebhookEvent {
-            Default::default()
-        }
-    }
     ///A switch, Y (on) or N (off).
     #[derive(
         ::serde::Deserialize,
@@ -1498,2900 +1393,6 @@ pub mod types {
             value: ::std::string::String,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
-        }
-    }
-    /// Types for composing complex structures.
-    pub mod builder {
-        #[derive(Clone, Debug)]
-        pub struct AccessToken {
-            auth_token: ::std::result::Result<::std::string::String, ::std::string::String>,
-            expired_at: ::std::result::Result<i64, ::std::string::String>,
-        }
-        impl ::std::default::Default for AccessToken {
-            fn default() -> Self {
-                Self {
-                    auth_token: Err("no value supplied for auth_token".to_string()),
-                    expired_at: Err("no value supplied for expired_at".to_string()),
-                }
-            }
-        }
-        impl AccessToken {
-            pub fn auth_token<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.auth_token = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for auth_token: {e}"));
-                self
-            }
-            pub fn expired_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.expired_at = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for expired_at: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<AccessToken> for super::AccessToken {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: AccessToken,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    auth_token: value.auth_token?,
-                    expired_at: value.expired_at?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::AccessToken> for AccessToken {
-            fn from(value: super::AccessToken) -> Self {
-                Self {
-                    auth_token: Ok(value.auth_token),
-                    expired_at: Ok(value.expired_at),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct ActivationCodeData {
-            activation_code: ::std::result::Result<
-                ::std::option::Option<crate::secret::ActivationCode>,
-                ::std::string::String,
-            >,
-            card_id: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            card_number: ::std::result::Result<
-                ::std::option::Option<crate::pan::MaskedCardNumber>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for ActivationCodeData {
-            fn default() -> Self {
-                Self {
-                    activation_code: Ok(Default::default()),
-                    card_id: Ok(Default::default()),
-                    card_number: Ok(Default::default()),
-                }
-            }
-        }
-        impl ActivationCodeData {
-            pub fn activation_code<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<crate::secret::ActivationCode>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.activation_code = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for activation_code: {e}")
-                });
-                self
-            }
-            pub fn card_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_id: {e}"));
-                self
-            }
-            pub fn card_number<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<crate::pan::MaskedCardNumber>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_number = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_number: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<ActivationCodeData> for super::ActivationCodeData {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: ActivationCodeData,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    activation_code: value.activation_code?,
-                    card_id: value.card_id?,
-                    card_number: value.card_number?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::ActivationCodeData> for ActivationCodeData {
-            fn from(value: super::ActivationCodeData) -> Self {
-                Self {
-                    activation_code: Ok(value.activation_code),
-                    card_id: Ok(value.card_id),
-                    card_number: Ok(value.card_number),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct ActivationStatusData {
-            activation_status: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            card_id: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            card_number: ::std::result::Result<
-                ::std::option::Option<crate::pan::MaskedCardNumber>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for ActivationStatusData {
-            fn default() -> Self {
-                Self {
-                    activation_status: Ok(Default::default()),
-                    card_id: Ok(Default::default()),
-                    card_number: Ok(Default::default()),
-                }
-            }
-        }
-        impl ActivationStatusData {
-            pub fn activation_status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.activation_status = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for activation_status: {e}")
-                });
-                self
-            }
-            pub fn card_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_id: {e}"));
-                self
-            }
-            pub fn card_number<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<crate::pan::MaskedCardNumber>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_number = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_number: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<ActivationStatusData> for super::ActivationStatusData {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: ActivationStatusData,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    activation_status: value.activation_status?,
-                    card_id: value.card_id?,
-                    card_number: value.card_number?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::ActivationStatusData> for ActivationStatusData {
-            fn from(value: super::ActivationStatusData) -> Self {
-                Self {
-                    activation_status: Ok(value.activation_status),
-                    card_id: Ok(value.card_id),
-                    card_number: Ok(value.card_number),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct ApiError {
-            code: ::std::result::Result<
-                ::std::option::Option<super::ErrorCode>,
-                ::std::string::String,
-            >,
-            error: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            message: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            missing_fields: ::std::result::Result<
-                ::std::vec::Vec<::std::string::String>,
-                ::std::string::String,
-            >,
-            type_: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for ApiError {
-            fn default() -> Self {
-                Self {
-                    code: Ok(Default::default()),
-                    error: Ok(Default::default()),
-                    message: Ok(Default::default()),
-                    missing_fields: Ok(Default::default()),
-                    type_: Ok(Default::default()),
-                }
-            }
-        }
-        impl ApiError {
-            pub fn code<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::ErrorCode>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.code = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for code: {e}"));
-                self
-            }
-            pub fn error<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.error = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for error: {e}"));
-                self
-            }
-            pub fn message<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.message = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for message: {e}"));
-                self
-            }
-            pub fn missing_fields<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.missing_fields = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for missing_fields: {e}")
-                });
-                self
-            }
-            pub fn type_<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.type_ = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for type_: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<ApiError> for super::ApiError {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: ApiError,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    code: value.code?,
-                    error: value.error?,
-                    message: value.message?,
-                    missing_fields: value.missing_fields?,
-                    type_: value.type_?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::ApiError> for ApiError {
-            fn from(value: super::ApiError) -> Self {
-                Self {
-                    code: Ok(value.code),
-                    error: Ok(value.error),
-                    message: Ok(value.message),
-                    missing_fields: Ok(value.missing_fields),
-                    type_: Ok(value.type_),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct AssignCardRequest {
-            card_currency: ::std::result::Result<crate::fast::CurrencyCode, ::std::string::String>,
-            card_mode: ::std::result::Result<super::CardMode, ::std::string::String>,
-            card_number: ::std::result::Result<crate::pan::CardNumber, ::std::string::String>,
-            cardholder_id: ::std::result::Result<super::CardholderId, ::std::string::String>,
-        }
-        impl ::std::default::Default for AssignCardRequest {
-            fn default() -> Self {
-                Self {
-                    card_currency: Err("no value supplied for card_currency".to_string()),
-                    card_mode: Err("no value supplied for card_mode".to_string()),
-                    card_number: Err("no value supplied for card_number".to_string()),
-                    cardholder_id: Err("no value supplied for cardholder_id".to_string()),
-                }
-            }
-        }
-        impl AssignCardRequest {
-            pub fn card_currency<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<crate::fast::CurrencyCode>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_currency = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_currency: {e}"));
-                self
-            }
-            pub fn card_mode<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<super::CardMode>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_mode = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_mode: {e}"));
-                self
-            }
-            pub fn card_number<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<crate::pan::CardNumber>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_number = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_number: {e}"));
-                self
-            }
-            pub fn cardholder_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<super::CardholderId>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.cardholder_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for cardholder_id: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<AssignCardRequest> for super::AssignCardRequest {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: AssignCardRequest,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    card_currency: value.card_currency?,
-                    card_mode: value.card_mode?,
-                    card_number: value.card_number?,
-                    cardholder_id: value.cardholder_id?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::AssignCardRequest> for AssignCardRequest {
-            fn from(value: super::AssignCardRequest) -> Self {
-                Self {
-                    card_currency: Ok(value.card_currency),
-                    card_mode: Ok(value.card_mode),
-                    card_number: Ok(value.card_number),
-                    cardholder_id: Ok(value.cardholder_id),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct AssignCardResponse {
-            card_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
-            card_order_id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            card_status:
-                ::std::result::Result<crate::fast::ReportedCardStatus, ::std::string::String>,
-            create_time:
-                ::std::result::Result<chrono::DateTime<chrono::FixedOffset>, ::std::string::String>,
-            order_status:
-                ::std::result::Result<crate::fast::ReportedOrderStatus, ::std::string::String>,
-        }
-        impl ::std::default::Default for AssignCardResponse {
-            fn default() -> Self {
-                Self {
-                    card_id: Err("no value supplied for card_id".to_string()),
-                    card_order_id: Err("no value supplied for card_order_id".to_string()),
-                    card_status: Err("no value supplied for card_status".to_string()),
-                    create_time: Err("no value supplied for create_time".to_string()),
-                    order_status: Err("no value supplied for order_status".to_string()),
-                }
-            }
-        }
-        impl AssignCardResponse {
-            pub fn card_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::uuid::Uuid>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_id: {e}"));
-                self
-            }
-            pub fn card_order_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_order_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_order_id: {e}"));
-                self
-            }
-            pub fn card_status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<crate::fast::ReportedCardStatus>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_status = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_status: {e}"));
-                self
-            }
-            pub fn create_time<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<chrono::DateTime<chrono::FixedOffset>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.create_time = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for create_time: {e}"));
-                self
-            }
-            pub fn order_status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<crate::fast::ReportedOrderStatus>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.order_status = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for order_status: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<AssignCardResponse> for super::AssignCardResponse {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: AssignCardResponse,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    card_id: value.card_id?,
-                    card_order_id: value.card_order_id?,
-                    card_status: value.card_status?,
-                    create_time: value.create_time?,
-                    order_status: value.order_status?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::AssignCardResponse> for AssignCardResponse {
-            fn from(value: super::AssignCardResponse) -> Self {
-                Self {
-                    card_id: Ok(value.card_id),
-                    card_order_id: Ok(value.card_order_id),
-                    card_status: Ok(value.card_status),
-                    create_time: Ok(value.create_time),
-                    order_status: Ok(value.order_status),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct Card {
-            available_balance: ::std::result::Result<
-                ::std::option::Option<crate::money::Money>,
-                ::std::string::String,
-            >,
-            card_bin: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            card_currency: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            card_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
-            card_limit: ::std::result::Result<
-                ::std::option::Option<crate::money::Money>,
-                ::std::string::String,
-            >,
-            card_number: ::std::result::Result<
-                ::std::option::Option<crate::pan::MaskedCardNumber>,
-                ::std::string::String,
-            >,
-            card_product_id: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            card_scheme: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            card_status:
-                ::std::result::Result<crate::fast::ReportedCardStatus, ::std::string::String>,
-            cardholder: ::std::result::Result<
-                ::std::option::Option<super::CardholderSummary>,
-                ::std::string::String,
-            >,
-            consumed_amount: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            form_factor: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            metadata: ::std::result::Result<
-                ::std::option::Option<::serde_json::Value>,
-                ::std::string::String,
-            >,
-            mode_type: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            no_pin_payment_amount: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            risk_controls: ::std::result::Result<
-                ::std::option::Option<super::ReportedRiskControls>,
-                ::std::string::String,
-            >,
-            spending_controls: ::std::result::Result<
-                ::std::option::Option<::std::vec::Vec<super::ReportedSpendingControl>>,
-                ::std::string::String,
-            >,
-            update_reason: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for Card {
-            fn default() -> Self {
-                Self {
-                    available_balance: Ok(Default::default()),
-                    card_bin: Ok(Default::default()),
-                    card_currency: Ok(Default::default()),
-                    card_id: Err("no value supplied for card_id".to_string()),
-                    card_limit: Ok(Default::default()),
-                    card_number: Ok(Default::default()),
-                    card_product_id: Ok(Default::default()),
-                    card_scheme: Ok(Default::default()),
-                    card_status: Err("no value supplied for card_status".to_string()),
-                    cardholder: Ok(Default::default()),
-                    consumed_amount: Ok(Default::default()),
-                    form_factor: Ok(Default::default()),
-                    metadata: Ok(Default::default()),
-                    mode_type: Ok(Default::default()),
-                    no_pin_payment_amount: Ok(Default::default()),
-                    risk_controls: Ok(Default::default()),
-                    spending_controls: Ok(Default::default()),
-                    update_reason: Ok(Default::default()),
-                }
-            }
-        }
-        impl Card {
-            pub fn available_balance<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<crate::money::Money>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.available_balance = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for available_balance: {e}")
-                });
-                self
-            }
-            pub fn card_bin<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_bin = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_bin: {e}"));
-                self
-            }
-            pub fn card_currency<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_currency = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_currency: {e}"));
-                self
-            }
-            pub fn card_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::uuid::Uuid>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_id: {e}"));
-                self
-            }
-            pub fn card_limit<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<crate::money::Money>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_limit = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_limit: {e}"));
-                self
-            }
-            pub fn card_number<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<crate::pan::MaskedCardNumber>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_number = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_number: {e}"));
-                self
-            }
-            pub fn card_product_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_product_id = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for card_product_id: {e}")
-                });
-                self
-            }
-            pub fn card_scheme<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_scheme = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_scheme: {e}"));
-                self
-            }
-            pub fn card_status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<crate::fast::ReportedCardStatus>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_status = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_status: {e}"));
-                self
-            }
-            pub fn cardholder<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::CardholderSummary>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.cardholder = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for cardholder: {e}"));
-                self
-            }
-            pub fn consumed_amount<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.consumed_amount = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for consumed_amount: {e}")
-                });
-                self
-            }
-            pub fn form_factor<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.form_factor = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for form_factor: {e}"));
-                self
-            }
-            pub fn metadata<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.metadata = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for metadata: {e}"));
-                self
-            }
-            pub fn mode_type<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.mode_type = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for mode_type: {e}"));
-                self
-            }
-            pub fn no_pin_payment_amount<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.no_pin_payment_amount = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for no_pin_payment_amount: {e}")
-                });
-                self
-            }
-            pub fn risk_controls<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::ReportedRiskControls>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.risk_controls = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for risk_controls: {e}"));
-                self
-            }
-            pub fn spending_controls<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::std::vec::Vec<super::ReportedSpendingControl>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.spending_controls = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for spending_controls: {e}")
-                });
-                self
-            }
-            pub fn update_reason<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.update_reason = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for update_reason: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<Card> for super::Card {
-            type Error = super::error::ConversionError;
-            fn try_from(value: Card) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    available_balance: value.available_balance?,
-                    card_bin: value.card_bin?,
-                    card_currency: value.card_currency?,
-                    card_id: value.card_id?,
-                    card_limit: value.card_limit?,
-                    card_number: value.card_number?,
-                    card_product_id: value.card_product_id?,
-                    card_scheme: value.card_scheme?,
-                    card_status: value.card_status?,
-                    cardholder: value.cardholder?,
-                    consumed_amount: value.consumed_amount?,
-                    form_factor: value.form_factor?,
-                    metadata: value.metadata?,
-                    mode_type: value.mode_type?,
-                    no_pin_payment_amount: value.no_pin_payment_amount?,
-                    risk_controls: value.risk_controls?,
-                    spending_controls: value.spending_controls?,
-                    update_reason: value.update_reason?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::Card> for Card {
-            fn from(value: super::Card) -> Self {
-                Self {
-                    available_balance: Ok(value.available_balance),
-                    card_bin: Ok(value.card_bin),
-                    card_currency: Ok(value.card_currency),
-                    card_id: Ok(value.card_id),
-                    card_limit: Ok(value.card_limit),
-                    card_number: Ok(value.card_number),
-                    card_product_id: Ok(value.card_product_id),
-                    card_scheme: Ok(value.card_scheme),
-                    card_status: Ok(value.card_status),
-                    cardholder: Ok(value.cardholder),
-                    consumed_amount: Ok(value.consumed_amount),
-                    form_factor: Ok(value.form_factor),
-                    metadata: Ok(value.metadata),
-                    mode_type: Ok(value.mode_type),
-                    no_pin_payment_amount: Ok(value.no_pin_payment_amount),
-                    risk_controls: Ok(value.risk_controls),
-                    spending_controls: Ok(value.spending_controls),
-                    update_reason: Ok(value.update_reason),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct CardCreatedData {
-            available_balance: ::std::result::Result<
-                ::std::option::Option<crate::money::Money>,
-                ::std::string::String,
-            >,
-            card_available_balance: ::std::result::Result<
-                ::std::option::Option<crate::money::Money>,
-                ::std::string::String,
-            >,
-            card_bin: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            card_currency: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            card_id: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            card_number: ::std::result::Result<
-                ::std::option::Option<crate::pan::MaskedCardNumber>,
-                ::std::string::String,
-            >,
-            card_product_id: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            card_scheme: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            card_status: ::std::result::Result<
-                ::std::option::Option<crate::fast::ReportedCardStatus>,
-                ::std::string::String,
-            >,
-            cardholder: ::std::result::Result<
-                ::std::option::Option<super::CardholderSummary>,
-                ::std::string::String,
-            >,
-            form_factor: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            metadata: ::std::result::Result<
-                ::std::option::Option<::serde_json::Value>,
-                ::std::string::String,
-            >,
-            mode_type: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            risk_control: ::std::result::Result<
-                ::std::option::Option<super::ReportedRiskControls>,
-                ::std::string::String,
-            >,
-            risk_controls: ::std::result::Result<
-                ::std::option::Option<super::ReportedRiskControls>,
-                ::std::string::String,
-            >,
-            spending_controls: ::std::result::Result<
-                ::std::option::Option<::std::vec::Vec<super::ReportedSpendingControl>>,
-                ::std::string::String,
-            >,
-            spending_limits: ::std::result::Result<
-                ::std::option::Option<::std::vec::Vec<super::ReportedSpendingControl>>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for CardCreatedData {
-            fn default() -> Self {
-                Self {
-                    available_balance: Ok(Default::default()),
-                    card_available_balance: Ok(Default::default()),
-                    card_bin: Ok(Default::default()),
-                    card_currency: Ok(Default::default()),
-                    card_id: Ok(Default::default()),
-                    card_number: Ok(Default::default()),
-                    card_product_id: Ok(Default::default()),
-                    card_scheme: Ok(Default::default()),
-                    card_status: Ok(Default::default()),
-                    cardholder: Ok(Default::default()),
-                    form_factor: Ok(Default::default()),
-                    metadata: Ok(Default::default()),
-                    mode_type: Ok(Default::default()),
-                    risk_control: Ok(Default::default()),
-                    risk_controls: Ok(Default::default()),
-                    spending_controls: Ok(Default::default()),
-                    spending_limits: Ok(Default::default()),
-                }
-            }
-        }
-        impl CardCreatedData {
-            pub fn available_balance<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<crate::money::Money>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.available_balance = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for available_balance: {e}")
-                });
-                self
-            }
-            pub fn card_available_balance<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<crate::money::Money>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_available_balance = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for card_available_balance: {e}")
-                });
-                self
-            }
-            pub fn card_bin<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_bin = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_bin: {e}"));
-                self
-            }
-            pub fn card_currency<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_currency = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_currency: {e}"));
-                self
-            }
-            pub fn card_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_id: {e}"));
-                self
-            }
-            pub fn card_number<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<crate::pan::MaskedCardNumber>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_number = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_number: {e}"));
-                self
-            }
-            pub fn card_product_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_product_id = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for card_product_id: {e}")
-                });
-                self
-            }
-            pub fn card_scheme<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_scheme = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_scheme: {e}"));
-                self
-            }
-            pub fn card_status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<crate::fast::ReportedCardStatus>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_status = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_status: {e}"));
-                self
-            }
-            pub fn cardholder<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::CardholderSummary>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.cardholder = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for cardholder: {e}"));
-                self
-            }
-            pub fn form_factor<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.form_factor = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for form_factor: {e}"));
-                self
-            }
-            pub fn metadata<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.metadata = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for metadata: {e}"));
-                self
-            }
-            pub fn mode_type<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.mode_type = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for mode_type: {e}"));
-                self
-            }
-            pub fn risk_control<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::ReportedRiskControls>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.risk_control = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for risk_control: {e}"));
-                self
-            }
-            pub fn risk_controls<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::ReportedRiskControls>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.risk_controls = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for risk_controls: {e}"));
-                self
-            }
-            pub fn spending_controls<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::std::vec::Vec<super::ReportedSpendingControl>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.spending_controls = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for spending_controls: {e}")
-                });
-                self
-            }
-            pub fn spending_limits<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::std::vec::Vec<super::ReportedSpendingControl>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.spending_limits = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for spending_limits: {e}")
-                });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<CardCreatedData> for super::CardCreatedData {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: CardCreatedData,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    available_balance: value.available_balance?,
-                    card_available_balance: value.card_available_balance?,
-                    card_bin: value.card_bin?,
-                    card_currency: value.card_currency?,
-                    card_id: value.card_id?,
-                    card_number: value.card_number?,
-                    card_product_id: value.card_product_id?,
-                    card_scheme: value.card_scheme?,
-                    card_status: value.card_status?,
-                    cardholder: value.cardholder?,
-                    form_factor: value.form_factor?,
-                    metadata: value.metadata?,
-                    mode_type: value.mode_type?,
-                    risk_control: value.risk_control?,
-                    risk_controls: value.risk_controls?,
-                    spending_controls: value.spending_controls?,
-                    spending_limits: value.spending_limits?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::CardCreatedData> for CardCreatedData {
-            fn from(value: super::CardCreatedData) -> Self {
-                Self {
-                    available_balance: Ok(value.available_balance),
-                    card_available_balance: Ok(value.card_available_balance),
-                    card_bin: Ok(value.card_bin),
-                    card_currency: Ok(value.card_currency),
-                    card_id: Ok(value.card_id),
-                    card_number: Ok(value.card_number),
-                    card_product_id: Ok(value.card_product_id),
-                    card_scheme: Ok(value.card_scheme),
-                    card_status: Ok(value.card_status),
-                    cardholder: Ok(value.cardholder),
-                    form_factor: Ok(value.form_factor),
-                    metadata: Ok(value.metadata),
-                    mode_type: Ok(value.mode_type),
-                    risk_control: Ok(value.risk_control),
-                    risk_controls: Ok(value.risk_controls),
-                    spending_controls: Ok(value.spending_controls),
-                    spending_limits: Ok(value.spending_limits),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct CardStatusUpdatedData {
-            available_balance: ::std::result::Result<
-                ::std::option::Option<crate::money::Money>,
-                ::std::string::String,
-            >,
-            card_id: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            card_number: ::std::result::Result<
-                ::std::option::Option<crate::pan::MaskedCardNumber>,
-                ::std::string::String,
-            >,
-            card_status: ::std::result::Result<
-                ::std::option::Option<crate::fast::ReportedCardStatus>,
-                ::std::string::String,
-            >,
-            currency: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            update_reason: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            update_time: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for CardStatusUpdatedData {
-            fn default() -> Self {
-                Self {
-                    available_balance: Ok(Default::default()),
-                    card_id: Ok(Default::default()),
-                    card_number: Ok(Default::default()),
-                    card_status: Ok(Default::default()),
-                    currency: Ok(Default::default()),
-                    update_reason: Ok(Default::default()),
-                    update_time: Ok(Default::default()),
-                }
-            }
-        }
-        impl CardStatusUpdatedData {
-            pub fn available_balance<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<crate::money::Money>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.available_balance = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for available_balance: {e}")
-                });
-                self
-            }
-            pub fn card_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_id: {e}"));
-                self
-            }
-            pub fn card_number<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<crate::pan::MaskedCardNumber>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_number = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_number: {e}"));
-                self
-            }
-            pub fn card_status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<crate::fast::ReportedCardStatus>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_status = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_status: {e}"));
-                self
-            }
-            pub fn currency<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.currency = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for currency: {e}"));
-                self
-            }
-            pub fn update_reason<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.update_reason = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for update_reason: {e}"));
-                self
-            }
-            pub fn update_time<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.update_time = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for update_time: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<CardStatusUpdatedData> for super::CardStatusUpdatedData {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: CardStatusUpdatedData,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    available_balance: value.available_balance?,
-                    card_id: value.card_id?,
-                    card_number: value.card_number?,
-                    card_status: value.card_status?,
-                    currency: value.currency?,
-                    update_reason: value.update_reason?,
-                    update_time: value.update_time?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::CardStatusUpdatedData> for CardStatusUpdatedData {
-            fn from(value: super::CardStatusUpdatedData) -> Self {
-                Self {
-                    available_balance: Ok(value.available_balance),
-                    card_id: Ok(value.card_id),
-                    card_number: Ok(value.card_number),
-                    card_status: Ok(value.card_status),
-                    currency: Ok(value.currency),
-                    update_reason: Ok(value.update_reason),
-                    update_time: Ok(value.update_time),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct CardUpdatedData {
-            available_balance: ::std::result::Result<
-                ::std::option::Option<crate::money::Money>,
-                ::std::string::String,
-            >,
-            card_bin: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            card_currency: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            card_id: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            card_limit: ::std::result::Result<
-                ::std::option::Option<crate::money::Money>,
-                ::std::string::String,
-            >,
-            card_number: ::std::result::Result<
-                ::std::option::Option<crate::pan::MaskedCardNumber>,
-                ::std::string::String,
-            >,
-            card_order_id: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            card_product_id: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            card_scheme: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            card_status: ::std::result::Result<
-                ::std::option::Option<crate::fast::ReportedCardStatus>,
-                ::std::string::String,
-            >,
-            cardholder: ::std::result::Result<
-                ::std::option::Option<super::CardholderSummary>,
-                ::std::string::String,
-            >,
-            form_factor: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            metadata: ::std::result::Result<
-                ::std::option::Option<::serde_json::Value>,
-                ::std::string::String,
-            >,
-            mode_type: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            no_pin_payment_amount: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            order_status: ::std::result::Result<
-                ::std::option::Option<crate::fast::ReportedOrderStatus>,
-                ::std::string::String,
-            >,
-            risk_control: ::std::result::Result<
-                ::std::option::Option<super::ReportedRiskControls>,
-                ::std::string::String,
-            >,
-            risk_controls: ::std::result::Result<
-                ::std::option::Option<super::ReportedRiskControls>,
-                ::std::string::String,
-            >,
-            spending_controls: ::std::result::Result<
-                ::std::option::Option<::std::vec::Vec<super::ReportedSpendingControl>>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for CardUpdatedData {
-            fn default() -> Self {
-                Self {
-                    available_balance: Ok(Default::default()),
-                    card_bin: Ok(Default::default()),
-                    card_currency: Ok(Default::default()),
-                    card_id: Ok(Default::default()),
-                    card_limit: Ok(Default::default()),
-                    card_number: Ok(Default::default()),
-                    card_order_id: Ok(Default::default()),
-                    card_product_id: Ok(Default::default()),
-                    card_scheme: Ok(Default::default()),
-                    card_status: Ok(Default::default()),
-                    cardholder: Ok(Default::default()),
-                    form_factor: Ok(Default::default()),
-                    metadata: Ok(Default::default()),
-                    mode_type: Ok(Default::default()),
-                    no_pin_payment_amount: Ok(Default::default()),
-                    order_status: Ok(Default::default()),
-                    risk_control: Ok(Default::default()),
-                    risk_controls: Ok(Default::default()),
-                    spending_controls: Ok(Default::default()),
-                }
-            }
-        }
-        impl CardUpdatedData {
-            pub fn available_balance<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<crate::money::Money>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.available_balance = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for available_balance: {e}")
-                });
-                self
-            }
-            pub fn card_bin<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_bin = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_bin: {e}"));
-                self
-            }
-            pub fn card_currency<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_currency = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_currency: {e}"));
-                self
-            }
-            pub fn card_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_id: {e}"));
-                self
-            }
-            pub fn card_limit<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<crate::money::Money>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_limit = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_limit: {e}"));
-                self
-            }
-            pub fn card_number<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<crate::pan::MaskedCardNumber>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_number = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_number: {e}"));
-                self
-            }
-            pub fn card_order_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_order_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_order_id: {e}"));
-                self
-            }
-            pub fn card_product_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_product_id = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for card_product_id: {e}")
-                });
-                self
-            }
-            pub fn card_scheme<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_scheme = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_scheme: {e}"));
-                self
-            }
-            pub fn card_status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<crate::fast::ReportedCardStatus>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_status = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_status: {e}"));
-                self
-            }
-            pub fn cardholder<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::CardholderSummary>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.cardholder = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for cardholder: {e}"));
-                self
-            }
-            pub fn form_factor<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.form_factor = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for form_factor: {e}"));
-                self
-            }
-            pub fn metadata<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.metadata = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for metadata: {e}"));
-                self
-            }
-            pub fn mode_type<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.mode_type = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for mode_type: {e}"));
-                self
-            }
-            pub fn no_pin_payment_amount<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.no_pin_payment_amount = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for no_pin_payment_amount: {e}")
-                });
-                self
-            }
-            pub fn order_status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<crate::fast::ReportedOrderStatus>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.order_status = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for order_status: {e}"));
-                self
-            }
-            pub fn risk_control<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::ReportedRiskControls>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.risk_control = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for risk_control: {e}"));
-                self
-            }
-            pub fn risk_controls<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::ReportedRiskControls>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.risk_controls = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for risk_controls: {e}"));
-                self
-            }
-            pub fn spending_controls<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::std::vec::Vec<super::ReportedSpendingControl>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.spending_controls = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for spending_controls: {e}")
-                });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<CardUpdatedData> for super::CardUpdatedData {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: CardUpdatedData,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    available_balance: value.available_balance?,
-                    card_bin: value.card_bin?,
-                    card_currency: value.card_currency?,
-                    card_id: value.card_id?,
-                    card_limit: value.card_limit?,
-                    card_number: value.card_number?,
-                    card_order_id: value.card_order_id?,
-                    card_product_id: value.card_product_id?,
-                    card_scheme: value.card_scheme?,
-                    card_status: value.card_status?,
-                    cardholder: value.cardholder?,
-                    form_factor: value.form_factor?,
-                    metadata: value.metadata?,
-                    mode_type: value.mode_type?,
-                    no_pin_payment_amount: value.no_pin_payment_amount?,
-                    order_status: value.order_status?,
-                    risk_control: value.risk_control?,
-                    risk_controls: value.risk_controls?,
-                    spending_controls: value.spending_controls?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::CardUpdatedData> for CardUpdatedData {
-            fn from(value: super::CardUpdatedData) -> Self {
-                Self {
-                    available_balance: Ok(value.available_balance),
-                    card_bin: Ok(value.card_bin),
-                    card_currency: Ok(value.card_currency),
-                    card_id: Ok(value.card_id),
-                    card_limit: Ok(value.card_limit),
-                    card_number: Ok(value.card_number),
-                    card_order_id: Ok(value.card_order_id),
-                    card_product_id: Ok(value.card_product_id),
-                    card_scheme: Ok(value.card_scheme),
-                    card_status: Ok(value.card_status),
-                    cardholder: Ok(value.cardholder),
-                    form_factor: Ok(value.form_factor),
-                    metadata: Ok(value.metadata),
-                    mode_type: Ok(value.mode_type),
-                    no_pin_payment_amount: Ok(value.no_pin_payment_amount),
-                    order_status: Ok(value.order_status),
-                    risk_control: Ok(value.risk_control),
-                    risk_controls: Ok(value.risk_controls),
-                    spending_controls: Ok(value.spending_controls),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct CardholderSummary {
-            cardholder_id: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            cardholder_status: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            country_code: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            create_time: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            date_of_birth: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            email: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            first_name: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            gender: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            idv_status: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            idv_url_expires_at: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            idv_verification_url: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            last_name: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            nationality: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            number_of_cards:
-                ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
-            phone_number: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            residential_address: ::std::result::Result<
-                ::std::option::Option<super::ResidentialAddress>,
-                ::std::string::String,
-            >,
-            review_status: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for CardholderSummary {
-            fn default() -> Self {
-                Self {
-                    cardholder_id: Ok(Default::default()),
-                    cardholder_status: Ok(Default::default()),
-                    country_code: Ok(Default::default()),
-                    create_time: Ok(Default::default()),
-                    date_of_birth: Ok(Default::default()),
-                    email: Ok(Default::default()),
-                    first_name: Ok(Default::default()),
-                    gender: Ok(Default::default()),
-                    idv_status: Ok(Default::default()),
-                    idv_url_expires_at: Ok(Default::default()),
-                    idv_verification_url: Ok(Default::default()),
-                    last_name: Ok(Default::default()),
-                    nationality: Ok(Default::default()),
-                    number_of_cards: Ok(Default::default()),
-                    phone_number: Ok(Default::default()),
-                    residential_address: Ok(Default::default()),
-                    review_status: Ok(Default::default()),
-                }
-            }
-        }
-        impl CardholderSummary {
-            pub fn cardholder_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.cardholder_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for cardholder_id: {e}"));
-                self
-            }
-            pub fn cardholder_status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.cardholder_status = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for cardholder_status: {e}")
-                });
-                self
-            }
-            pub fn country_code<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.country_code = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for country_code: {e}"));
-                self
-            }
-            pub fn create_time<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.create_time = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for create_time: {e}"));
-                self
-            }
-            pub fn date_of_birth<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.date_of_birth = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for date_of_birth: {e}"));
-                self
-            }
-            pub fn email<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.email = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for email: {e}"));
-                self
-            }
-            pub fn first_name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.first_name = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for first_name: {e}"));
-                self
-            }
-            pub fn gender<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.gender = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for gender: {e}"));
-                self
-            }
-            pub fn idv_status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.idv_status = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for idv_status: {e}"));
-                self
-            }
-            pub fn idv_url_expires_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.idv_url_expires_at = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for idv_url_expires_at: {e}")
-                });
-                self
-            }
-            pub fn idv_verification_url<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.idv_verification_url = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for idv_verification_url: {e}")
-                });
-                self
-            }
-            pub fn last_name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.last_name = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for last_name: {e}"));
-                self
-            }
-            pub fn nationality<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.nationality = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for nationality: {e}"));
-                self
-            }
-            pub fn number_of_cards<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.number_of_cards = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for number_of_cards: {e}")
-                });
-                self
-            }
-            pub fn phone_number<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.phone_number = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for phone_number: {e}"));
-                self
-            }
-            pub fn residential_address<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::ResidentialAddress>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.residential_address = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for residential_address: {e}")
-                });
-                self
-            }
-            pub fn review_status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.review_status = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for review_status: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<CardholderSummary> for super::CardholderSummary {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: CardholderSummary,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    cardholder_id: value.cardholder_id?,
-                    cardholder_status: value.cardholder_status?,
-                    country_code: value.country_code?,
-                    create_time: value.create_time?,
-                    date_of_birth: value.date_of_birth?,
-                    email: value.email?,
-                    first_name: value.first_name?,
-                    gender: value.gender?,
-                    idv_status: value.idv_status?,
-                    idv_url_expires_at: value.idv_url_expires_at?,
-                    idv_verification_url: value.idv_verification_url?,
-                    last_name: value.last_name?,
-                    nationality: value.nationality?,
-                    number_of_cards: value.number_of_cards?,
-                    phone_number: value.phone_number?,
-                    residential_address: value.residential_address?,
-                    review_status: value.review_status?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::CardholderSummary> for CardholderSummary {
-            fn from(value: super::CardholderSummary) -> Self {
-                Self {
-                    cardholder_id: Ok(value.cardholder_id),
-                    cardholder_status: Ok(value.cardholder_status),
-                    country_code: Ok(value.country_code),
-                    create_time: Ok(value.create_time),
-                    date_of_birth: Ok(value.date_of_birth),
-                    email: Ok(value.email),
-                    first_name: Ok(value.first_name),
-                    gender: Ok(value.gender),
-                    idv_status: Ok(value.idv_status),
-                    idv_url_expires_at: Ok(value.idv_url_expires_at),
-                    idv_verification_url: Ok(value.idv_verification_url),
-                    last_name: Ok(value.last_name),
-                    nationality: Ok(value.nationality),
-                    number_of_cards: Ok(value.number_of_cards),
-                    phone_number: Ok(value.phone_number),
-                    residential_address: Ok(value.residential_address),
-                    review_status: Ok(value.review_status),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct ReportedRiskControls {
-            allow_3ds_transactions: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            allowed_mcc: ::std::result::Result<
-                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-                ::std::string::String,
-            >,
-            blocked_mcc: ::std::result::Result<
-                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-                ::std::string::String,
-            >,
-            enable_3ds: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for ReportedRiskControls {
-            fn default() -> Self {
-                Self {
-                    allow_3ds_transactions: Ok(Default::default()),
-                    allowed_mcc: Ok(Default::default()),
-                    blocked_mcc: Ok(Default::default()),
-                    enable_3ds: Ok(Default::default()),
-                }
-            }
-        }
-        impl ReportedRiskControls {
-            pub fn allow_3ds_transactions<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.allow_3ds_transactions = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for allow_3ds_transactions: {e}")
-                });
-                self
-            }
-            pub fn allowed_mcc<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.allowed_mcc = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for allowed_mcc: {e}"));
-                self
-            }
-            pub fn blocked_mcc<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.blocked_mcc = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for blocked_mcc: {e}"));
-                self
-            }
-            pub fn enable_3ds<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.enable_3ds = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for enable_3ds: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<ReportedRiskControls> for super::ReportedRiskControls {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: ReportedRiskControls,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    allow_3ds_transactions: value.allow_3ds_transactions?,
-                    allowed_mcc: value.allowed_mcc?,
-                    blocked_mcc: value.blocked_mcc?,
-                    enable_3ds: value.enable_3ds?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::ReportedRiskControls> for ReportedRiskControls {
-            fn from(value: super::ReportedRiskControls) -> Self {
-                Self {
-                    allow_3ds_transactions: Ok(value.allow_3ds_transactions),
-                    allowed_mcc: Ok(value.allowed_mcc),
-                    blocked_mcc: Ok(value.blocked_mcc),
-                    enable_3ds: Ok(value.enable_3ds),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct ReportedSpendingControl {
-            amount: ::std::result::Result<
-                ::std::option::Option<crate::money::Money>,
-                ::std::string::String,
-            >,
-            interval: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for ReportedSpendingControl {
-            fn default() -> Self {
-                Self {
-                    amount: Ok(Default::default()),
-                    interval: Ok(Default::default()),
-                }
-            }
-        }
-        impl ReportedSpendingControl {
-            pub fn amount<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<crate::money::Money>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.amount = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for amount: {e}"));
-                self
-            }
-            pub fn interval<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.interval = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for interval: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<ReportedSpendingControl> for super::ReportedSpendingControl {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: ReportedSpendingControl,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    amount: value.amount?,
-                    interval: value.interval?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::ReportedSpendingControl> for ReportedSpendingControl {
-            fn from(value: super::ReportedSpendingControl) -> Self {
-                Self {
-                    amount: Ok(value.amount),
-                    interval: Ok(value.interval),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct ResidentialAddress {
-            city: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            country: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            district: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            line1: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            line2: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            line_en: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            postal_code: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            state: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for ResidentialAddress {
-            fn default() -> Self {
-                Self {
-                    city: Ok(Default::default()),
-                    country: Ok(Default::default()),
-                    district: Ok(Default::default()),
-                    line1: Ok(Default::default()),
-                    line2: Ok(Default::default()),
-                    line_en: Ok(Default::default()),
-                    postal_code: Ok(Default::default()),
-                    state: Ok(Default::default()),
-                }
-            }
-        }
-        impl ResidentialAddress {
-            pub fn city<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.city = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for city: {e}"));
-                self
-            }
-            pub fn country<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.country = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for country: {e}"));
-                self
-            }
-            pub fn district<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.district = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for district: {e}"));
-                self
-            }
-            pub fn line1<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.line1 = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for line1: {e}"));
-                self
-            }
-            pub fn line2<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.line2 = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for line2: {e}"));
-                self
-            }
-            pub fn line_en<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.line_en = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for line_en: {e}"));
-                self
-            }
-            pub fn postal_code<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.postal_code = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for postal_code: {e}"));
-                self
-            }
-            pub fn state<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.state = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for state: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<ResidentialAddress> for super::ResidentialAddress {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: ResidentialAddress,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    city: value.city?,
-                    country: value.country?,
-                    district: value.district?,
-                    line1: value.line1?,
-                    line2: value.line2?,
-                    line_en: value.line_en?,
-                    postal_code: value.postal_code?,
-                    state: value.state?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::ResidentialAddress> for ResidentialAddress {
-            fn from(value: super::ResidentialAddress) -> Self {
-                Self {
-                    city: Ok(value.city),
-                    country: Ok(value.country),
-                    district: Ok(value.district),
-                    line1: Ok(value.line1),
-                    line2: Ok(value.line2),
-                    line_en: Ok(value.line_en),
-                    postal_code: Ok(value.postal_code),
-                    state: Ok(value.state),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct RiskControls {
-            allow_3ds_transactions:
-                ::std::result::Result<::std::option::Option<super::YesNo>, ::std::string::String>,
-            allowed_mcc: ::std::result::Result<
-                ::std::option::Option<::std::vec::Vec<crate::fast::Mcc>>,
-                ::std::string::String,
-            >,
-            blocked_mcc: ::std::result::Result<
-                ::std::option::Option<::std::vec::Vec<crate::fast::Mcc>>,
-                ::std::string::String,
-            >,
-            enable_3ds:
-                ::std::result::Result<::std::option::Option<super::YesNo>, ::std::string::String>,
-        }
-        impl ::std::default::Default for RiskControls {
-            fn default() -> Self {
-                Self {
-                    allow_3ds_transactions: Ok(Default::default()),
-                    allowed_mcc: Ok(Default::default()),
-                    blocked_mcc: Ok(Default::default()),
-                    enable_3ds: Ok(Default::default()),
-                }
-            }
-        }
-        impl RiskControls {
-            pub fn allow_3ds_transactions<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::YesNo>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.allow_3ds_transactions = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for allow_3ds_transactions: {e}")
-                });
-                self
-            }
-            pub fn allowed_mcc<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::std::vec::Vec<crate::fast::Mcc>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.allowed_mcc = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for allowed_mcc: {e}"));
-                self
-            }
-            pub fn blocked_mcc<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::std::vec::Vec<crate::fast::Mcc>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.blocked_mcc = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for blocked_mcc: {e}"));
-                self
-            }
-            pub fn enable_3ds<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::YesNo>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.enable_3ds = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for enable_3ds: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<RiskControls> for super::RiskControls {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: RiskControls,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    allow_3ds_transactions: value.allow_3ds_transactions?,
-                    allowed_mcc: value.allowed_mcc?,
-                    blocked_mcc: value.blocked_mcc?,
-                    enable_3ds: value.enable_3ds?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::RiskControls> for RiskControls {
-            fn from(value: super::RiskControls) -> Self {
-                Self {
-                    allow_3ds_transactions: Ok(value.allow_3ds_transactions),
-                    allowed_mcc: Ok(value.allowed_mcc),
-                    blocked_mcc: Ok(value.blocked_mcc),
-                    enable_3ds: Ok(value.enable_3ds),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct SpendingControl {
-            amount: ::std::result::Result<crate::money::Amount, ::std::string::String>,
-            interval: ::std::result::Result<super::SpendingInterval, ::std::string::String>,
-        }
-        impl ::std::default::Default for SpendingControl {
-            fn default() -> Self {
-                Self {
-                    amount: Err("no value supplied for amount".to_string()),
-                    interval: Err("no value supplied for interval".to_string()),
-                }
-            }
-        }
-        impl SpendingControl {
-            pub fn amount<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<crate::money::Amount>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.amount = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for amount: {e}"));
-                self
-            }
-            pub fn interval<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<super::SpendingInterval>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.interval = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for interval: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<SpendingControl> for super::SpendingControl {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: SpendingControl,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    amount: value.amount?,
-                    interval: value.interval?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::SpendingControl> for SpendingControl {
-            fn from(value: super::SpendingControl) -> Self {
-                Self {
-                    amount: Ok(value.amount),
-                    interval: Ok(value.interval),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct UpdateCardRequest {
-            card_limit: ::std::result::Result<
-                ::std::option::Option<crate::money::Amount>,
-                ::std::string::String,
-            >,
-            metadata: ::std::result::Result<
-                ::std::option::Option<super::Metadata>,
-                ::std::string::String,
-            >,
-            name_on_card: ::std::result::Result<
-                ::std::option::Option<super::NameOnCard>,
-                ::std::string::String,
-            >,
-            no_pin_payment_amount: ::std::result::Result<
-                ::std::option::Option<crate::money::Amount>,
-                ::std::string::String,
-            >,
-            risk_controls: ::std::result::Result<
-                ::std::option::Option<super::RiskControls>,
-                ::std::string::String,
-            >,
-            spending_controls: ::std::result::Result<
-                ::std::vec::Vec<super::SpendingControl>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for UpdateCardRequest {
-            fn default() -> Self {
-                Self {
-                    card_limit: Ok(Default::default()),
-                    metadata: Ok(Default::default()),
-                    name_on_card: Ok(Default::default()),
-                    no_pin_payment_amount: Ok(Default::default()),
-                    risk_controls: Ok(Default::default()),
-                    spending_controls: Ok(Default::default()),
-                }
-            }
-        }
-        impl UpdateCardRequest {
-            pub fn card_limit<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<crate::money::Amount>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_limit = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_limit: {e}"));
-                self
-            }
-            pub fn metadata<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::Metadata>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.metadata = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for metadata: {e}"));
-                self
-            }
-            pub fn name_on_card<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::NameOnCard>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.name_on_card = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for name_on_card: {e}"));
-                self
-            }
-            pub fn no_pin_payment_amount<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<crate::money::Amount>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.no_pin_payment_amount = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for no_pin_payment_amount: {e}")
-                });
-                self
-            }
-            pub fn risk_controls<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::RiskControls>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.risk_controls = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for risk_controls: {e}"));
-                self
-            }
-            pub fn spending_controls<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::vec::Vec<super::SpendingControl>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.spending_controls = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for spending_controls: {e}")
-                });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<UpdateCardRequest> for super::UpdateCardRequest {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: UpdateCardRequest,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    card_limit: value.card_limit?,
-                    metadata: value.metadata?,
-                    name_on_card: value.name_on_card?,
-                    no_pin_payment_amount: value.no_pin_payment_amount?,
-                    risk_controls: value.risk_controls?,
-                    spending_controls: value.spending_controls?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::UpdateCardRequest> for UpdateCardRequest {
-            fn from(value: super::UpdateCardRequest) -> Self {
-                Self {
-                    card_limit: Ok(value.card_limit),
-                    metadata: Ok(value.metadata),
-                    name_on_card: Ok(value.name_on_card),
-                    no_pin_payment_amount: Ok(value.no_pin_payment_amount),
-                    risk_controls: Ok(value.risk_controls),
-                    spending_controls: Ok(value.spending_controls),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct UpdateCardResponse {
-            card_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
-            card_order_id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            card_status:
-                ::std::result::Result<crate::fast::ReportedCardStatus, ::std::string::String>,
-            order_status:
-                ::std::result::Result<crate::fast::ReportedOrderStatus, ::std::string::String>,
-        }
-        impl ::std::default::Default for UpdateCardResponse {
-            fn default() -> Self {
-                Self {
-                    card_id: Err("no value supplied for card_id".to_string()),
-                    card_order_id: Err("no value supplied for card_order_id".to_string()),
-                    card_status: Err("no value supplied for card_status".to_string()),
-                    order_status: Err("no value supplied for order_status".to_string()),
-                }
-            }
-        }
-        impl UpdateCardResponse {
-            pub fn card_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::uuid::Uuid>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_id: {e}"));
-                self
-            }
-            pub fn card_order_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_order_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_order_id: {e}"));
-                self
-            }
-            pub fn card_status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<crate::fast::ReportedCardStatus>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_status = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_status: {e}"));
-                self
-            }
-            pub fn order_status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<crate::fast::ReportedOrderStatus>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.order_status = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for order_status: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<UpdateCardResponse> for super::UpdateCardResponse {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: UpdateCardResponse,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    card_id: value.card_id?,
-                    card_order_id: value.card_order_id?,
-                    card_status: value.card_status?,
-                    order_status: value.order_status?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::UpdateCardResponse> for UpdateCardResponse {
-            fn from(value: super::UpdateCardResponse) -> Self {
-                Self {
-                    card_id: Ok(value.card_id),
-                    card_order_id: Ok(value.card_order_id),
-                    card_status: Ok(value.card_status),
-                    order_status: Ok(value.order_status),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct UpdateCardStatusRequest {
-            card_status: ::std::result::Result<super::CardStatus, ::std::string::String>,
-            update_reason: ::std::result::Result<
-                ::std::option::Option<super::UpdateReason>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for UpdateCardStatusRequest {
-            fn default() -> Self {
-                Self {
-                    card_status: Err("no value supplied for card_status".to_string()),
-                    update_reason: Ok(Default::default()),
-                }
-            }
-        }
-        impl UpdateCardStatusRequest {
-            pub fn card_status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<super::CardStatus>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_status = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_status: {e}"));
-                self
-            }
-            pub fn update_reason<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::UpdateReason>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.update_reason = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for update_reason: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<UpdateCardStatusRequest> for super::UpdateCardStatusRequest {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: UpdateCardStatusRequest,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    card_status: value.card_status?,
-                    update_reason: value.update_reason?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::UpdateCardStatusRequest> for UpdateCardStatusRequest {
-            fn from(value: super::UpdateCardStatusRequest) -> Self {
-                Self {
-                    card_status: Ok(value.card_status),
-                    update_reason: Ok(value.update_reason),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct UpdateCardStatusResponse {
-            card_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
-            card_order_id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            order_status:
-                ::std::result::Result<crate::fast::ReportedOrderStatus, ::std::string::String>,
-            update_reason: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for UpdateCardStatusResponse {
-            fn default() -> Self {
-                Self {
-                    card_id: Err("no value supplied for card_id".to_string()),
-                    card_order_id: Err("no value supplied for card_order_id".to_string()),
-                    order_status: Err("no value supplied for order_status".to_string()),
-                    update_reason: Ok(Default::default()),
-                }
-            }
-        }
-        impl UpdateCardStatusResponse {
-            pub fn card_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::uuid::Uuid>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_id: {e}"));
-                self
-            }
-            pub fn card_order_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.card_order_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for card_order_id: {e}"));
-                self
-            }
-            pub fn order_status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<crate::fast::ReportedOrderStatus>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.order_status = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for order_status: {e}"));
-                self
-            }
-            pub fn update_reason<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.update_reason = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for update_reason: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<UpdateCardStatusResponse> for super::UpdateCardStatusResponse {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: UpdateCardStatusResponse,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    card_id: value.card_id?,
-                    card_order_id: value.card_order_id?,
-                    order_status: value.order_status?,
-                    update_reason: value.update_reason?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::UpdateCardStatusResponse> for UpdateCardStatusResponse {
-            fn from(value: super::UpdateCardStatusResponse) -> Self {
-                Self {
-                    card_id: Ok(value.card_id),
-                    card_order_id: Ok(value.card_order_id),
-                    order_status: Ok(value.order_status),
-                    update_reason: Ok(value.update_reason),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct WebhookEvent {
-            data: ::std::result::Result<
-                ::std::option::Option<::serde_json::Value>,
-                ::std::string::String,
-            >,
-            event_id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            event_name: ::std::result::Result<::std::string::String, ::std::string::String>,
-            event_type: ::std::result::Result<::std::string::String, ::std::string::String>,
-            source_id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            version: ::std::result::Result<::std::string::String, ::std::string::String>,
-        }
-        impl ::std::default::Default for WebhookEvent {
-            fn default() -> Self {
-                Self {
-                    data: Ok(Default::default()),
-                    event_id: Err("no value supplied for event_id".to_string()),
-                    event_name: Err("no value supplied for event_name".to_string()),
-                    event_type: Err("no value supplied for event_type".to_string()),
-                    source_id: Err("no value supplied for source_id".to_string()),
-                    version: Err("no value supplied for version".to_string()),
-                }
-            }
-        }
-        impl WebhookEvent {
-            pub fn data<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.data = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for data: {e}"));
-                self
-            }
-            pub fn event_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.event_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for event_id: {e}"));
-                self
-            }
-            pub fn event_name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.event_name = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for event_name: {e}"));
-                self
-            }
-            pub fn event_type<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.event_type = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for event_type: {e}"));
-                self
-            }
-            pub fn source_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.source_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for source_id: {e}"));
-                self
-            }
-            pub fn version<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.version = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for version: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<WebhookEvent> for super::WebhookEvent {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: WebhookEvent,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    data: value.data?,
-                    event_id: value.event_id?,
-                    event_name: value.event_name?,
-                    event_type: value.event_type?,
-                    source_id: value.source_id?,
-                    version: value.version?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::WebhookEvent> for WebhookEvent {
-            fn from(value: super::WebhookEvent) -> Self {
-                Self {
-                    data: Ok(value.data),
-                    event_id: Ok(value.event_id),
-                    event_name: Ok(value.event_name),
-                    event_type: Ok(value.event_type),
-                    source_id: Ok(value.source_id),
-                    version: Ok(value.version),
-                }
-            }
         }
     }
     /// Error types.
@@ -4490,6 +1491,7 @@ const _: () = {
     {
     }
 };
+#[allow(clippy::all)]
 impl Client {
     ///Get an access token
     ///
@@ -4500,15 +1502,43 @@ impl Client {
     ///Arguments:
     ///- `x_api_key`: The API key provided by UQPay.
     ///- `x_client_id`: The client id provided by UQPay.
-    ///```ignore
-    ///let response = client.create_access_token()
-    ///    .x_api_key(x_api_key)
-    ///    .x_client_id(x_client_id)
-    ///    .send()
-    ///    .await;
-    ///```
-    pub fn create_access_token(&self) -> builder::CreateAccessToken<'_> {
-        builder::CreateAccessToken::new(self)
+    ///
+    pub async fn create_access_token<'a>(
+        &'a self,
+        x_api_key: &'a types::CreateAccessTokenXApiKey,
+        x_client_id: &'a types::CreateAccessTokenXClientId,
+    ) -> Result<ResponseValue<types::AccessToken>, Error<types::ApiError>> {
+        let url = format!("{}/v1/connect/token", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
+        header_map.append("x-api-key", x_api_key.to_string().try_into()?);
+        header_map.append("x-client-id", x_client_id.to_string().try_into()?);
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "create_access_token",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => Err(Error::ErrorResponse(
+                ResponseValue::from_response(response).await?,
+            )),
+            500u16..=599u16 => Err(Error::ErrorResponse(
+                ResponseValue::from_response(response).await?,
+            )),
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
     }
     ///Assign Card
     ///
@@ -4520,16 +1550,50 @@ impl Client {
     ///- `x_idempotency_key`: A unique identifier (UUID) used to maintain operation idempotency, ensuring that repeated executions of the same operation do not result in unintended effects or duplication. It helps preserve data consistency in the face of network errors, retries, or failures.
     ///- `x_on_behalf_of`: Specifies the sub-account on whose behalf the request is made. This should be set to the account_id, which can be retrieved via the List Connected Accounts endpoint. If omitted, the request is executed using the master account. Never sent empty (UQPay's FAQ refuses an empty value): leave it out to act as the master account.
     ///- `body`
-    ///```ignore
-    ///let response = client.assign_card()
-    ///    .x_idempotency_key(x_idempotency_key)
-    ///    .x_on_behalf_of(x_on_behalf_of)
-    ///    .body(body)
-    ///    .send()
-    ///    .await;
-    ///```
-    pub fn assign_card(&self) -> builder::AssignCard<'_> {
-        builder::AssignCard::new(self)
+    ///
+    pub async fn assign_card<'a>(
+        &'a self,
+        x_idempotency_key: &'a ::uuid::Uuid,
+        x_on_behalf_of: Option<&'a crate::fast::AccountId>,
+        body: &'a types::AssignCardRequest,
+    ) -> Result<ResponseValue<types::AssignCardResponse>, Error<types::ApiError>> {
+        let url = format!("{}/v1/issuing/cards/assign", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
+        header_map.append(
+            "x-idempotency-key",
+            x_idempotency_key.to_string().try_into()?,
+        );
+        if let Some(value) = x_on_behalf_of {
+            header_map.append("x-on-behalf-of", value.to_string().try_into()?);
+        }
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "assign_card",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => Err(Error::ErrorResponse(
+                ResponseValue::from_response(response).await?,
+            )),
+            500u16..=599u16 => Err(Error::ErrorResponse(
+                ResponseValue::from_response(response).await?,
+            )),
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
     }
     ///Update Card Status
     ///
@@ -4542,17 +1606,55 @@ impl Client {
     ///- `x_idempotency_key`: A unique identifier (UUID) used to maintain operation idempotency, ensuring that repeated executions of the same operation do not result in unintended effects or duplication. It helps preserve data consistency in the face of network errors, retries, or failures.
     ///- `x_on_behalf_of`: Specifies the sub-account on whose behalf the request is made. This should be set to the account_id, which can be retrieved via the List Connected Accounts endpoint. If omitted, the request is executed using the master account. Never sent empty (UQPay's FAQ refuses an empty value): leave it out to act as the master account.
     ///- `body`
-    ///```ignore
-    ///let response = client.update_card_status()
-    ///    .id(id)
-    ///    .x_idempotency_key(x_idempotency_key)
-    ///    .x_on_behalf_of(x_on_behalf_of)
-    ///    .body(body)
-    ///    .send()
-    ///    .await;
-    ///```
-    pub fn update_card_status(&self) -> builder::UpdateCardStatus<'_> {
-        builder::UpdateCardStatus::new(self)
+    ///
+    pub async fn update_card_status<'a>(
+        &'a self,
+        id: &'a ::uuid::Uuid,
+        x_idempotency_key: &'a ::uuid::Uuid,
+        x_on_behalf_of: Option<&'a crate::fast::AccountId>,
+        body: &'a types::UpdateCardStatusRequest,
+    ) -> Result<ResponseValue<types::UpdateCardStatusResponse>, Error<types::ApiError>> {
+        let url = format!(
+            "{}/v1/issuing/cards/{}/status",
+            self.baseurl,
+            encode_path(&id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
+        header_map.append(
+            "x-idempotency-key",
+            x_idempotency_key.to_string().try_into()?,
+        );
+        if let Some(value) = x_on_behalf_of {
+            header_map.append("x-on-behalf-of", value.to_string().try_into()?);
+        }
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "update_card_status",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => Err(Error::ErrorResponse(
+                ResponseValue::from_response(response).await?,
+            )),
+            500u16..=599u16 => Err(Error::ErrorResponse(
+                ResponseValue::from_response(response).await?,
+            )),
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
     }
     ///Retrieve Card
     ///
@@ -4563,15 +1665,48 @@ impl Client {
     ///Arguments:
     ///- `id`: Universally unique identifier (UUID v4) of a resource.
     ///- `x_on_behalf_of`: Specifies the sub-account on whose behalf the request is made. This should be set to the account_id, which can be retrieved via the List Connected Accounts endpoint. If omitted, the request is executed using the master account. Never sent empty (UQPay's FAQ refuses an empty value): leave it out to act as the master account.
-    ///```ignore
-    ///let response = client.retrieve_card()
-    ///    .id(id)
-    ///    .x_on_behalf_of(x_on_behalf_of)
-    ///    .send()
-    ///    .await;
-    ///```
-    pub fn retrieve_card(&self) -> builder::RetrieveCard<'_> {
-        builder::RetrieveCard::new(self)
+    ///
+    pub async fn retrieve_card<'a>(
+        &'a self,
+        id: &'a ::uuid::Uuid,
+        x_on_behalf_of: Option<&'a crate::fast::AccountId>,
+    ) -> Result<ResponseValue<types::Card>, Error<types::ApiError>> {
+        let url = format!(
+            "{}/v1/issuing/cards/{}",
+            self.baseurl,
+            encode_path(&id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+        if let Some(value) = x_on_behalf_of {
+            header_map.append("x-on-behalf-of", value.to_string().try_into()?);
+        }
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "retrieve_card",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => Err(Error::ErrorResponse(
+                ResponseValue::from_response(response).await?,
+            )),
+            500u16..=599u16 => Err(Error::ErrorResponse(
+                ResponseValue::from_response(response).await?,
+            )),
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
     }
     ///Update Card
     ///
@@ -4584,565 +1719,61 @@ impl Client {
     ///- `x_idempotency_key`: A unique identifier (UUID) used to maintain operation idempotency, ensuring that repeated executions of the same operation do not result in unintended effects or duplication. It helps preserve data consistency in the face of network errors, retries, or failures.
     ///- `x_on_behalf_of`: Specifies the sub-account on whose behalf the request is made. This should be set to the account_id, which can be retrieved via the List Connected Accounts endpoint. If omitted, the request is executed using the master account. Never sent empty (UQPay's FAQ refuses an empty value): leave it out to act as the master account.
     ///- `body`
-    ///```ignore
-    ///let response = client.update_card()
-    ///    .id(id)
-    ///    .x_idempotency_key(x_idempotency_key)
-    ///    .x_on_behalf_of(x_on_behalf_of)
-    ///    .body(body)
-    ///    .send()
-    ///    .await;
-    ///```
-    pub fn update_card(&self) -> builder::UpdateCard<'_> {
-        builder::UpdateCard::new(self)
-    }
-}
-/// Types for composing operation parameters.
-#[allow(clippy::all)]
-pub mod builder {
-    use super::types;
-    #[allow(unused_imports)]
-    use super::{
-        encode_path, ByteStream, ClientHooks, ClientInfo, Error, OperationInfo, RequestBuilderExt,
-        ResponseValue,
-    };
-    ///Builder for [`Client::create_access_token`]
     ///
-    ///[`Client::create_access_token`]: super::Client::create_access_token
-    #[derive(Debug, Clone)]
-    pub struct CreateAccessToken<'a> {
-        client: &'a super::Client,
-        x_api_key: Result<types::CreateAccessTokenXApiKey, String>,
-        x_client_id: Result<types::CreateAccessTokenXClientId, String>,
-    }
-    impl<'a> CreateAccessToken<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                x_api_key: Err("x_api_key was not initialized".to_string()),
-                x_client_id: Err("x_client_id was not initialized".to_string()),
-            }
+    pub async fn update_card<'a>(
+        &'a self,
+        id: &'a ::uuid::Uuid,
+        x_idempotency_key: &'a ::uuid::Uuid,
+        x_on_behalf_of: Option<&'a crate::fast::AccountId>,
+        body: &'a types::UpdateCardRequest,
+    ) -> Result<ResponseValue<types::UpdateCardResponse>, Error<types::ApiError>> {
+        let url = format!(
+            "{}/v1/issuing/cards/{}",
+            self.baseurl,
+            encode_path(&id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
+        header_map.append(
+            "x-idempotency-key",
+            x_idempotency_key.to_string().try_into()?,
+        );
+        if let Some(value) = x_on_behalf_of {
+            header_map.append("x-on-behalf-of", value.to_string().try_into()?);
         }
-        pub fn x_api_key<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<types::CreateAccessTokenXApiKey>,
-        {
-            self.x_api_key = value.try_into().map_err(|_| {
-                "conversion to `CreateAccessTokenXApiKey` for x_api_key failed".to_string()
-            });
-            self
-        }
-        pub fn x_client_id<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<types::CreateAccessTokenXClientId>,
-        {
-            self.x_client_id = value.try_into().map_err(|_| {
-                "conversion to `CreateAccessTokenXClientId` for x_client_id failed".to_string()
-            });
-            self
-        }
-        ///Sends a `POST` request to `/v1/connect/token`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::AccessToken>, Error<types::ApiError>> {
-            let Self {
-                client,
-                x_api_key,
-                x_client_id,
-            } = self;
-            let x_api_key = x_api_key.map_err(Error::InvalidRequest)?;
-            let x_client_id = x_client_id.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1/connect/token", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
-            header_map.append("x-api-key", x_api_key.to_string().try_into()?);
-            header_map.append("x-client-id", x_client_id.to_string().try_into()?);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "create_access_token",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16..=599u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
-    }
-    ///Builder for [`Client::assign_card`]
-    ///
-    ///[`Client::assign_card`]: super::Client::assign_card
-    #[derive(Debug, Clone)]
-    pub struct AssignCard<'a> {
-        client: &'a super::Client,
-        x_idempotency_key: Result<::uuid::Uuid, String>,
-        x_on_behalf_of: Result<Option<crate::fast::AccountId>, String>,
-        body: Result<types::builder::AssignCardRequest, String>,
-    }
-    impl<'a> AssignCard<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                x_idempotency_key: Err("x_idempotency_key was not initialized".to_string()),
-                x_on_behalf_of: Ok(None),
-                body: Ok(::std::default::Default::default()),
-            }
-        }
-        pub fn x_idempotency_key<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::uuid::Uuid>,
-        {
-            self.x_idempotency_key = value.try_into().map_err(|_| {
-                "conversion to `:: uuid :: Uuid` for x_idempotency_key failed".to_string()
-            });
-            self
-        }
-        pub fn x_on_behalf_of<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<crate::fast::AccountId>,
-        {
-            self.x_on_behalf_of = value.try_into().map(Some).map_err(|_| {
-                "conversion to `crate :: fast :: AccountId` for x_on_behalf_of failed".to_string()
-            });
-            self
-        }
-        pub fn body<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<types::AssignCardRequest>,
-            <V as std::convert::TryInto<types::AssignCardRequest>>::Error: std::fmt::Display,
-        {
-            self.body = value
-                .try_into()
-                .map(From::from)
-                .map_err(|s| format!("conversion to `AssignCardRequest` for body failed: {}", s));
-            self
-        }
-        pub fn body_map<F>(mut self, f: F) -> Self
-        where
-            F: std::ops::FnOnce(
-                types::builder::AssignCardRequest,
-            ) -> types::builder::AssignCardRequest,
-        {
-            self.body = self.body.map(f);
-            self
-        }
-        ///Sends a `POST` request to `/v1/issuing/cards/assign`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::AssignCardResponse>, Error<types::ApiError>> {
-            let Self {
-                client,
-                x_idempotency_key,
-                x_on_behalf_of,
-                body,
-            } = self;
-            let x_idempotency_key = x_idempotency_key.map_err(Error::InvalidRequest)?;
-            let x_on_behalf_of = x_on_behalf_of.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| types::AssignCardRequest::try_from(v).map_err(|e| e.to_string()))
-                .map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1/issuing/cards/assign", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
-            header_map.append(
-                "x-idempotency-key",
-                x_idempotency_key.to_string().try_into()?,
-            );
-            if let Some(value) = x_on_behalf_of {
-                header_map.append("x-on-behalf-of", value.to_string().try_into()?);
-            }
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "assign_card",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16..=599u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
-    }
-    ///Builder for [`Client::update_card_status`]
-    ///
-    ///[`Client::update_card_status`]: super::Client::update_card_status
-    #[derive(Debug, Clone)]
-    pub struct UpdateCardStatus<'a> {
-        client: &'a super::Client,
-        id: Result<::uuid::Uuid, String>,
-        x_idempotency_key: Result<::uuid::Uuid, String>,
-        x_on_behalf_of: Result<Option<crate::fast::AccountId>, String>,
-        body: Result<types::builder::UpdateCardStatusRequest, String>,
-    }
-    impl<'a> UpdateCardStatus<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                id: Err("id was not initialized".to_string()),
-                x_idempotency_key: Err("x_idempotency_key was not initialized".to_string()),
-                x_on_behalf_of: Ok(None),
-                body: Ok(::std::default::Default::default()),
-            }
-        }
-        pub fn id<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::uuid::Uuid>,
-        {
-            self.id = value
-                .try_into()
-                .map_err(|_| "conversion to `:: uuid :: Uuid` for id failed".to_string());
-            self
-        }
-        pub fn x_idempotency_key<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::uuid::Uuid>,
-        {
-            self.x_idempotency_key = value.try_into().map_err(|_| {
-                "conversion to `:: uuid :: Uuid` for x_idempotency_key failed".to_string()
-            });
-            self
-        }
-        pub fn x_on_behalf_of<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<crate::fast::AccountId>,
-        {
-            self.x_on_behalf_of = value.try_into().map(Some).map_err(|_| {
-                "conversion to `crate :: fast :: AccountId` for x_on_behalf_of failed".to_string()
-            });
-            self
-        }
-        pub fn body<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<types::UpdateCardStatusRequest>,
-            <V as std::convert::TryInto<types::UpdateCardStatusRequest>>::Error: std::fmt::Display,
-        {
-            self.body = value.try_into().map(From::from).map_err(|s| {
-                format!(
-                    "conversion to `UpdateCardStatusRequest` for body failed: {}",
-                    s
-                )
-            });
-            self
-        }
-        pub fn body_map<F>(mut self, f: F) -> Self
-        where
-            F: std::ops::FnOnce(
-                types::builder::UpdateCardStatusRequest,
-            ) -> types::builder::UpdateCardStatusRequest,
-        {
-            self.body = self.body.map(f);
-            self
-        }
-        ///Sends a `POST` request to `/v1/issuing/cards/{id}/status`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::UpdateCardStatusResponse>, Error<types::ApiError>>
-        {
-            let Self {
-                client,
-                id,
-                x_idempotency_key,
-                x_on_behalf_of,
-                body,
-            } = self;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let x_idempotency_key = x_idempotency_key.map_err(Error::InvalidRequest)?;
-            let x_on_behalf_of = x_on_behalf_of.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::UpdateCardStatusRequest::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/issuing/cards/{}/status",
-                client.baseurl,
-                encode_path(&id.to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
-            header_map.append(
-                "x-idempotency-key",
-                x_idempotency_key.to_string().try_into()?,
-            );
-            if let Some(value) = x_on_behalf_of {
-                header_map.append("x-on-behalf-of", value.to_string().try_into()?);
-            }
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "update_card_status",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16..=599u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
-    }
-    ///Builder for [`Client::retrieve_card`]
-    ///
-    ///[`Client::retrieve_card`]: super::Client::retrieve_card
-    #[derive(Debug, Clone)]
-    pub struct RetrieveCard<'a> {
-        client: &'a super::Client,
-        id: Result<::uuid::Uuid, String>,
-        x_on_behalf_of: Result<Option<crate::fast::AccountId>, String>,
-    }
-    impl<'a> RetrieveCard<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                id: Err("id was not initialized".to_string()),
-                x_on_behalf_of: Ok(None),
-            }
-        }
-        pub fn id<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::uuid::Uuid>,
-        {
-            self.id = value
-                .try_into()
-                .map_err(|_| "conversion to `:: uuid :: Uuid` for id failed".to_string());
-            self
-        }
-        pub fn x_on_behalf_of<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<crate::fast::AccountId>,
-        {
-            self.x_on_behalf_of = value.try_into().map(Some).map_err(|_| {
-                "conversion to `crate :: fast :: AccountId` for x_on_behalf_of failed".to_string()
-            });
-            self
-        }
-        ///Sends a `GET` request to `/v1/issuing/cards/{id}`
-        pub async fn send(self) -> Result<ResponseValue<types::Card>, Error<types::ApiError>> {
-            let Self {
-                client,
-                id,
-                x_on_behalf_of,
-            } = self;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let x_on_behalf_of = x_on_behalf_of.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/issuing/cards/{}",
-                client.baseurl,
-                encode_path(&id.to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            if let Some(value) = x_on_behalf_of {
-                header_map.append("x-on-behalf-of", value.to_string().try_into()?);
-            }
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "retrieve_card",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16..=599u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
-    }
-    ///Builder for [`Client::update_card`]
-    ///
-    ///[`Client::update_card`]: super::Client::update_card
-    #[derive(Debug, Clone)]
-    pub struct UpdateCard<'a> {
-        client: &'a super::Client,
-        id: Result<::uuid::Uuid, String>,
-        x_idempotency_key: Result<::uuid::Uuid, String>,
-        x_on_behalf_of: Result<Option<crate::fast::AccountId>, String>,
-        body: Result<types::builder::UpdateCardRequest, String>,
-    }
-    impl<'a> UpdateCard<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                id: Err("id was not initialized".to_string()),
-                x_idempotency_key: Err("x_idempotency_key was not initialized".to_string()),
-                x_on_behalf_of: Ok(None),
-                body: Ok(::std::default::Default::default()),
-            }
-        }
-        pub fn id<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::uuid::Uuid>,
-        {
-            self.id = value
-                .try_into()
-                .map_err(|_| "conversion to `:: uuid :: Uuid` for id failed".to_string());
-            self
-        }
-        pub fn x_idempotency_key<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::uuid::Uuid>,
-        {
-            self.x_idempotency_key = value.try_into().map_err(|_| {
-                "conversion to `:: uuid :: Uuid` for x_idempotency_key failed".to_string()
-            });
-            self
-        }
-        pub fn x_on_behalf_of<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<crate::fast::AccountId>,
-        {
-            self.x_on_behalf_of = value.try_into().map(Some).map_err(|_| {
-                "conversion to `crate :: fast :: AccountId` for x_on_behalf_of failed".to_string()
-            });
-            self
-        }
-        pub fn body<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<types::UpdateCardRequest>,
-            <V as std::convert::TryInto<types::UpdateCardRequest>>::Error: std::fmt::Display,
-        {
-            self.body = value
-                .try_into()
-                .map(From::from)
-                .map_err(|s| format!("conversion to `UpdateCardRequest` for body failed: {}", s));
-            self
-        }
-        pub fn body_map<F>(mut self, f: F) -> Self
-        where
-            F: std::ops::FnOnce(
-                types::builder::UpdateCardRequest,
-            ) -> types::builder::UpdateCardRequest,
-        {
-            self.body = self.body.map(f);
-            self
-        }
-        ///Sends a `POST` request to `/v1/issuing/cards/{id}`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::UpdateCardResponse>, Error<types::ApiError>> {
-            let Self {
-                client,
-                id,
-                x_idempotency_key,
-                x_on_behalf_of,
-                body,
-            } = self;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let x_idempotency_key = x_idempotency_key.map_err(Error::InvalidRequest)?;
-            let x_on_behalf_of = x_on_behalf_of.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| types::UpdateCardRequest::try_from(v).map_err(|e| e.to_string()))
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/issuing/cards/{}",
-                client.baseurl,
-                encode_path(&id.to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
-            header_map.append(
-                "x-idempotency-key",
-                x_idempotency_key.to_string().try_into()?,
-            );
-            if let Some(value) = x_on_behalf_of {
-                header_map.append("x-on-behalf-of", value.to_string().try_into()?);
-            }
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "update_card",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                500u16..=599u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .json(&body)
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "update_card",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16..=499u16 => Err(Error::ErrorResponse(
+                ResponseValue::from_response(response).await?,
+            )),
+            500u16..=599u16 => Err(Error::ErrorResponse(
+                ResponseValue::from_response(response).await?,
+            )),
+            _ => Err(Error::UnexpectedResponse(response)),
         }
     }
 }
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
-    pub use self::super::Client;
+    #[allow(unused_imports)]
+    pub use super::Client;
 }
 /// The generator's own types where typify's are slow on every
 /// call (see `codegen/src/lib.rs`): compiled pattern checks and

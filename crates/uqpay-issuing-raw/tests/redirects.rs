@@ -34,15 +34,12 @@ async fn serve(answer: String) -> (String, Arc<AtomicUsize>) {
 
 async fn request(client: &Client) -> u16 {
     {
+        let body = uqpay_issuing_raw::types::UpdateCardStatusRequest {
+            card_status: uqpay_issuing_raw::types::CardStatus::Frozen,
+            update_reason: None,
+        };
         let result = client
-            .update_card_status()
-            .id(uuid::Uuid::nil())
-            .x_idempotency_key(uuid::Uuid::new_v4())
-            .body(uqpay_issuing_raw::types::UpdateCardStatusRequest {
-                card_status: uqpay_issuing_raw::types::CardStatus::Frozen,
-                update_reason: None,
-            })
-            .send()
+            .update_card_status(&uuid::Uuid::nil(), &uuid::Uuid::new_v4(), None, &body)
             .await;
         match result {
             Ok(response) => response.status().as_u16(),

@@ -180,28 +180,25 @@ macro_rules! call_setters {
     };
 }
 
-/// Sends a validated body with the generated builder `$start` (an
-/// expression of `raw`, the raw client): one idempotency key for the call,
-/// the same request for every attempt.
+/// Sends a validated body with the generated method called by `$send` (an
+/// expression of `raw`, the raw client, and of `key`, `account` and `body`,
+/// the call's idempotency key, account and body, by reference): one
+/// idempotency key for the call, and every attempt sends the very same
+/// body, passed by reference (nothing is copied for a retry).
 macro_rules! send_call {
-    ($common:expr, $operation:literal, $body:expr, |$raw:ident| $start:expr) => {{
+    ($common:expr, $operation:literal, $body:expr, |$raw:ident, $key:ident, $account:ident, $b:ident| $send:expr) => {{
         let body = $body;
         let (key, account) = $common.resolve()?;
         let handle = $common.client.handle();
         let $raw = &handle.raw;
+        let ($key, $account, $b) = (&key, account.as_ref(), &body);
         Call {
             handle,
             operation: $operation,
             key: Some(key),
             overrides: &$common.overrides,
         }
-        .run(|| {
-            let request = $start.x_idempotency_key(key).body(body.clone());
-            match &account {
-                Some(account) => request.x_on_behalf_of(account.clone()).send(),
-                None => request.send(),
-            }
-        })
+        .run(|| $send)
         .await
     }};
 }
@@ -329,8 +326,12 @@ impl AssignCard {
 
     /// Validates and sends the request, retrying with the same idempotency key.
     pub async fn send(self) -> Result<AssignCardResponse, Error> {
-        send_call!(self.common, "assign_card", self.body()?, |raw| raw
-            .assign_card())
+        send_call!(
+            self.common,
+            "assign_card",
+            self.body()?,
+            |raw, key, account, body| raw.assign_card(key, account, body)
+        )
     }
 }
 
@@ -399,9 +400,12 @@ impl UpdateCardStatus {
     /// Validates and sends the request, retrying with the same idempotency key.
     pub async fn send(self) -> Result<UpdateCardStatusResponse, Error> {
         let card_id = self.card_id;
-        send_call!(self.common, "update_card_status", self.body()?, |raw| raw
-            .update_card_status()
-            .id(card_id))
+        send_call!(
+            self.common,
+            "update_card_status",
+            self.body()?,
+            |raw, key, account, body| raw.update_card_status(&card_id, key, account, body)
+        )
     }
 }
 
@@ -556,7 +560,7 @@ impl UpdateCard {
             self.common,
             "update_card",
             (*self.fields).into_body()?,
-            |raw| raw.update_card().id(card_id)
+            |raw, key, account, body| raw.update_card(&card_id, key, account, body)
         )
     }
 }
@@ -706,13 +710,7 @@ impl RetrieveCard {
             key: None,
             overrides: &self.common.overrides,
         }
-        .run(|| {
-            let request = raw.retrieve_card().id(card_id);
-            match &account {
-                Some(account) => request.x_on_behalf_of(account.clone()).send(),
-                None => request.send(),
-            }
-        })
+        .run(|| raw.retrieve_card(&card_id, account.as_ref()))
         .await?;
         Ok(Card::from(card))
     }

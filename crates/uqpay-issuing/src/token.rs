@@ -192,13 +192,16 @@ impl Minter {
         if let Some(limiter) = &inner.limiter {
             limiter.wait(Some(inner.timeout)).await?;
         }
-        let result = inner
-            .raw
-            .create_access_token()
-            .x_client_id(inner.client_id.as_str())
-            .x_api_key(self.api_key())
-            .send()
-            .await;
+        // The spec's header types (non-empty strings): made per mint, so
+        // that the key is held only by the secret string between mints.
+        let (client_id, api_key) = match (
+            uqpay_issuing_raw::types::CreateAccessTokenXClientId::try_from(inner.client_id.as_str()),
+            uqpay_issuing_raw::types::CreateAccessTokenXApiKey::try_from(self.api_key()),
+        ) {
+            (Ok(client_id), Ok(api_key)) => (client_id, api_key),
+            _ => return Err(Error::Config("the client id and the API key must not be empty".into())),
+        };
+        let result = inner.raw.create_access_token(&api_key, &client_id).await;
         let response = match result {
             Ok(response) => response,
             // The token endpoint's answer holds the token: never kept.
