@@ -5,6 +5,7 @@
 //!
 //! ```sh
 //! cargo run --release -p uqpay-e2e --example overhead_profile -- sdk64 64000
+//! cargo run --release -p uqpay-e2e --example overhead_profile -- mt-sdk64 64000   # multi-thread runtime
 //! ```
 
 use std::time::{Duration, Instant};
@@ -18,12 +19,46 @@ use uuid::Uuid;
 fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "sdk".into());
+    if mode == "sizes" {
+        // The futures a call keeps in flight (64 at once: 64 of each).
+        let client = Client::builder()
+            .token(TOKEN)
+            .base_url("http://127.0.0.1:9/api")
+            .build()
+            .unwrap();
+        let hand = hand_written_client();
+        println!(
+            "future sizes: SDK full update_card {} B, hand-written {} B, raw update_card {} B",
+            std::mem::size_of_val(&sdk_full_update(&client, Uuid::nil())),
+            std::mem::size_of_val(&hand_written_full_update(
+                &hand,
+                "http://127.0.0.1:9/api",
+                Uuid::nil()
+            )),
+            std::mem::size_of_val(&client.raw().update_card(
+                &Uuid::nil(),
+                &Uuid::nil(),
+                None,
+                &Default::default()
+            )),
+        );
+        return;
+    }
     let n: u32 = args.next().map_or(10_000, |n| n.parse().unwrap());
     let (base_url, _server) = start_fixed_200_server();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    // `mt-` first: the default multi-thread runtime instead of a current-thread one.
+    let (multi, mode) = match mode.strip_prefix("mt-") {
+        Some(rest) => (true, rest.to_owned()),
+        None => (false, mode),
+    };
+    let rt = if multi {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    }
+    .enable_all()
+    .build()
+    .unwrap();
     let card = Uuid::new_v4();
     let (batch, sdk_mode) = match mode.strip_suffix("64") {
         Some(kind) => (64, kind == "sdk"),

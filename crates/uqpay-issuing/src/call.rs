@@ -181,10 +181,14 @@ impl Call<'_> {
                 let within = deadline.map(|d| d.saturating_duration_since(Instant::now()));
                 let refused_token = refused.as_ref().map(|(token, _)| token);
                 let wait = tracing::info_span!("uqpay.rate_limit.wait");
-                let acquired = limiter
-                    .acquire(&handle.auth, refused_token, within, &handle.metrics)
-                    .instrument(wait)
-                    .await;
+                // Boxed: a client with a rate limit pays for it; the
+                // others' calls keep a smaller future.
+                let acquired = Box::pin(
+                    limiter
+                        .acquire(&handle.auth, refused_token, within, &handle.metrics)
+                        .instrument(wait),
+                )
+                .await;
                 match acquired {
                     Ok(token) => prefetched = token,
                     Err(error) => break Err(error),
@@ -274,7 +278,8 @@ impl Call<'_> {
                 delay_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                 "attempt failed, retrying with the same idempotency key"
             );
-            tokio::time::sleep(wait).await;
+            // Boxed: only a retry pays for the timer's room in the future.
+            Box::pin(tokio::time::sleep(wait)).await;
         };
         let took = started.elapsed();
         span.record("attempts", attempts);
@@ -394,12 +399,16 @@ impl Call<'_> {
             None => {
                 let started = Instant::now();
                 let wanted = handle.auth.token(refused.as_ref().map(|(t, _)| t));
-                let waited = tokio::time::timeout(limit, wanted)
-                    .instrument(tracing::info_span!("uqpay.token.wait"))
-                    .await
-                    .unwrap_or(Err(Error::Timeout {
-                        idempotency_key: None,
-                    }));
+                // Boxed: the timer and the span are for the calls that wait
+                // for a token, not part of every call's future.
+                let waited = Box::pin(
+                    tokio::time::timeout(limit, wanted)
+                        .instrument(tracing::info_span!("uqpay.token.wait")),
+                )
+                .await
+                .unwrap_or(Err(Error::Timeout {
+                    idempotency_key: None,
+                }));
                 let left = limit.saturating_sub(started.elapsed());
                 match waited {
                     Ok(token) if !left.is_zero() => (token, left),

@@ -195,11 +195,17 @@ impl Minter {
         // The spec's header types (non-empty strings): made per mint, so
         // that the key is held only by the secret string between mints.
         let (client_id, api_key) = match (
-            uqpay_issuing_raw::types::CreateAccessTokenXClientId::try_from(inner.client_id.as_str()),
+            uqpay_issuing_raw::types::CreateAccessTokenXClientId::try_from(
+                inner.client_id.as_str(),
+            ),
             uqpay_issuing_raw::types::CreateAccessTokenXApiKey::try_from(self.api_key()),
         ) {
             (Ok(client_id), Ok(api_key)) => (client_id, api_key),
-            _ => return Err(Error::Config("the client id and the API key must not be empty".into())),
+            _ => {
+                return Err(Error::Config(
+                    "the client id and the API key must not be empty".into(),
+                ))
+            }
         };
         let result = inner.raw.create_access_token(&api_key, &client_id).await;
         let response = match result {

@@ -99,9 +99,22 @@ impl Transport for SdkTransport {
         };
         match attempt {
             Some(attempt) => {
-                request
-                    .headers_mut()
-                    .insert(AUTH_TOKEN.clone(), attempt.token);
+                let length = request
+                    .body()
+                    .and_then(reqwest::Body::as_bytes)
+                    .map(|body| HeaderValue::from(body.len()));
+                let headers = request.headers_mut();
+                headers.insert(AUTH_TOKEN.clone(), attempt.token);
+                // Stated here, on the caller's task, so that hyper need not
+                // add it while it writes the request on the connection's
+                // task: that insertion regrows the header map there, a
+                // block of this thread's heap reallocated by another thread
+                // under the allocator's lock (measured: a fifth of the
+                // throughput of 64 concurrent calls on the multi-thread
+                // runtime).
+                if let Some(length) = length {
+                    headers.insert(CONTENT_LENGTH, length);
+                }
                 *request.timeout_mut() = Some(attempt.timeout);
                 // The request goes to reqwest before the future is built:
                 // the boxed future holds only reqwest's (small) one.
