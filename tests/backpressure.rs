@@ -353,7 +353,12 @@ async fn fleet_run_with(
                 let mut done = Vec::new();
                 for _ in 0..CALLS {
                     let call = client.update_card(card).name_on_card("FLEET").send();
-                    failed += usize::from(call.await.is_err());
+                    if let Err(error) = call.await {
+                        if failed == 0 {
+                            eprintln!("the first failed call of a replica: {error}");
+                        }
+                        failed += 1;
+                    }
                     done.push(started.elapsed());
                 }
                 (failed, done)

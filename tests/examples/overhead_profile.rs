@@ -73,15 +73,17 @@ fn main() {
             .unwrap();
         let raw = hand_written_client();
         let started = Instant::now();
-        for _ in 0..n / batch {
-            let calls = (0..batch).map(|_| async {
-                if sdk_mode {
-                    sdk_full_update(&sdk, card).await
-                } else {
-                    hand_written_full_update(&raw, &base_url, card).await
-                }
-            });
-            futures::future::join_all(calls).await;
+        // Two loops, not one over a future of either kind: each side's
+        // futures have their own size, as in overhead_rounds.
+        if sdk_mode {
+            for _ in 0..n / batch {
+                futures::future::join_all((0..batch).map(|_| sdk_full_update(&sdk, card))).await;
+            }
+        } else {
+            for _ in 0..n / batch {
+                let calls = (0..batch).map(|_| hand_written_full_update(&raw, &base_url, card));
+                futures::future::join_all(calls).await;
+            }
         }
         started.elapsed()
     });

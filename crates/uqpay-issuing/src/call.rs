@@ -127,7 +127,12 @@ pub(crate) struct Call<'a> {
 impl Call<'_> {
     /// Runs the call: `attempt` builds and sends one request with the
     /// handle's raw client (it is called again, identically, for each retry).
-    pub(crate) async fn run<T, F, Fut>(self, attempt: F) -> Result<T, Error>
+    ///
+    /// The call's span is the explicit parent of what the call logs and of
+    /// its attempt spans, rather than wrapping the whole loop in an
+    /// `Instrumented` future: one future layer less to build, move and poll
+    /// through on every wakeup, on the path of every call.
+    pub(crate) async fn run<T, F, Fut>(self, mut attempt: F) -> Result<T, Error>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<ApiError>>>,
@@ -144,14 +149,6 @@ impl Call<'_> {
         if let Some(key) = self.key {
             span.record("idempotency_key", tracing::field::display(key));
         }
-        self.run_in_span(attempt).instrument(span).await
-    }
-
-    async fn run_in_span<T, F, Fut>(self, mut attempt: F) -> Result<T, Error>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<ApiError>>>,
-    {
         let handle = self.handle;
         let defaults = &handle.defaults;
         let policy = &defaults.policy;
@@ -162,7 +159,6 @@ impl Call<'_> {
             .deadline
             .or(defaults.deadline)
             .and_then(|d| started.checked_add(d));
-        let span = tracing::Span::current();
         let mut attempts: u32 = 0;
         let mut retries: u32 = 0;
         let mut refused: Option<(AccessToken, String)> = None;
@@ -180,7 +176,7 @@ impl Call<'_> {
             if let Some(limiter) = &handle.limiter {
                 let within = deadline.map(|d| d.saturating_duration_since(Instant::now()));
                 let refused_token = refused.as_ref().map(|(token, _)| token);
-                let wait = tracing::info_span!("uqpay.rate_limit.wait");
+                let wait = tracing::info_span!(parent: &span, "uqpay.rate_limit.wait");
                 // Boxed: a client with a rate limit pays for it; the
                 // others' calls keep a smaller future.
                 let acquired = Box::pin(
@@ -214,6 +210,7 @@ impl Call<'_> {
                     refused.take(),
                     prefetched,
                     attempts - 1,
+                    &span,
                 )
                 .await;
             let (error, token) = match result {
@@ -231,7 +228,7 @@ impl Call<'_> {
                 && !refreshed
             {
                 if let Some(token) = token {
-                    tracing::info!(attempt = attempts, "token refused, getting another one");
+                    tracing::info!(parent: &span, attempt = attempts, "token refused, getting another one");
                     handle.metrics.token_refused();
                     refreshed = true;
                     refused = Some((token, error.to_string()));
@@ -245,6 +242,7 @@ impl Call<'_> {
                 Next::RetryAfter(wait) => wait,
                 Next::RetryAfterTooLong(asked) => {
                     tracing::info!(
+                        parent: &span,
                         asked_secs = asked.as_secs(),
                         "the API asks for a longer wait than the client accepts; giving up"
                     );
@@ -252,12 +250,16 @@ impl Call<'_> {
                 }
             };
             if deadline.is_some_and(|d| Instant::now().checked_add(wait).is_none_or(|at| at >= d)) {
-                tracing::info!("the call's deadline comes before the next attempt; giving up");
+                tracing::info!(
+                    parent: &span,
+                    "the call's deadline comes before the next attempt; giving up"
+                );
                 break Err(error);
             }
             let cost = handle.budget.cost_of(&error);
             if !handle.budget.try_take(cost) {
                 tracing::warn!(
+                    parent: &span,
                     attempt = attempts,
                     error = %error,
                     "the retry budget is spent (the service is failing); not retrying"
@@ -273,6 +275,7 @@ impl Call<'_> {
             retries += 1;
             handle.metrics.retry(self.operation, &error);
             tracing::info!(
+                parent: &span,
                 attempt = attempts,
                 error = %error,
                 delay_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
@@ -299,7 +302,7 @@ impl Call<'_> {
                 if let Some(status) = error.status() {
                     span.record("status", status);
                 }
-                tracing::debug!(attempts, error = %error, "call failed");
+                tracing::debug!(parent: &span, attempts, error = %error, "call failed");
                 let error = give_up(error, attempts, self.key);
                 if !span.is_disabled() || handle.metrics.on() {
                     let outcome = telemetry::outcome(Err(&error));
@@ -311,9 +314,12 @@ impl Call<'_> {
         }
     }
 
-    /// One attempt, in a span named as OpenTelemetry's HTTP client
-    /// conventions name it (`POST /v1/issuing/cards/{id}`, kind client,
-    /// their attributes); `resend` is how many attempts came before it.
+    /// One attempt within `limit`: a token (waited for within the limit),
+    /// then the request with what is left of it, in a span (child of
+    /// `call`) named as OpenTelemetry's HTTP client conventions name it
+    /// (`POST /v1/issuing/cards/{id}`, kind client, their attributes);
+    /// `resend` is how many attempts came before it. On failure, the error
+    /// and the token the request carried.
     async fn attempt<T, F, Fut>(
         &self,
         attempt: &mut F,
@@ -321,14 +327,17 @@ impl Call<'_> {
         refused: Option<(AccessToken, String)>,
         prefetched: Option<AccessToken>,
         resend: u32,
+        call: &tracing::Span,
     ) -> Result<ResponseValue<T>, (Error, Option<AccessToken>)>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<ApiError>>>,
     {
+        let handle = self.handle;
         let route = telemetry::route(self.operation);
-        let server = &self.handle.server;
+        let server = &handle.server;
         let span = tracing::info_span!(
+            parent: call,
             "uqpay.attempt",
             otel.name = route.name,
             otel.kind = "client",
@@ -341,52 +350,9 @@ impl Call<'_> {
             error.type = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,
         );
-        if span.is_disabled() {
-            return self
-                .attempt_in_span(attempt, limit, refused, prefetched, &route)
-                .await;
-        }
         if resend > 0 {
             span.record("http.request.resend_count", resend);
         }
-        let result = self
-            .attempt_in_span(attempt, limit, refused, prefetched, &route)
-            .instrument(span.clone())
-            .await;
-        match &result {
-            Ok(response) => {
-                span.record("http.response.status_code", response.status().as_u16());
-            }
-            Err((error, _)) => {
-                if let Some(status) = error.status() {
-                    span.record("http.response.status_code", status);
-                }
-                span.record(
-                    "error.type",
-                    tracing::field::display(telemetry::error_type(error)),
-                );
-                span.record("otel.status_code", "ERROR");
-            }
-        }
-        result
-    }
-
-    /// One attempt within `limit`: a token (waited for within the limit),
-    /// then the request with what is left of it. On failure, the error and
-    /// the token the request carried.
-    async fn attempt_in_span<T, F, Fut>(
-        &self,
-        attempt: &mut F,
-        limit: Duration,
-        refused: Option<(AccessToken, String)>,
-        prefetched: Option<AccessToken>,
-        route: &telemetry::Route,
-    ) -> Result<ResponseValue<T>, (Error, Option<AccessToken>)>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<ApiError>>>,
-    {
-        let handle = self.handle;
         // After a 401 the store is asked for another token, not the current one.
         // A token the rate limiter read with its slot is fresh.
         let current = match prefetched {
@@ -396,41 +362,15 @@ impl Call<'_> {
         };
         let (token, timeout) = match current {
             Some(token) => (token, limit),
-            None => {
-                let started = Instant::now();
-                let wanted = handle.auth.token(refused.as_ref().map(|(t, _)| t));
-                // Boxed: the timer and the span are for the calls that wait
-                // for a token, not part of every call's future.
-                let waited = Box::pin(
-                    tokio::time::timeout(limit, wanted)
-                        .instrument(tracing::info_span!("uqpay.token.wait")),
-                )
-                .await
-                .unwrap_or(Err(Error::Timeout {
-                    idempotency_key: None,
-                }));
-                let left = limit.saturating_sub(started.elapsed());
-                match waited {
-                    Ok(token) if !left.is_zero() => (token, left),
-                    Ok(_) => {
-                        return Err((
-                            Error::Timeout {
-                                idempotency_key: None,
-                            },
-                            None,
-                        ))
-                    }
-                    Err(cause) => {
-                        let error = Error::Token {
-                            source: Box::new(cause),
-                            refused: refused.map(|(_, message)| message),
-                            attempts: 1,
-                            idempotency_key: None,
-                        };
-                        return Err((error, None));
-                    }
+            // Out of line and boxed: the timer and the span are for the
+            // calls that wait for a token, not part of every call's future.
+            None => match Box::pin(self.wait_for_token(limit, refused, &span)).await {
+                Ok(waited) => waited,
+                Err(error) => {
+                    fail(&span, &error);
+                    return Err((error, None));
                 }
-            }
+            },
         };
         let context = Attempt {
             token: token.header().clone(),
@@ -439,29 +379,84 @@ impl Call<'_> {
         let sent = handle.metrics.on().then(Instant::now);
         // Boxed: the generated future is large, and keeping it out of line
         // keeps the call's own future small.
-        match ATTEMPT.scope(context, Box::pin(attempt())).await {
+        let request = ATTEMPT.scope(context, Box::pin(attempt()));
+        let result = if span.is_disabled() {
+            request.await
+        } else {
+            request.instrument(span.clone()).await
+        };
+        match result {
             Ok(response) => {
+                let status = response.status().as_u16();
+                span.record("http.response.status_code", status);
                 if let Some(sent) = sent {
-                    let status = Some(response.status().as_u16());
                     handle
                         .metrics
-                        .attempt(route, &handle.server, status, None, sent.elapsed());
+                        .attempt(&route, server, Some(status), None, sent.elapsed());
                 }
                 Ok(response)
             }
             Err(raw) => {
                 let api_key = handle.auth.api_key().unwrap_or_default();
                 let error = error::from_raw(raw, &[token.expose(), api_key]);
+                fail(&span, &error);
                 if let Some(sent) = sent {
-                    let (server, status) = (&handle.server, error.status());
+                    let status = error.status();
                     handle
                         .metrics
-                        .attempt(route, server, status, Some(&error), sent.elapsed());
+                        .attempt(&route, server, status, Some(&error), sent.elapsed());
                 }
                 Err((error, Some(token)))
             }
         }
     }
+
+    /// Waits (within `limit`) for a token other than `refused`: the token
+    /// and what is left of the limit.
+    async fn wait_for_token(
+        &self,
+        limit: Duration,
+        refused: Option<(AccessToken, String)>,
+        attempt: &tracing::Span,
+    ) -> Result<(AccessToken, Duration), Error> {
+        let started = Instant::now();
+        let wanted = self.handle.auth.token(refused.as_ref().map(|(t, _)| t));
+        let waited = tokio::time::timeout(limit, wanted)
+            .instrument(tracing::info_span!(parent: attempt, "uqpay.token.wait"))
+            .await
+            .unwrap_or(Err(Error::Timeout {
+                idempotency_key: None,
+            }));
+        let left = limit.saturating_sub(started.elapsed());
+        match waited {
+            Ok(token) if !left.is_zero() => Ok((token, left)),
+            Ok(_) => Err(Error::Timeout {
+                idempotency_key: None,
+            }),
+            Err(cause) => Err(Error::Token {
+                source: Box::new(cause),
+                refused: refused.map(|(_, message)| message),
+                attempts: 1,
+                idempotency_key: None,
+            }),
+        }
+    }
+}
+
+/// Records a failed attempt on its span: the status (if an answer came),
+/// `error.type` and the ERROR status.
+fn fail(span: &tracing::Span, error: &Error) {
+    if span.is_disabled() {
+        return;
+    }
+    if let Some(status) = error.status() {
+        span.record("http.response.status_code", status);
+    }
+    span.record(
+        "error.type",
+        tracing::field::display(telemetry::error_type(error)),
+    );
+    span.record("otel.status_code", "ERROR");
 }
 
 /// The error to return: a retryable failure after several attempts wraps

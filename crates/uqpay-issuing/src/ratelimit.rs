@@ -180,6 +180,20 @@ impl LocalLimiter {
         }
     }
 
+    /// A limiter whose window is full at `now`, as if `limit.requests()`
+    /// calls had just started: the first call waits a window. For a replica
+    /// that takes over its share of a fleet's limit when Redis goes out of
+    /// reach, without knowing what the fleet sent in the last window.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn full(limit: RateLimit, now: Instant) -> Self {
+        let limiter = Self::new(limit);
+        limiter
+            .state()
+            .starts
+            .extend(std::iter::repeat_n(now, limit.requests as usize));
+        limiter
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, LocalState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -310,6 +324,14 @@ mod tests {
         // 200 calls at 5 per window: about 39 windows.
         let span = *starts.last().unwrap() - starts[0];
         assert!(span >= limit.kept_window() * 39, "{span:?}");
+    }
+
+    #[test]
+    fn a_full_limiter_makes_the_first_call_wait_a_window() {
+        let limit = RateLimit::new(3, Duration::from_secs(1));
+        let now = Instant::now();
+        let limiter = LocalLimiter::full(limit, now);
+        assert_eq!(limiter.reserve(now, None), Ok(limit.kept_window()));
     }
 
     #[test]

@@ -867,7 +867,10 @@ return {wait, replicas, v[1] or '', v[2] and 1 or 0, v[3] or ''}
 /// slow or unreachable: the replica keeps its share of the limit in
 /// process (the limit divided by the replicas the last answer counted; the
 /// whole limit if it never reached Redis), never no limit, and never fails
-/// a call for it.
+/// a call for it. Not knowing what the fleet sent in the window before, the
+/// share starts after one window; and for one window after Redis answers
+/// again (which does not know the slots taken meanwhile) calls keep to the
+/// share as well as to the fleet's slots.
 pub(crate) struct FleetLimiter {
     store: RedisTokenStore,
     limit: crate::ratelimit::RateLimit,
@@ -883,6 +886,10 @@ struct FleetState {
     replicas: u32,
     /// The share kept in process while Redis is out of reach.
     fallback: Option<crate::ratelimit::LocalLimiter>,
+    /// When the share was last used: for one window after Redis comes
+    /// back, calls keep to it too (Redis does not know the slots taken
+    /// meanwhile, and would let a whole burst through at once).
+    fell_back_at: Option<Instant>,
 }
 
 impl fmt::Debug for FleetLimiter {
@@ -905,6 +912,7 @@ impl FleetLimiter {
                 pacing: crate::ratelimit::Pacing::new(&limit),
                 replicas: 0,
                 fallback: None,
+                fell_back_at: None,
             }),
         }
     }
@@ -935,9 +943,29 @@ impl FleetLimiter {
         let replicas = format!("{slots}:replicas");
         let window = millis(self.limit.kept_window());
         let started = Instant::now();
+        let mut waited_share = false;
         loop {
             if self.store.degraded(client_id) {
-                return self.fallback(within, started).await.map(|()| None);
+                return self.fallback(within, started, true).await.map(|()| None);
+            }
+            // Just back from an outage: the share still holds for a window.
+            let recovering = {
+                let mut state = self.state();
+                let window = self.limit.kept_window();
+                match state.fell_back_at {
+                    Some(at) if at.elapsed() < window => true,
+                    Some(_) => {
+                        state.fell_back_at = None;
+                        false
+                    }
+                    None => false,
+                }
+            };
+            if recovering && !waited_share {
+                // Before the fleet's slot, so that the slot Redis records
+                // is when the call goes.
+                self.fallback(within, started, false).await?;
+                waited_share = true;
             }
             let cap = self.state().pacing.cap(Instant::now());
             let member = format!(
@@ -982,7 +1010,7 @@ impl FleetLimiter {
             };
             {
                 let mut state = self.state();
-                if state.replicas != fleet {
+                if state.replicas != fleet && state.fell_back_at.is_none() {
                     state.replicas = fleet;
                     state.fallback = None;
                 }
@@ -1019,14 +1047,25 @@ impl FleetLimiter {
     }
 
     /// The share of this replica, kept in process while Redis is out of reach.
-    async fn fallback(&self, within: Option<Duration>, started: Instant) -> Result<(), Error> {
+    /// `outage`: Redis is out of reach now (not just back).
+    async fn fallback(
+        &self,
+        within: Option<Duration>,
+        started: Instant,
+        outage: bool,
+    ) -> Result<(), Error> {
         let left = within.map(|w| w.saturating_sub(started.elapsed()));
         let reserved = {
             let mut state = self.state();
             let share = self.limit.share(state.replicas.max(1));
+            if outage {
+                state.fell_back_at = Some(Instant::now());
+            }
             state
                 .fallback
-                .get_or_insert_with(|| crate::ratelimit::LocalLimiter::new(share))
+                // Full at first: what the fleet sent in the last window is
+                // unknown here, so the share starts after one window.
+                .get_or_insert_with(|| crate::ratelimit::LocalLimiter::full(share, Instant::now()))
                 .reserve(Instant::now(), left)
         };
         match reserved {
