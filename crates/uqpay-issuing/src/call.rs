@@ -124,7 +124,7 @@ pub(crate) struct Call<'a> {
     pub(crate) overrides: &'a Overrides,
 }
 
-impl Call<'_> {
+impl<'a> Call<'a> {
     /// Runs the call: `attempt` builds and sends one request with the
     /// handle's raw client (it is called again, identically, for each retry).
     ///
@@ -132,184 +132,196 @@ impl Call<'_> {
     /// its attempt spans, rather than wrapping the whole loop in an
     /// `Instrumented` future: one future layer less to build, move and poll
     /// through on every wakeup, on the path of every call.
-    pub(crate) async fn run<T, F, Fut>(self, mut attempt: F) -> Result<T, Error>
+    ///
+    /// Not an `async fn`: an `async fn` moves its arguments into locals of
+    /// its future beside the captured ones (the future carries both), where
+    /// this block uses `self` and `attempt` where they were captured.
+    #[allow(clippy::manual_async_fn)] // see above: the future is smaller
+    pub(crate) fn run<T, F, Fut>(
+        self,
+        mut attempt: F,
+    ) -> impl Future<Output = Result<T, Error>> + use<'a, T, F, Fut>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<ApiError>>>,
     {
-        let span = tracing::info_span!(
-            "uqpay.call",
-            operation = self.operation,
-            idempotency_key = tracing::field::Empty,
-            status = tracing::field::Empty,
-            attempts = tracing::field::Empty,
-            outcome = tracing::field::Empty,
-            latency_ms = tracing::field::Empty,
-        );
-        if let Some(key) = self.key {
-            span.record("idempotency_key", tracing::field::display(key));
-        }
-        let handle = self.handle;
-        let defaults = &handle.defaults;
-        let policy = &defaults.policy;
-        let max_retries = self.overrides.max_retries.unwrap_or(policy.max_retries);
-        let started = Instant::now();
-        let deadline = self
-            .overrides
-            .deadline
-            .or(defaults.deadline)
-            .and_then(|d| started.checked_add(d));
-        let mut attempts: u32 = 0;
-        let mut retries: u32 = 0;
-        let mut refused: Option<(AccessToken, String)> = None;
-        let mut refreshed = false;
-        // The retry budget's tokens this call's retries took.
-        let mut taken: u32 = 0;
-        // The time limit of each attempt (the token wait included): the
-        // call's, or the client's, and never past the deadline. It is always
-        // set on the request, whatever the HTTP client was configured with.
-        let timeout = self.overrides.timeout.unwrap_or(defaults.timeout);
-        let outcome = loop {
-            // A slot of the rate limit, waited for within the deadline (not
-            // the attempt's timeout: a bulk job's calls may queue longer).
-            let mut prefetched = None;
-            if let Some(limiter) = &handle.limiter {
-                let within = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-                let refused_token = refused.as_ref().map(|(token, _)| token);
-                let wait = tracing::info_span!(parent: &span, "uqpay.rate_limit.wait");
-                // Boxed: a client with a rate limit pays for it; the
-                // others' calls keep a smaller future.
-                let acquired = Box::pin(
-                    limiter
-                        .acquire(&handle.auth, refused_token, within, &handle.metrics)
-                        .instrument(wait),
-                )
-                .await;
-                match acquired {
-                    Ok(token) => prefetched = token,
-                    Err(error) => break Err(error),
-                }
+        async move {
+            let span = tracing::info_span!(
+                "uqpay.call",
+                operation = self.operation,
+                idempotency_key = tracing::field::Empty,
+                status = tracing::field::Empty,
+                attempts = tracing::field::Empty,
+                outcome = tracing::field::Empty,
+                latency_ms = tracing::field::Empty,
+            );
+            if let Some(key) = self.key {
+                span.record("idempotency_key", tracing::field::display(key));
             }
-            attempts += 1;
-            let limit = match deadline {
-                Some(deadline) => {
-                    let remaining = deadline.saturating_duration_since(Instant::now());
-                    if remaining.is_zero() {
-                        break Err(Error::Timeout {
-                            idempotency_key: self.key,
-                        });
-                    }
-                    timeout.min(remaining)
-                }
-                None => timeout,
-            };
-            let result = self
-                .attempt(
-                    &mut attempt,
-                    limit,
-                    refused.take(),
-                    prefetched,
-                    attempts - 1,
-                    &span,
-                )
-                .await;
-            let (error, token) = match result {
-                Ok(value) => break Ok(value),
-                Err(failed) => failed,
-            };
-            if error.is_rate_limited() {
+            let handle = self.handle;
+            let defaults = &handle.defaults;
+            let policy = &defaults.policy;
+            let max_retries = self.overrides.max_retries.unwrap_or(policy.max_retries);
+            let started = Instant::now();
+            let deadline = self
+                .overrides
+                .deadline
+                .or(defaults.deadline)
+                .and_then(|d| started.checked_add(d));
+            let mut attempts: u32 = 0;
+            let mut retries: u32 = 0;
+            let mut refused: Option<(AccessToken, String)> = None;
+            let mut refreshed = false;
+            // The retry budget's tokens this call's retries took.
+            let mut taken: u32 = 0;
+            // The time limit of each attempt (the token wait included): the
+            // call's, or the client's, and never past the deadline. It is always
+            // set on the request, whatever the HTTP client was configured with.
+            let timeout = self.overrides.timeout.unwrap_or(defaults.timeout);
+            let outcome = loop {
+                // A slot of the rate limit, waited for within the deadline (not
+                // the attempt's timeout: a bulk job's calls may queue longer).
+                let mut prefetched = None;
                 if let Some(limiter) = &handle.limiter {
-                    limiter.throttled();
+                    let within = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                    let refused_token = refused.as_ref().map(|(token, _)| token);
+                    let wait = tracing::info_span!(parent: &span, "uqpay.rate_limit.wait");
+                    // Boxed: a client with a rate limit pays for it; the
+                    // others' calls keep a smaller future.
+                    let acquired = Box::pin(
+                        limiter
+                            .acquire(&handle.auth, refused_token, within, &handle.metrics)
+                            .instrument(wait),
+                    )
+                    .await;
+                    match acquired {
+                        Ok(token) => prefetched = token,
+                        Err(error) => break Err(error),
+                    }
                 }
-            }
-            // A refused token: one new token and one more attempt.
-            if matches!(error, Error::Unauthorized { .. })
-                && handle.auth.can_refresh()
-                && !refreshed
-            {
-                if let Some(token) = token {
-                    tracing::info!(parent: &span, attempt = attempts, "token refused, getting another one");
-                    handle.metrics.token_refused();
-                    refreshed = true;
-                    refused = Some((token, error.to_string()));
-                    continue;
+                attempts += 1;
+                let limit = match deadline {
+                    Some(deadline) => {
+                        let remaining = deadline.saturating_duration_since(Instant::now());
+                        if remaining.is_zero() {
+                            break Err(Error::Timeout {
+                                idempotency_key: self.key,
+                            });
+                        }
+                        timeout.min(remaining)
+                    }
+                    None => timeout,
+                };
+                let result = self
+                    .attempt(
+                        &mut attempt,
+                        limit,
+                        refused.take(),
+                        prefetched,
+                        attempts - 1,
+                        &span,
+                    )
+                    .await;
+                let (error, token) = match result {
+                    Ok(value) => break Ok(value),
+                    Err(failed) => failed,
+                };
+                if error.is_rate_limited() {
+                    if let Some(limiter) = &handle.limiter {
+                        limiter.throttled();
+                    }
                 }
-            }
-            if !error.is_retryable() || retries >= max_retries {
-                break Err(error);
-            }
-            let wait = match policy.next(retries + 1, error.retry_after()) {
-                Next::RetryAfter(wait) => wait,
-                Next::RetryAfterTooLong(asked) => {
+                // A refused token: one new token and one more attempt.
+                if matches!(error, Error::Unauthorized { .. })
+                    && handle.auth.can_refresh()
+                    && !refreshed
+                {
+                    if let Some(token) = token {
+                        tracing::info!(parent: &span, attempt = attempts, "token refused, getting another one");
+                        handle.metrics.token_refused();
+                        refreshed = true;
+                        refused = Some((token, error.to_string()));
+                        continue;
+                    }
+                }
+                if !error.is_retryable() || retries >= max_retries {
+                    break Err(error);
+                }
+                let wait = match policy.next(retries + 1, error.retry_after()) {
+                    Next::RetryAfter(wait) => wait,
+                    Next::RetryAfterTooLong(asked) => {
+                        tracing::info!(
+                            parent: &span,
+                            asked_secs = asked.as_secs(),
+                            "the API asks for a longer wait than the client accepts; giving up"
+                        );
+                        break Err(error);
+                    }
+                };
+                if deadline
+                    .is_some_and(|d| Instant::now().checked_add(wait).is_none_or(|at| at >= d))
+                {
                     tracing::info!(
                         parent: &span,
-                        asked_secs = asked.as_secs(),
-                        "the API asks for a longer wait than the client accepts; giving up"
+                        "the call's deadline comes before the next attempt; giving up"
                     );
                     break Err(error);
                 }
-            };
-            if deadline.is_some_and(|d| Instant::now().checked_add(wait).is_none_or(|at| at >= d)) {
+                let cost = handle.budget.cost_of(&error);
+                if !handle.budget.try_take(cost) {
+                    tracing::warn!(
+                        parent: &span,
+                        attempt = attempts,
+                        error = %error,
+                        "the retry budget is spent (the service is failing); not retrying"
+                    );
+                    handle.metrics.budget_refused(self.operation);
+                    break Err(Error::RetryBudgetSpent {
+                        attempts,
+                        idempotency_key: self.key,
+                        last: Box::new(error.with_call(attempts, self.key)),
+                    });
+                }
+                taken += cost;
+                retries += 1;
+                handle.metrics.retry(self.operation, &error);
                 tracing::info!(
-                    parent: &span,
-                    "the call's deadline comes before the next attempt; giving up"
-                );
-                break Err(error);
-            }
-            let cost = handle.budget.cost_of(&error);
-            if !handle.budget.try_take(cost) {
-                tracing::warn!(
                     parent: &span,
                     attempt = attempts,
                     error = %error,
-                    "the retry budget is spent (the service is failing); not retrying"
+                    delay_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                    "attempt failed, retrying with the same idempotency key"
                 );
-                handle.metrics.budget_refused(self.operation);
-                break Err(Error::RetryBudgetSpent {
-                    attempts,
-                    idempotency_key: self.key,
-                    last: Box::new(error.with_call(attempts, self.key)),
-                });
-            }
-            taken += cost;
-            retries += 1;
-            handle.metrics.retry(self.operation, &error);
-            tracing::info!(
-                parent: &span,
-                attempt = attempts,
-                error = %error,
-                delay_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                "attempt failed, retrying with the same idempotency key"
+                // Boxed: only a retry pays for the timer's room in the future.
+                Box::pin(tokio::time::sleep(wait)).await;
+            };
+            let took = started.elapsed();
+            span.record("attempts", attempts);
+            span.record(
+                "latency_ms",
+                u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
             );
-            // Boxed: only a retry pays for the timer's room in the future.
-            Box::pin(tokio::time::sleep(wait)).await;
-        };
-        let took = started.elapsed();
-        span.record("attempts", attempts);
-        span.record(
-            "latency_ms",
-            u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
-        );
-        match outcome {
-            Ok(response) => {
-                handle.budget.succeeded(taken);
-                span.record("status", response.status().as_u16());
-                span.record("outcome", "ok");
-                handle.metrics.call(self.operation, Ok(()), took);
-                Ok(response.into_inner())
-            }
-            Err(error) => {
-                if let Some(status) = error.status() {
-                    span.record("status", status);
+            match outcome {
+                Ok(response) => {
+                    handle.budget.succeeded(taken);
+                    span.record("status", response.status().as_u16());
+                    span.record("outcome", "ok");
+                    handle.metrics.call(self.operation, Ok(()), took);
+                    Ok(response.into_inner())
                 }
-                tracing::debug!(parent: &span, attempts, error = %error, "call failed");
-                let error = give_up(error, attempts, self.key);
-                if !span.is_disabled() || handle.metrics.on() {
-                    let outcome = telemetry::outcome(Err(&error));
-                    span.record("outcome", tracing::field::display(&outcome));
-                    handle.metrics.call(self.operation, Err(&error), took);
+                Err(error) => {
+                    if let Some(status) = error.status() {
+                        span.record("status", status);
+                    }
+                    tracing::debug!(parent: &span, attempts, error = %error, "call failed");
+                    let error = give_up(error, attempts, self.key);
+                    if !span.is_disabled() || handle.metrics.on() {
+                        let outcome = telemetry::outcome(Err(&error));
+                        span.record("outcome", tracing::field::display(&outcome));
+                        handle.metrics.call(self.operation, Err(&error), took);
+                    }
+                    Err(error)
                 }
-                Err(error)
             }
         }
     }

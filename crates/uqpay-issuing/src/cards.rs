@@ -325,13 +325,20 @@ impl AssignCard {
     }
 
     /// Validates and sends the request, retrying with the same idempotency key.
-    pub async fn send(self) -> Result<AssignCardResponse, Error> {
-        send_call!(
-            self.common,
-            "assign_card",
-            self.body()?,
-            |raw, key, account, body| raw.assign_card(key, account, body)
-        )
+    #[allow(clippy::manual_async_fn)] // see the comment in the body
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<AssignCardResponse, Error>> + Send {
+        // The builder's fields are used where the future captured them (an
+        // `async fn` would carry them twice).
+        async move {
+            send_call!(
+                self.common,
+                "assign_card",
+                self.body()?,
+                |raw, key, account, body| raw.assign_card(key, account, body)
+            )
+        }
     }
 }
 
@@ -398,14 +405,21 @@ impl UpdateCardStatus {
     }
 
     /// Validates and sends the request, retrying with the same idempotency key.
-    pub async fn send(self) -> Result<UpdateCardStatusResponse, Error> {
-        let card_id = self.card_id;
-        send_call!(
-            self.common,
-            "update_card_status",
-            self.body()?,
-            |raw, key, account, body| raw.update_card_status(&card_id, key, account, body)
-        )
+    #[allow(clippy::manual_async_fn)] // see the comment in the body
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<UpdateCardStatusResponse, Error>> + Send {
+        // The builder's fields are used where the future captured them (an
+        // `async fn` would carry them twice).
+        async move {
+            let card_id = self.card_id;
+            send_call!(
+                self.common,
+                "update_card_status",
+                self.body()?,
+                |raw, key, account, body| raw.update_card_status(&card_id, key, account, body)
+            )
+        }
     }
 }
 
@@ -554,14 +568,21 @@ impl UpdateCard {
     }
 
     /// Validates and sends the request, retrying with the same idempotency key.
-    pub async fn send(self) -> Result<UpdateCardResponse, Error> {
-        let card_id = self.card_id;
-        send_call!(
-            self.common,
-            "update_card",
-            (*self.fields).into_body()?,
-            |raw, key, account, body| raw.update_card(&card_id, key, account, body)
-        )
+    #[allow(clippy::manual_async_fn)] // see the comment in the body
+    pub fn send(
+        self,
+    ) -> impl std::future::Future<Output = Result<UpdateCardResponse, Error>> + Send {
+        // The builder's fields are used where the future captured them (an
+        // `async fn` would carry them twice).
+        async move {
+            let card_id = self.card_id;
+            send_call!(
+                self.common,
+                "update_card",
+                (*self.fields).into_body()?,
+                |raw, key, account, body| raw.update_card(&card_id, key, account, body)
+            )
+        }
     }
 }
 
@@ -699,20 +720,24 @@ impl RetrieveCard {
     /// idempotency key). An unknown card, or one of another account, is an
     /// error for which [`Error::is_not_found`] is true (UQPay's 400
     /// `card_error` / `card_not_found`).
-    pub async fn send(self) -> Result<Card, Error> {
-        let account = self.common.account()?;
-        let handle = self.common.client.handle();
-        let raw = &handle.raw;
-        let card_id = self.card_id;
-        let card = Call {
-            handle,
-            operation: "retrieve_card",
-            key: None,
-            overrides: &self.common.overrides,
+    pub fn send(self) -> impl std::future::Future<Output = Result<Card, Error>> + Send {
+        // The builder's fields are used where the future captured them (an
+        // `async fn` would carry them twice).
+        async move {
+            let account = self.common.account()?;
+            let handle = self.common.client.handle();
+            let raw = &handle.raw;
+            let card_id = self.card_id;
+            let card = Call {
+                handle,
+                operation: "retrieve_card",
+                key: None,
+                overrides: &self.common.overrides,
+            }
+            .run(|| raw.retrieve_card(&card_id, account.as_ref()))
+            .await?;
+            Ok(Card::from(card))
         }
-        .run(|| raw.retrieve_card(&card_id, account.as_ref()))
-        .await?;
-        Ok(Card::from(card))
     }
 }
 
