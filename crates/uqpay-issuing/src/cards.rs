@@ -720,6 +720,7 @@ impl RetrieveCard {
     /// idempotency key). An unknown card, or one of another account, is an
     /// error for which [`Error::is_not_found`] is true (UQPay's 400
     /// `card_error` / `card_not_found`).
+    #[allow(clippy::manual_async_fn)] // see the comment in the body
     pub fn send(self) -> impl std::future::Future<Output = Result<Card, Error>> + Send {
         // The builder's fields are used where the future captured them (an
         // `async fn` would carry them twice).
