@@ -9,14 +9,19 @@ use std::process::ExitCode;
 
 use uqpay_codegen::{Freshness, OUTPUT_PATH, SPEC_PATH};
 
+mod msrv;
+
 const USAGE: &str = "usage: cargo xtask codegen [--check]
        cargo xtask docs-check [PAGE...]
+       cargo xtask msrv
 
   codegen            regenerate crates/uqpay-issuing-raw/src/generated.rs from spec/uqpay-issuing.yaml
   codegen --check    exit 1 (with a diff) if the checked-in file is stale
   docs-check [PAGE]  compare spec/uqpay-issuing.yaml with UQPay's pages (each PAGE, or every
                      snapshot in spec/docs/): exit 0 when nothing differs (acknowledged
-                     deviations listed), 1 when something does, 2 when a page cannot be read";
+                     deviations listed), 1 when something does, 2 when a page cannot be read
+  msrv               exit 1 if a dependency of the published crates declares a rust-version
+                     above theirs";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -27,6 +32,7 @@ fn main() -> ExitCode {
         ["docs-check", pages @ ..] if !pages.iter().any(|p| p.starts_with('-')) => {
             docs_check(pages)
         }
+        ["msrv"] => msrv::run(),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             ExitCode::SUCCESS

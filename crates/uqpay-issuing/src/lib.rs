@@ -82,6 +82,8 @@
 //! idempotency key, attempt count and status.
 
 #![deny(missing_docs)]
+// On docs.rs (`--cfg docsrs`, nightly): items behind a feature say which.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The modules and their one-way arrows (each uses only modules below it):
 //
@@ -131,6 +133,7 @@ pub use token::{AccessToken, Minter};
 pub use token_store::{InMemoryTokenStore, TokenFuture, TokenStore};
 
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis_store::RedisTokenStore;
 
 pub use rust_decimal::Decimal;

@@ -83,6 +83,7 @@ const MIN_LOCK_TTL: Duration = Duration::from_secs(1);
 /// # }
 /// ```
 #[derive(Clone)]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub struct RedisTokenStore {
     inner: Arc<Inner>,
 }
