@@ -12,8 +12,11 @@ use serde_json::Value;
 /// The crates a user depends on.
 const PUBLISHED: [&str; 3] = ["uqpay-issuing", "uqpay-issuing-raw", "uqpay-mock"];
 
+/// `1.89` and `1.89.0` alike: three numbers.
 fn version(text: &str) -> Vec<u64> {
-    text.split('.').filter_map(|p| p.parse().ok()).collect()
+    let mut parts: Vec<u64> = text.split('.').filter_map(|p| p.parse().ok()).collect();
+    parts.resize(3, 0);
+    parts
 }
 
 pub fn run() -> ExitCode {
