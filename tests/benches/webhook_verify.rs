@@ -49,11 +49,9 @@ struct HandData {
 }
 
 fn bench(c: &mut Criterion) {
-    let body = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../crates/uqpay-issuing-raw/tests/fixtures/webhooks/card.update.succeeded.json"
-    ))
-    .unwrap();
+    let body = uqpay_issuing::raw::examples::UPDATE_CARD_SUCCEEDED_WEBHOOK
+        .as_bytes()
+        .to_vec();
     let signature = sign(SECRET, &body, TIMESTAMP);
     let now = UNIX_EPOCH + Duration::from_secs(1_711_077_773);
 

@@ -18,12 +18,15 @@
 //! - [`signature`]: UQPay's webhook signature (HMAC-SHA512 over the body and
 //!   the timestamp), shared by the SDK's verifier and the simulator;
 //! - [`status`]: `Display` and comparisons for the open status enums;
+//! - [`examples`]: UQPay's published request, response and webhook
+//!   examples, verbatim;
 //! - [`hooks`]: the seam through which a higher layer (the `uqpay-issuing`
 //!   crate) executes the requests: authentication, retries, tracing.
 //!
 //! Most users want the `uqpay-issuing` crate, which wraps this one with
 //! validation, idempotency keys, retries and typed errors.
 
+pub mod examples;
 pub mod hooks;
 pub mod money;
 pub mod pan;

@@ -1,5 +1,5 @@
 //! The request and response examples of UQPay's endpoint pages (kept verbatim
-//! under `tests/fixtures/`) parse into the generated types and serialise back
+//! under `data/`) parse into the generated types and serialise back
 //! to the same JSON.
 
 use serde::de::DeserializeOwned;
@@ -12,7 +12,7 @@ use uqpay_issuing_raw::types::{
 };
 
 fn fixture(name: &str) -> String {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/data/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -221,7 +221,7 @@ fn retrieve_card_example() {
 fn webhook_examples() {
     use uqpay_issuing_raw::events::EventData;
     use uqpay_issuing_raw::types::WebhookEvent;
-    let dir = format!("{}/tests/fixtures/webhooks", env!("CARGO_MANIFEST_DIR"));
+    let dir = format!("{}/data/webhooks", env!("CARGO_MANIFEST_DIR"));
     let mut seen = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();

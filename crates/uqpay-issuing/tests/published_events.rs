@@ -1,5 +1,6 @@
-//! UQPay's published webhook examples (kept verbatim in the raw crate's
-//! fixtures), signed as UQPay signs them, verify and parse into typed events.
+//! UQPay's published webhook examples (kept verbatim in the raw crate:
+//! `uqpay_issuing::raw::examples`), signed as UQPay signs them, verify and
+//! parse into typed events.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -7,10 +8,6 @@ use uqpay_issuing::webhooks::{sign, EventData, Verifier};
 
 #[test]
 fn every_published_example_verifies_and_parses_into_its_type() {
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../uqpay-issuing-raw/tests/fixtures/webhooks"
-    );
     let verifier = Verifier::new("whsec_test_secret");
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -18,14 +15,13 @@ fn every_published_example_verifies_and_parses_into_its_type() {
         .as_secs()
         .to_string();
     let mut kinds = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        let body = std::fs::read(&path).unwrap();
+    for (path, body) in uqpay_issuing::raw::examples::WEBHOOKS {
+        let body = body.as_bytes();
         let signature = sign("whsec_test_secret", &body, &now);
         let event = verifier
             .verify(&body, &signature, &now)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert!(event.event_type.is_known(), "{}", path.display());
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert!(event.event_type.is_known(), "{path}");
         assert_eq!(event.event_name, "ISSUING");
         assert!(event.version.starts_with('V'));
         let kind = match &event.data {
@@ -54,11 +50,11 @@ fn every_published_example_verifies_and_parses_into_its_type() {
                 assert_eq!(d.activation_status.as_deref(), Some("Activated"));
                 "activation"
             }
-            EventData::Unknown(_) => panic!("{}: not typed", path.display()),
+            EventData::Unknown(_) => panic!("{path}: not typed"),
         };
         kinds.push(kind);
         // A body changed by one byte no longer verifies.
-        let mut tampered = body.clone();
+        let mut tampered = body.to_vec();
         let last = tampered.len() - 2;
         tampered[last] ^= 1;
         assert!(verifier.verify(&tampered, &signature, &now).is_err());
@@ -82,11 +78,10 @@ fn every_published_example_verifies_and_parses_into_its_type() {
 /// malformed event, never a number read some lax way.
 #[test]
 fn an_event_with_an_amount_outside_the_spec_grammar_is_malformed() {
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../uqpay-issuing-raw/tests/fixtures/webhooks"
-    );
-    let published = std::fs::read_to_string(format!("{dir}/card.create.succeeded.json")).unwrap();
+    let (_, published) = uqpay_issuing::raw::examples::WEBHOOKS
+        .into_iter()
+        .find(|(name, _)| *name == "card.create.succeeded.json")
+        .unwrap();
     let mut event: serde_json::Value = serde_json::from_str(&published).unwrap();
     assert!(uqpay_issuing::webhooks::Event::parse(published.as_bytes()).is_ok());
     for bad in ["1_000", " 12 ", "+5", ".5", "1e3", "1,000"] {

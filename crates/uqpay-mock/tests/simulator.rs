@@ -193,10 +193,8 @@ impl Api {
 #[tokio::test]
 async fn the_docs_examples_work_end_to_end() {
     let api = api().await;
-    let body: Value = serde_json::from_str(include_str!(
-        "../../uqpay-issuing-raw/tests/fixtures/assign_card.request.json"
-    ))
-    .unwrap();
+    let body: Value =
+        serde_json::from_str(uqpay_issuing_raw::examples::ASSIGN_CARD_REQUEST).unwrap();
     let answer = api
         .call("/v1/issuing/cards/assign", Uuid::new_v4(), None, &body)
         .await;
@@ -211,10 +209,8 @@ async fn the_docs_examples_work_end_to_end() {
     let card_id: Uuid = assigned["card_id"].as_str().unwrap().parse().unwrap();
 
     // SINGLE cards take no card_limit: drop it from the docs' example.
-    let mut update: Value = serde_json::from_str(include_str!(
-        "../../uqpay-issuing-raw/tests/fixtures/update_card.request.json"
-    ))
-    .unwrap();
+    let mut update: Value =
+        serde_json::from_str(uqpay_issuing_raw::examples::UPDATE_CARD_REQUEST).unwrap();
     update.as_object_mut().unwrap().remove("card_limit");
     let answer = api.update(card_id, update).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.json());
