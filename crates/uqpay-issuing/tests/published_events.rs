@@ -17,9 +17,9 @@ fn every_published_example_verifies_and_parses_into_its_type() {
     let mut kinds = Vec::new();
     for (path, body) in uqpay_issuing::raw::examples::WEBHOOKS {
         let body = body.as_bytes();
-        let signature = sign("whsec_test_secret", &body, &now);
+        let signature = sign("whsec_test_secret", body, &now);
         let event = verifier
-            .verify(&body, &signature, &now)
+            .verify(body, &signature, &now)
             .unwrap_or_else(|e| panic!("{path}: {e}"));
         assert!(event.event_type.is_known(), "{path}");
         assert_eq!(event.event_name, "ISSUING");
