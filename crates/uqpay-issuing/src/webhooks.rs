@@ -822,8 +822,8 @@ mod tests {
         let mut seen = 0;
         for (_, body) in uqpay_issuing_raw::examples::WEBHOOKS {
             let body = body.as_bytes();
-            let reference = Event::parse_in_two_passes(&body).unwrap();
-            let OnePass(one) = serde_json::from_slice(&body).unwrap();
+            let reference = Event::parse_in_two_passes(body).unwrap();
+            let OnePass(one) = serde_json::from_slice(body).unwrap();
             assert_eq!(one, reference);
             assert!(!matches!(one.data, EventData::Unknown(_)));
             seen += 1;

@@ -82,7 +82,7 @@ fn an_event_with_an_amount_outside_the_spec_grammar_is_malformed() {
         .into_iter()
         .find(|(name, _)| *name == "card.create.succeeded.json")
         .unwrap();
-    let mut event: serde_json::Value = serde_json::from_str(&published).unwrap();
+    let mut event: serde_json::Value = serde_json::from_str(published).unwrap();
     assert!(uqpay_issuing::webhooks::Event::parse(published.as_bytes()).is_ok());
     for bad in ["1_000", " 12 ", "+5", ".5", "1e3", "1,000"] {
         event["data"]["card_available_balance"] = serde_json::json!(bad);
