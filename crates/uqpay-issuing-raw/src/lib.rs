@@ -23,6 +23,29 @@
 //! - [`hooks`]: the seam through which a higher layer (the `uqpay-issuing`
 //!   crate) executes the requests: authentication, retries, tracing.
 //!
+//! Each operation is one method, taking its path and header parameters as
+//! arguments and its body by reference (progenitor's positional interface),
+//! so that a caller retrying a write sends the very same body again:
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use uqpay_issuing_raw::{hooks::Inner, types, Client};
+//!
+//! // No transport of yours: `x-auth-token` is yours to set (e.g. as a
+//! // sensitive default header of the reqwest client), and nothing retries.
+//! let client = Client::new_without_redirects("https://api-sandbox.uqpaytech.com/api", Inner::default());
+//! let body = types::UpdateCardStatusRequest {
+//!     card_status: types::CardStatus::Frozen,
+//!     update_reason: None,
+//! };
+//! let card_id = uuid::Uuid::new_v4();
+//! let key = uuid::Uuid::new_v4(); // the same key on every retry of this call
+//! let answer = client.update_card_status(&card_id, &key, None, &body).await?;
+//! println!("order {}", answer.into_inner().card_order_id);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Most users want the `uqpay-issuing` crate, which wraps this one with
 //! validation, idempotency keys, retries and typed errors.
 
