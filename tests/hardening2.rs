@@ -248,23 +248,26 @@ async fn timed<T>(limit: Duration, call: impl std::future::Future<Output = T>) -
     (outcome, started.elapsed())
 }
 
+/// Makes a call with `deadline`, asserts it ended (retryably) by the
+/// deadline and its slack. Fails the test if the call is still running 5 s
+/// after the deadline.
+async fn ends_by(client: &Client, deadline: Duration) {
+    let call = client
+        .update_card(Uuid::new_v4())
+        .name_on_card("X")
+        .deadline(deadline)
+        .send();
+    let (result, took) = timed(deadline + Duration::from_secs(5), call).await;
+    let error = result.unwrap_err();
+    assert!(error.is_retryable(), "{error}");
+    assert!(took < deadline + SLACK, "the call took {took:?}");
+}
+
 #[tokio::test]
 async fn the_deadline_bounds_the_token_wait_and_the_request_together() {
     let server = hanging_card_server(Duration::from_millis(2500)).await;
     let client = builder(&server).build().unwrap();
-    let deadline = Duration::from_secs(3);
-    let (result, took) = timed(
-        Duration::from_secs(8),
-        client
-            .update_card(Uuid::new_v4())
-            .name_on_card("X")
-            .deadline(deadline)
-            .send(),
-    )
-    .await;
-    let error = result.unwrap_err();
-    assert!(error.is_retryable(), "{error}");
-    assert!(took < deadline + SLACK, "the call took {took:?}");
+    ends_by(&client, Duration::from_secs(3)).await;
     assert_eq!(server.token_requests(), 1);
 }
 
@@ -277,18 +280,7 @@ async fn the_attempt_timeout_holds_whatever_timeout_configure_http_sets() {
         .configure_http(|http| http.timeout(Duration::from_secs(12)))
         .build()
         .unwrap();
-    let deadline = Duration::from_secs(3);
-    let (result, took) = timed(
-        Duration::from_secs(8),
-        client
-            .update_card(Uuid::new_v4())
-            .name_on_card("X")
-            .deadline(deadline)
-            .send(),
-    )
-    .await;
-    assert!(result.unwrap_err().is_retryable());
-    assert!(took < deadline + SLACK, "the call took {took:?}");
+    ends_by(&client, Duration::from_secs(3)).await;
     // Attempts of 1 s each (the client's timeout), not one of 12 s.
     assert!(server.seen().len() >= 2, "{} attempts", server.seen().len());
 }
@@ -302,18 +294,7 @@ async fn the_deadline_holds_when_configure_http_removes_every_timeout() {
         .configure_http(|_| reqwest::Client::builder())
         .build()
         .unwrap();
-    let deadline = Duration::from_secs(4);
-    let (result, took) = timed(
-        Duration::from_secs(10),
-        client
-            .update_card(Uuid::new_v4())
-            .name_on_card("X")
-            .deadline(deadline)
-            .send(),
-    )
-    .await;
-    assert!(result.unwrap_err().is_retryable());
-    assert!(took < deadline + SLACK, "the call took {took:?}");
+    ends_by(&client, Duration::from_secs(4)).await;
 }
 
 // ---------------------------------------------------------------------------

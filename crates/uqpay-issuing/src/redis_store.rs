@@ -3,19 +3,16 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use futures_util::future::{FutureExt as _, Shared};
 use rand::Rng as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
 use crate::token::{AccessToken, Minter};
-use crate::token_store::{renew_at, TokenFuture, TokenStore, FAILURE_MEMORY};
+use crate::token_store::{renew_at, InFlight, Shared, TokenFuture, TokenStore, FAILURE_MEMORY};
 use crate::Error;
 
 /// The shortest mint lock: the lock is kept alive every third of its
@@ -110,7 +107,7 @@ struct Local {
     /// allows, and while Redis is slow or unreachable.
     held: Option<Held>,
     /// The mint (or renewal) of this process in flight.
-    minting: Option<Mint>,
+    minting: Option<InFlight<Minted>>,
     /// Until when Redis is left alone after a failed or slow read.
     degraded_until: Option<Instant>,
     /// Mints started, to tell one from the next.
@@ -137,13 +134,7 @@ enum Minted {
 
 /// A mint task's result, awaited by every caller of this process that needs
 /// it; `None` when the task died without one (its runtime shut down).
-type SharedMint = Shared<Pin<Box<dyn Future<Output = Option<Minted>> + Send>>>;
-
-struct Mint {
-    id: u64,
-    result: SharedMint,
-    task: tokio::task::AbortHandle,
-}
+type SharedMint = Shared<Minted>;
 
 /// The stored token of a client id.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -154,6 +145,17 @@ struct Entry {
     renew_at_ms: u64,
     /// Counts the mints of the client id.
     generation: u64,
+}
+
+impl Entry {
+    fn of(token: &AccessToken, renew_at: SystemTime, generation: u64) -> Self {
+        Self {
+            token: token.expose().to_owned(),
+            expires_at_ms: unix_ms(token.expires_at()),
+            renew_at_ms: unix_ms(renew_at),
+            generation,
+        }
+    }
 }
 
 /// What the token key holds.
@@ -586,30 +588,20 @@ impl RedisTokenStore {
         let minter = minter.clone();
         let keys = keys.clone();
         let refused = refused.cloned();
-        let task = tokio::spawn(tracing::Instrument::instrument(
-            async move {
-                let minted = store
-                    .mint_under_lock(&minter, &keys, seen, refused.as_ref(), reuse)
-                    .await;
-                let mut locals = store.local();
-                if let Some(local) = locals.get_mut(minter.client_id()) {
-                    if local.minting.as_ref().is_some_and(|m| m.id == id) {
-                        local.minting = None;
-                    }
+        let mint = InFlight::spawn(id, async move {
+            let minted = store
+                .mint_under_lock(&minter, &keys, seen, refused.as_ref(), reuse)
+                .await;
+            let mut locals = store.local();
+            if let Some(local) = locals.get_mut(minter.client_id()) {
+                if local.minting.as_ref().is_some_and(|m| m.id == id) {
+                    local.minting = None;
                 }
-                minted
-            },
-            tracing::Span::current(),
-        ));
-        let abort = task.abort_handle();
-        let result: Pin<Box<dyn Future<Output = _> + Send>> =
-            Box::pin(async move { task.await.ok() });
-        let result = result.shared();
-        local.minting = Some(Mint {
-            id,
-            result: result.clone(),
-            task: abort,
+            }
+            minted
         });
+        let result = mint.result.clone();
+        local.minting = Some(mint);
         result
     }
 
@@ -653,12 +645,7 @@ impl RedisTokenStore {
             if held.token.is_valid_at(now) && Some(&held.token) != refused {
                 // Put back the token this replica holds rather than mint
                 // (which would void it everywhere).
-                let entry = Entry {
-                    token: held.token.expose().to_owned(),
-                    expires_at_ms: unix_ms(held.token.expires_at()),
-                    renew_at_ms: unix_ms(held.renew_at),
-                    generation,
-                };
+                let entry = Entry::of(&held.token, held.renew_at, generation);
                 self.hand_back(keys, &owner, Some(&entry), None).await;
                 self.remember(client_id, &held.token, held.renew_at);
                 tracing::info!(
@@ -675,12 +662,7 @@ impl RedisTokenStore {
         match minted {
             Ok(token) => {
                 let renew = renew_at(SystemTime::now(), token.expires_at());
-                let entry = Entry {
-                    token: token.expose().to_owned(),
-                    expires_at_ms: unix_ms(token.expires_at()),
-                    renew_at_ms: unix_ms(renew),
-                    generation,
-                };
+                let entry = Entry::of(&token, renew, generation);
                 self.hand_back(keys, &owner, Some(&entry), None).await;
                 self.remember(client_id, &token, renew);
                 tracing::debug!(generation, "minted the fleet's token");

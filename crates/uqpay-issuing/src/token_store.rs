@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use futures_util::future::{FutureExt as _, Shared};
+use futures_util::future::FutureExt as _;
 
 use crate::token::{AccessToken, Minter};
 use crate::Error;
@@ -61,17 +61,41 @@ pub(crate) fn renew_at(now: SystemTime, expires_at: SystemTime) -> SystemTime {
     expires_at - REFRESH_MARGIN.min(lifetime / 2)
 }
 
-/// A mint in flight, awaited by every caller that needs its result; `None`
-/// when its task died without one (its runtime shut down, or it panicked).
-type SharedMint = Shared<Pin<Box<dyn Future<Output = Option<Result<AccessToken, Error>>> + Send>>>;
+/// A task's result, awaited by every caller that needs it; `None` when the
+/// task died without one (its runtime shut down, or it panicked).
+pub(crate) type Shared<T> =
+    futures_util::future::Shared<Pin<Box<dyn Future<Output = Option<T>> + Send>>>;
 
-/// The mint in flight of a client id.
-struct Mint {
+/// A mint in flight (of either store): its task, and its result shared by
+/// every caller waiting for it.
+pub(crate) struct InFlight<T> {
     /// Tells this mint from a later one of the same client id.
-    id: u64,
-    result: SharedMint,
-    task: tokio::task::AbortHandle,
+    pub(crate) id: u64,
+    pub(crate) result: Shared<T>,
+    pub(crate) task: tokio::task::AbortHandle,
 }
+
+impl<T: Clone + Send + Sync + 'static> InFlight<T> {
+    /// Runs `work` on a task of its own, in the span of the call that
+    /// started it: whatever becomes of its callers (a deadline, a dropped
+    /// future), it runs to the end.
+    pub(crate) fn spawn(id: u64, work: impl Future<Output = T> + Send + 'static) -> Self {
+        let task = tokio::spawn(tracing::Instrument::instrument(
+            work,
+            tracing::Span::current(),
+        ));
+        let abort = task.abort_handle();
+        let result: Pin<Box<dyn Future<Output = Option<T>> + Send>> =
+            Box::pin(async move { task.await.ok() });
+        Self {
+            id,
+            result: result.shared(),
+            task: abort,
+        }
+    }
+}
+
+type SharedMint = Shared<Result<AccessToken, Error>>;
 
 /// The live token of each client id, kept in this process: the default
 /// [`TokenStore`].
@@ -101,7 +125,7 @@ pub struct InMemoryTokenStore {
 #[derive(Default)]
 struct Slot {
     live: Option<(AccessToken, SystemTime)>,
-    minting: Option<Mint>,
+    minting: Option<InFlight<Result<AccessToken, Error>>>,
     failure: Option<(Instant, Error)>,
     mints: u64,
 }
@@ -158,24 +182,13 @@ impl InMemoryTokenStore {
         let id = slot.mints;
         let store = self.clone();
         let minter = minter.clone();
-        // In the span of the call that started it (its token wait).
-        let task = tokio::spawn(tracing::Instrument::instrument(
-            async move {
-                let result = minter.mint().await;
-                store.finish(minter.client_id(), id, &result);
-                result
-            },
-            tracing::Span::current(),
-        ));
-        let abort = task.abort_handle();
-        let result: Pin<Box<dyn Future<Output = _> + Send>> =
-            Box::pin(async move { task.await.ok() });
-        let result = result.shared();
-        slot.minting = Some(Mint {
-            id,
-            result: result.clone(),
-            task: abort,
+        let mint = InFlight::spawn(id, async move {
+            let result = minter.mint().await;
+            store.finish(minter.client_id(), id, &result);
+            result
         });
+        let result = mint.result.clone();
+        slot.minting = Some(mint);
         result
     }
 
