@@ -493,7 +493,10 @@ impl ClientBuilder {
         });
         let auth = Arc::new(auth);
         let handle = Handle {
-            raw: raw(SdkTransport::new(auth.clone())),
+            raw: raw(SdkTransport::new(
+                auth.clone(),
+                self.configure_http.is_none().then_some(timeout),
+            )),
             auth,
             defaults: Defaults {
                 policy: self.retry,

@@ -56,14 +56,23 @@ pub(crate) struct SdkTransport {
     raw_auth: Option<Arc<Auth>>,
     /// The time limit of a token request (for the minting transport).
     mint_timeout: Option<Duration>,
+    /// The timeout the HTTP client itself enforces, when the SDK built it
+    /// (no `configure_http`): an attempt whose limit is exactly that needs
+    /// no limit of its own on the request (which would cost every call an
+    /// extensions map). `None` when the caller configured the HTTP client,
+    /// which may have raised or removed its timeout.
+    http_timeout: Option<Duration>,
 }
 
 impl SdkTransport {
     /// A transport for the card requests of a client (and its raw requests).
-    pub(crate) fn new(auth: Arc<Auth>) -> Self {
+    /// `http_timeout`: the HTTP client's own timeout, if the SDK is sure of
+    /// it (it built the client without `configure_http`).
+    pub(crate) fn new(auth: Arc<Auth>, http_timeout: Option<Duration>) -> Self {
         Self {
             raw_auth: Some(auth),
             mint_timeout: None,
+            http_timeout,
         }
     }
 
@@ -72,6 +81,7 @@ impl SdkTransport {
         Self {
             raw_auth: None,
             mint_timeout: Some(timeout),
+            http_timeout: None,
         }
     }
 }
@@ -115,7 +125,9 @@ impl Transport for SdkTransport {
                 if let Some(length) = length {
                     headers.insert(CONTENT_LENGTH, length);
                 }
-                *request.timeout_mut() = Some(attempt.timeout);
+                if self.http_timeout != Some(attempt.timeout) {
+                    *request.timeout_mut() = Some(attempt.timeout);
+                }
                 // The request goes to reqwest before the future is built:
                 // the boxed future holds only reqwest's (small) one.
                 let pending = client.execute(request);
