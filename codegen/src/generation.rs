@@ -22,6 +22,7 @@ pub fn generate(spec: &openapiv3::OpenAPI) -> Result<String, Error> {
     tokens.extend(events(spec)?);
     let mut file: syn::File = syn::parse2(split_doc_lines(tokens))?;
     strip_api_version(&mut file, spec)?;
+    fast_request_parts(&mut file)?;
     let pretty = prettyplease::unparse(&file);
     let formatted = rustfmt(&format!("{HEADER}\n{pretty}"))?;
     Ok(formatted)
@@ -73,6 +74,156 @@ fn strip_api_version(file: &mut syn::File, spec: &openapiv3::OpenAPI) -> Result<
         return Err(Error::Unexpected(format!(
             "expected one api-version header per operation ({operations}) in progenitor's output, found {}",
             strip.0
+        )));
+    }
+    Ok(())
+}
+
+/// Three rewrites of how progenitor's request code builds the parts of a
+/// request, on every call, that the spec fixes at generation time (issue 19:
+/// they were measurable in the per-call profile). The request stays built
+/// by generated code, from the same parameters, to the same bytes:
+///
+/// - a UUID path parameter goes into the URL as it prints
+///   (`encode_path(&id.to_string())` becomes `id`): a UUID's text is hex
+///   digits and hyphens, which percent-encoding leaves as they are, so the
+///   two extra strings per call bought nothing;
+/// - a UUID header value is encoded into a stack buffer and copied once
+///   (`HeaderValue::from_str(id.hyphenated().encode_lower(..))`) instead of
+///   going through `to_string()` and `try_into()`;
+/// - a header name is a constant (`const { HeaderName::from_static(..) }`,
+///   checked at compile time) instead of a `&str` parsed on every call.
+///
+/// Fails if progenitor's output no longer has the shapes rewritten (each
+/// UUID parameter in a path or a header, header names as strings), so a
+/// progenitor change is noticed.
+fn fast_request_parts(file: &mut syn::File) -> Result<(), Error> {
+    use proc_macro2::{Delimiter, TokenStream, TokenTree};
+    use syn::visit_mut::VisitMut;
+
+    #[derive(Default)]
+    struct Rewrite {
+        /// The UUID parameters of the method being visited.
+        uuids: Vec<String>,
+        /// UUID parameters seen, rewritten in a path, rewritten in a header.
+        seen: usize,
+        paths: usize,
+        values: usize,
+        /// Header names made constants.
+        names: usize,
+    }
+
+    /// `encode_path(&NAME.to_string())` -> `NAME`, for UUID `NAME`s.
+    fn path_tokens(tokens: TokenStream, uuids: &[String], count: &mut usize) -> TokenStream {
+        let mut out = Vec::new();
+        let mut iter = tokens.into_iter().peekable();
+        while let Some(tree) = iter.next() {
+            if let TokenTree::Ident(ident) = &tree {
+                if ident == "encode_path" {
+                    if let Some(TokenTree::Group(group)) = iter.peek() {
+                        let inner = group.stream().to_string().replace(' ', "");
+                        let uuid = (group.delimiter() == Delimiter::Parenthesis)
+                            .then(|| {
+                                uuids
+                                    .iter()
+                                    .find(|name| inner == format!("&{name}.to_string()"))
+                            })
+                            .flatten();
+                        if let Some(name) = uuid {
+                            iter.next();
+                            out.push(TokenTree::Ident(proc_macro2::Ident::new(
+                                name,
+                                ident.span(),
+                            )));
+                            *count += 1;
+                            continue;
+                        }
+                    }
+                }
+            }
+            out.push(tree);
+        }
+        out.into_iter().collect()
+    }
+
+    impl VisitMut for Rewrite {
+        fn visit_impl_item_fn_mut(&mut self, method: &mut syn::ImplItemFn) {
+            self.uuids = method
+                .sig
+                .inputs
+                .iter()
+                .filter_map(|input| match input {
+                    syn::FnArg::Typed(typed) => Some(typed),
+                    syn::FnArg::Receiver(_) => None,
+                })
+                .filter(|typed| {
+                    quote::ToTokens::to_token_stream(&typed.ty)
+                        .to_string()
+                        .replace(' ', "")
+                        == "&'a::uuid::Uuid"
+                })
+                .filter_map(|typed| match &*typed.pat {
+                    syn::Pat::Ident(ident) => Some(ident.ident.to_string()),
+                    _ => None,
+                })
+                .collect();
+            self.seen += self.uuids.len();
+            syn::visit_mut::visit_impl_item_fn_mut(self, method);
+            self.uuids.clear();
+        }
+
+        fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
+            if mac.path.is_ident("format") {
+                let tokens = std::mem::take(&mut mac.tokens);
+                mac.tokens = path_tokens(tokens, &self.uuids, &mut self.paths);
+            }
+        }
+
+        fn visit_expr_method_call_mut(&mut self, call: &mut syn::ExprMethodCall) {
+            syn::visit_mut::visit_expr_method_call_mut(self, call);
+            if call.method != "append" || call.args.len() != 2 {
+                return;
+            }
+            let syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(name),
+                ..
+            }) = &call.args[0]
+            else {
+                return;
+            };
+            let name = name.clone();
+            call.args[0] = syn::parse_quote! {
+                const { ::reqwest::header::HeaderName::from_static(#name) }
+            };
+            self.names += 1;
+            let value = quote::ToTokens::to_token_stream(&call.args[1])
+                .to_string()
+                .replace(' ', "");
+            if let Some(uuid) = self
+                .uuids
+                .iter()
+                .find(|uuid| value == format!("{uuid}.to_string().try_into()?"))
+            {
+                let uuid = syn::Ident::new(uuid, proc_macro2::Span::call_site());
+                call.args[1] = syn::parse_quote! {
+                    ::reqwest::header::HeaderValue::from_str(
+                        #uuid.hyphenated().encode_lower(&mut ::uuid::Uuid::encode_buffer()),
+                    )?
+                };
+                self.values += 1;
+            }
+        }
+    }
+
+    let mut rewrite = Rewrite::default();
+    rewrite.visit_file_mut(file);
+    // Each UUID parameter is used once, in the path or in a header; every
+    // header name was a string.
+    if rewrite.paths + rewrite.values != rewrite.seen || rewrite.paths == 0 || rewrite.names == 0 {
+        return Err(Error::Unexpected(format!(
+            "progenitor's output no longer has the request shapes codegen rewrites: \
+             {} UUID parameters, {} rewritten in a path, {} in a header; {} header names",
+            rewrite.seen, rewrite.paths, rewrite.values, rewrite.names
         )));
     }
     Ok(())

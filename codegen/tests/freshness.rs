@@ -43,3 +43,21 @@ fn an_edited_description_makes_the_file_stale() {
     }
     assert_eq!(freshness(None, &current), Freshness::Missing);
 }
+
+#[test]
+fn requests_build_their_fixed_parts_at_generation_time() {
+    let spec = parse_spec(&spec_text()).unwrap();
+    let generated = generate(&spec).unwrap();
+    // UUID path parameters are not percent-encoded strings any more...
+    assert!(!generated.contains("encode_path(&id.to_string())"));
+    assert!(generated.contains("format!(\"{}/v1/issuing/cards/{}\", self.baseurl, id,)"));
+    // ...header names are constants, UUID header values come from a buffer.
+    assert!(!generated.contains("header_map.append(\""));
+    assert_eq!(
+        generated
+            .matches("const { ::reqwest::header::HeaderName::from_static(\"x-idempotency-key\") }")
+            .count(),
+        3
+    );
+    assert!(!generated.contains("x_idempotency_key.to_string()"));
+}

@@ -1510,8 +1510,14 @@ impl Client {
     ) -> Result<ResponseValue<types::AccessToken>, Error<types::ApiError>> {
         let url = format!("{}/v1/connect/token", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
-        header_map.append("x-api-key", x_api_key.to_string().try_into()?);
-        header_map.append("x-client-id", x_client_id.to_string().try_into()?);
+        header_map.append(
+            const { ::reqwest::header::HeaderName::from_static("x-api-key") },
+            x_api_key.to_string().try_into()?,
+        );
+        header_map.append(
+            const { ::reqwest::header::HeaderName::from_static("x-client-id") },
+            x_client_id.to_string().try_into()?,
+        );
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -1560,11 +1566,18 @@ impl Client {
         let url = format!("{}/v1/issuing/cards/assign", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
         header_map.append(
-            "x-idempotency-key",
-            x_idempotency_key.to_string().try_into()?,
+            const { ::reqwest::header::HeaderName::from_static("x-idempotency-key") },
+            ::reqwest::header::HeaderValue::from_str(
+                x_idempotency_key
+                    .hyphenated()
+                    .encode_lower(&mut ::uuid::Uuid::encode_buffer()),
+            )?,
         );
         if let Some(value) = x_on_behalf_of {
-            header_map.append("x-on-behalf-of", value.to_string().try_into()?);
+            header_map.append(
+                const { ::reqwest::header::HeaderName::from_static("x-on-behalf-of") },
+                value.to_string().try_into()?,
+            );
         }
         #[allow(unused_mut)]
         let mut request = self
@@ -1614,18 +1627,21 @@ impl Client {
         x_on_behalf_of: Option<&'a crate::fast::AccountId>,
         body: &'a types::UpdateCardStatusRequest,
     ) -> Result<ResponseValue<types::UpdateCardStatusResponse>, Error<types::ApiError>> {
-        let url = format!(
-            "{}/v1/issuing/cards/{}/status",
-            self.baseurl,
-            encode_path(&id.to_string()),
-        );
+        let url = format!("{}/v1/issuing/cards/{}/status", self.baseurl, id,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
         header_map.append(
-            "x-idempotency-key",
-            x_idempotency_key.to_string().try_into()?,
+            const { ::reqwest::header::HeaderName::from_static("x-idempotency-key") },
+            ::reqwest::header::HeaderValue::from_str(
+                x_idempotency_key
+                    .hyphenated()
+                    .encode_lower(&mut ::uuid::Uuid::encode_buffer()),
+            )?,
         );
         if let Some(value) = x_on_behalf_of {
-            header_map.append("x-on-behalf-of", value.to_string().try_into()?);
+            header_map.append(
+                const { ::reqwest::header::HeaderName::from_static("x-on-behalf-of") },
+                value.to_string().try_into()?,
+            );
         }
         #[allow(unused_mut)]
         let mut request = self
@@ -1671,14 +1687,13 @@ impl Client {
         id: &'a ::uuid::Uuid,
         x_on_behalf_of: Option<&'a crate::fast::AccountId>,
     ) -> Result<ResponseValue<types::Card>, Error<types::ApiError>> {
-        let url = format!(
-            "{}/v1/issuing/cards/{}",
-            self.baseurl,
-            encode_path(&id.to_string()),
-        );
+        let url = format!("{}/v1/issuing/cards/{}", self.baseurl, id,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         if let Some(value) = x_on_behalf_of {
-            header_map.append("x-on-behalf-of", value.to_string().try_into()?);
+            header_map.append(
+                const { ::reqwest::header::HeaderName::from_static("x-on-behalf-of") },
+                value.to_string().try_into()?,
+            );
         }
         #[allow(unused_mut)]
         let mut request = self
@@ -1727,18 +1742,21 @@ impl Client {
         x_on_behalf_of: Option<&'a crate::fast::AccountId>,
         body: &'a types::UpdateCardRequest,
     ) -> Result<ResponseValue<types::UpdateCardResponse>, Error<types::ApiError>> {
-        let url = format!(
-            "{}/v1/issuing/cards/{}",
-            self.baseurl,
-            encode_path(&id.to_string()),
-        );
+        let url = format!("{}/v1/issuing/cards/{}", self.baseurl, id,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
         header_map.append(
-            "x-idempotency-key",
-            x_idempotency_key.to_string().try_into()?,
+            const { ::reqwest::header::HeaderName::from_static("x-idempotency-key") },
+            ::reqwest::header::HeaderValue::from_str(
+                x_idempotency_key
+                    .hyphenated()
+                    .encode_lower(&mut ::uuid::Uuid::encode_buffer()),
+            )?,
         );
         if let Some(value) = x_on_behalf_of {
-            header_map.append("x-on-behalf-of", value.to_string().try_into()?);
+            header_map.append(
+                const { ::reqwest::header::HeaderName::from_static("x-on-behalf-of") },
+                value.to_string().try_into()?,
+            );
         }
         #[allow(unused_mut)]
         let mut request = self
