@@ -53,6 +53,57 @@ where
     started.elapsed().as_secs_f64() * 1e6 / (batches * width) as f64
 }
 
+/// One round of a case: each side's time per call, the side that goes
+/// first alternating with the round.
+async fn round_of<S, SF, R, RF>(
+    round: usize,
+    batches: usize,
+    width: usize,
+    sdk: S,
+    raw: R,
+) -> (f64, f64)
+where
+    S: Fn() -> SF,
+    SF: Future<Output = ()>,
+    R: Fn() -> RF,
+    RF: Future<Output = ()>,
+{
+    if round.is_multiple_of(2) {
+        let a = per_call(batches, width, &sdk).await;
+        (a, per_call(batches, width, &raw).await)
+    } else {
+        let b = per_call(batches, width, &raw).await;
+        (per_call(batches, width, &sdk).await, b)
+    }
+}
+
+/// A case's figures over the rounds: each side's time per call, and the
+/// per-round ratio.
+#[derive(Default)]
+struct Case {
+    sdk: Vec<f64>,
+    hand: Vec<f64>,
+    ratio: Vec<f64>,
+}
+
+impl Case {
+    fn push(&mut self, sdk: f64, hand: f64, ratio: f64) {
+        self.sdk.push(sdk);
+        self.hand.push(hand);
+        self.ratio.push(ratio);
+    }
+
+    /// Its row of the table: medians over the rounds.
+    fn print(self, server: &str, flavor: &str, case: &str, ratio: &str) {
+        println!(
+            "| {server} | {flavor} | {case} | {:.1} | {:.1} | {ratio} = {:.3} |",
+            median(self.sdk),
+            median(self.hand),
+            median(self.ratio)
+        );
+    }
+}
+
 /// The server in a process of its own: this binary with `--serve`, which
 /// prints its base URL and serves until killed.
 struct ServerProcess(std::process::Child);
@@ -121,109 +172,50 @@ fn measure(server: &str, base_url: &str) {
             let raw = hand_written_client();
             let sdk_one = || sdk_full_update(&sdk, CARD);
             let raw_one = || hand_written_full_update(&raw, &base_url, CARD);
-            let sdk_64 = || join_all((0..64).map(|_| sdk_full_update(&sdk, CARD)));
-            let raw_64 =
-                || join_all((0..64).map(|_| hand_written_full_update(&raw, &base_url, CARD)));
-            let sdk_256 = || join_all((0..256).map(|_| sdk_full_update(&sdk, CARD)));
-            let raw_256 =
-                || join_all((0..256).map(|_| hand_written_full_update(&raw, &base_url, CARD)));
+            let sdk_many = |width: usize| {
+                let sdk = &sdk;
+                move || async move {
+                    join_all((0..width).map(|_| sdk_full_update(sdk, CARD))).await;
+                }
+            };
+            let raw_many = |width: usize| {
+                let base_url = &base_url;
+                let raw = &raw;
+                move || async move {
+                    join_all((0..width).map(|_| hand_written_full_update(raw, base_url, CARD)))
+                        .await;
+                }
+            };
             // Warm up both (connections, allocator, caches).
             per_call(500, 1, sdk_one).await;
             per_call(500, 1, raw_one).await;
-            per_call(20, 64, || async {
-                sdk_64().await;
-            })
-            .await;
-            per_call(20, 64, || async {
-                raw_64().await;
-            })
-            .await;
-            per_call(3, 256, || async {
-                sdk_256().await;
-            })
-            .await;
-            per_call(3, 256, || async {
-                raw_256().await;
-            })
-            .await;
+            per_call(20, 64, sdk_many(64)).await;
+            per_call(20, 64, raw_many(64)).await;
+            per_call(3, 256, sdk_many(256)).await;
+            per_call(3, 256, raw_many(256)).await;
 
-            let (mut s1, mut h1, mut r1) = (Vec::new(), Vec::new(), Vec::new());
-            let (mut s64, mut h64, mut r64) = (Vec::new(), Vec::new(), Vec::new());
-            let (mut s256, mut h256, mut r256) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut one, mut many64, mut many256) =
+                (Case::default(), Case::default(), Case::default());
             for round in 0..ROUNDS {
-                // Alternate which side goes first.
-                let (a, b) = if round % 2 == 0 {
-                    let a = per_call(100, 1, sdk_one).await;
-                    (a, per_call(100, 1, raw_one).await)
-                } else {
-                    let b = per_call(100, 1, raw_one).await;
-                    (per_call(100, 1, sdk_one).await, b)
-                };
-                s1.push(a);
-                h1.push(b);
-                r1.push(a / b);
-                let (a, b) = if round % 2 == 0 {
-                    let a = per_call(4, 64, || async {
-                        sdk_64().await;
-                    })
-                    .await;
-                    (
-                        a,
-                        per_call(4, 64, || async {
-                            raw_64().await;
-                        })
-                        .await,
-                    )
-                } else {
-                    let b = per_call(4, 64, || async {
-                        raw_64().await;
-                    })
-                    .await;
-                    (
-                        per_call(4, 64, || async {
-                            sdk_64().await;
-                        })
-                        .await,
-                        b,
-                    )
-                };
-                s64.push(a);
-                h64.push(b);
-                r64.push(b / a);
-                let sdk = || async {
-                    sdk_256().await;
-                };
-                let raw = || async {
-                    raw_256().await;
-                };
-                let (a, b) = if round % 2 == 0 {
-                    let a = per_call(1, 256, sdk).await;
-                    (a, per_call(1, 256, raw).await)
-                } else {
-                    let b = per_call(1, 256, raw).await;
-                    (per_call(1, 256, sdk).await, b)
-                };
-                s256.push(a);
-                h256.push(b);
-                r256.push(b / a);
+                let (a, b) = round_of(round, 100, 1, sdk_one, raw_one).await;
+                one.push(a, b, a / b);
+                let (a, b) = round_of(round, 4, 64, sdk_many(64), raw_many(64)).await;
+                many64.push(a, b, b / a);
+                let (a, b) = round_of(round, 1, 256, sdk_many(256), raw_many(256)).await;
+                many256.push(a, b, b / a);
             }
-            println!(
-                "| {server} | {flavor} | one call | {:.1} | {:.1} | SDK / hand-written = {:.3} |",
-                median(s1),
-                median(h1),
-                median(r1)
+            one.print(server, flavor, "one call", "SDK / hand-written");
+            many64.print(
+                server,
+                flavor,
+                "64 at once",
+                "SDK throughput / hand-written",
             );
-            println!(
-                "| {server} | {flavor} | 64 at once | {:.1} | {:.1} | SDK throughput / hand-written = {:.3} |",
-                median(s64),
-                median(h64),
-                median(r64)
-            );
-            println!(
-                "| {server} | {flavor} | 256 at once | {:.1} | {:.1} | SDK throughput / hand-written = {:.3} |",
-                median(s256),
-                median(h256),
-                median(r256)
+            many256.print(
+                server,
+                flavor,
+                "256 at once",
+                "SDK throughput / hand-written",
             );
         });
     }
