@@ -24,33 +24,23 @@ pub(crate) struct Route {
 
 /// The route of an operation of the spec.
 pub(crate) fn route(operation: &str) -> Route {
-    let (method, template, name) = match operation {
-        "assign_card" => (
-            "POST",
-            "/v1/issuing/cards/assign",
-            "POST /v1/issuing/cards/assign",
-        ),
-        "update_card_status" => (
-            "POST",
-            "/v1/issuing/cards/{id}/status",
-            "POST /v1/issuing/cards/{id}/status",
-        ),
-        "update_card" => (
-            "POST",
-            "/v1/issuing/cards/{id}",
-            "POST /v1/issuing/cards/{id}",
-        ),
-        "retrieve_card" => (
-            "GET",
-            "/v1/issuing/cards/{id}",
-            "GET /v1/issuing/cards/{id}",
-        ),
-        _ => ("POST", "/v1/connect/token", "POST /v1/connect/token"),
-    };
-    Route {
-        method,
-        template,
-        name,
+    // The span name is derived from the method and the template, so the
+    // two cannot disagree.
+    macro_rules! route {
+        ($method:literal, $template:literal) => {
+            Route {
+                method: $method,
+                template: $template,
+                name: concat!($method, " ", $template),
+            }
+        };
+    }
+    match operation {
+        "assign_card" => route!("POST", "/v1/issuing/cards/assign"),
+        "update_card_status" => route!("POST", "/v1/issuing/cards/{id}/status"),
+        "update_card" => route!("POST", "/v1/issuing/cards/{id}"),
+        "retrieve_card" => route!("GET", "/v1/issuing/cards/{id}"),
+        _ => route!("POST", "/v1/connect/token"),
     }
 }
 
