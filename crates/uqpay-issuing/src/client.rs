@@ -431,8 +431,9 @@ impl ClientBuilder {
         );
         #[cfg(not(feature = "opentelemetry"))]
         let metrics = crate::telemetry::Metrics;
-        let http = transport::http_client(timeout, connect_timeout, self.configure_http.as_ref())
-            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        let (http, http_timeout) =
+            transport::http_client(timeout, connect_timeout, self.configure_http.as_ref())
+                .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
         let raw = |transport: SdkTransport| {
             uqpay_issuing_raw::Client::new_with_client(
                 &base_url,
@@ -493,10 +494,7 @@ impl ClientBuilder {
         });
         let auth = Arc::new(auth);
         let handle = Handle {
-            raw: raw(SdkTransport::new(
-                auth.clone(),
-                self.configure_http.is_none().then_some(timeout),
-            )),
+            raw: raw(SdkTransport::new(auth.clone(), http_timeout)),
             auth,
             defaults: Defaults {
                 policy: self.retry,

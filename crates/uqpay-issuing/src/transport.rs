@@ -66,8 +66,8 @@ pub(crate) struct SdkTransport {
 
 impl SdkTransport {
     /// A transport for the card requests of a client (and its raw requests).
-    /// `http_timeout`: the HTTP client's own timeout, if the SDK is sure of
-    /// it (it built the client without `configure_http`).
+    /// `http_timeout`: the timeout the HTTP client is sure to enforce, as
+    /// [`http_client`] returns it.
     pub(crate) fn new(auth: Arc<Auth>, http_timeout: Option<Duration>) -> Self {
         Self {
             raw_auth: Some(auth),
@@ -216,19 +216,26 @@ pub(crate) type ConfigureHttp =
 /// `configure` (which may change any of them and add proxies, root
 /// certificates, pool settings, a local address...), then the SDK's
 /// invariant on top: redirects are never followed, so the token never
-/// reaches another host.
+/// reaches another host. Also returns the timeout the client is sure to
+/// enforce on every request: `timeout`, unless `configure` had the builder
+/// (which may have raised or removed it).
 pub(crate) fn http_client(
     timeout: Duration,
     connect_timeout: Duration,
     configure: Option<&ConfigureHttp>,
-) -> Result<reqwest::Client, reqwest::Error> {
+) -> Result<(reqwest::Client, Option<Duration>), reqwest::Error> {
     let mut builder = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(connect_timeout)
         .tcp_nodelay(true)
         .user_agent(concat!("uqpay-issuing-rs/", env!("CARGO_PKG_VERSION")));
+    let mut enforced = Some(timeout);
     if let Some(configure) = configure {
         builder = configure(builder);
+        enforced = None;
     }
-    builder.redirect(reqwest::redirect::Policy::none()).build()
+    let client = builder
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    Ok((client, enforced))
 }
