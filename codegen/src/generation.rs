@@ -121,7 +121,7 @@ fn fast_request_parts(file: &mut syn::File) -> Result<(), Error> {
             if let TokenTree::Ident(ident) = &tree {
                 if ident == "encode_path" {
                     if let Some(TokenTree::Group(group)) = iter.peek() {
-                        let inner = group.stream().to_string().replace(' ', "");
+                        let inner = compact(group.stream());
                         let uuid = (group.delimiter() == Delimiter::Parenthesis)
                             .then(|| {
                                 uuids
@@ -156,12 +156,7 @@ fn fast_request_parts(file: &mut syn::File) -> Result<(), Error> {
                     syn::FnArg::Typed(typed) => Some(typed),
                     syn::FnArg::Receiver(_) => None,
                 })
-                .filter(|typed| {
-                    quote::ToTokens::to_token_stream(&typed.ty)
-                        .to_string()
-                        .replace(' ', "")
-                        == "&'a::uuid::Uuid"
-                })
+                .filter(|typed| compact(&typed.ty) == "&'a::uuid::Uuid")
                 .filter_map(|typed| match &*typed.pat {
                     syn::Pat::Ident(ident) => Some(ident.ident.to_string()),
                     _ => None,
@@ -196,9 +191,7 @@ fn fast_request_parts(file: &mut syn::File) -> Result<(), Error> {
                 const { ::reqwest::header::HeaderName::from_static(#name) }
             };
             self.names += 1;
-            let value = quote::ToTokens::to_token_stream(&call.args[1])
-                .to_string()
-                .replace(' ', "");
+            let value = compact(&call.args[1]);
             if let Some(uuid) = self
                 .uuids
                 .iter()
@@ -227,6 +220,12 @@ fn fast_request_parts(file: &mut syn::File) -> Result<(), Error> {
         )));
     }
     Ok(())
+}
+
+/// The text of `tokens` without the spaces `to_string` puts between them,
+/// to compare with a shape written by hand (`&'a::uuid::Uuid`).
+fn compact(tokens: impl quote::ToTokens) -> String {
+    tokens.to_token_stream().to_string().replace(' ', "")
 }
 
 /// Rewrites every multi-line `#[doc = "a\nb"]` into one `#[doc]` per line.
