@@ -151,19 +151,23 @@ fn has(attributes: &[KeyValue], key: &str, value: &str) -> bool {
     attribute(attributes, key).as_deref() == Some(value)
 }
 
+/// A client of `url` minting its tokens, with quick retries, recording to
+/// the exporters' meter.
+fn builder(url: &str, exporters: &Exporters) -> uqpay_issuing::ClientBuilder {
+    Client::builder()
+        .credentials("client-T", API_KEY)
+        .base_url(url)
+        .retry_backoff(Duration::from_millis(1), Duration::from_millis(2))
+        .retry_jitter(Duration::ZERO)
+        .meter(exporters.meter.meter("uqpay-issuing"))
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn a_call_through_a_503_and_a_401_in_spans_and_metrics() {
     let exporters = Exporters::new();
     let _subscriber = tracing::subscriber::set_default(exporters.subscriber());
     let (url, _) = server().await;
-    let client = Client::builder()
-        .credentials("client-T", API_KEY)
-        .base_url(&url)
-        .retry_backoff(Duration::from_millis(1), Duration::from_millis(2))
-        .retry_jitter(Duration::ZERO)
-        .meter(exporters.meter.meter("uqpay-issuing"))
-        .build()
-        .unwrap();
+    let client = builder(&url, &exporters).build().unwrap();
     let card = client
         .assign_card()
         .cardholder_id(uuid::Uuid::new_v4())
@@ -273,14 +277,9 @@ async fn waits_and_refusals_of_the_budget_and_the_rate_limit_are_counted() {
     let exporters = Exporters::new();
     let _subscriber = tracing::subscriber::set_default(exporters.subscriber());
     let (url, cards) = server().await;
-    let client = Client::builder()
-        .credentials("client-T", API_KEY)
-        .base_url(&url)
-        .retry_backoff(Duration::from_millis(1), Duration::from_millis(2))
-        .retry_jitter(Duration::ZERO)
+    let client = builder(&url, &exporters)
         .retry_budget(uqpay_issuing::RetryBudget::new(0))
         .rate_limit(uqpay_issuing::RateLimit::new(1, Duration::from_millis(300)))
-        .meter(exporters.meter.meter("uqpay-issuing"))
         .build()
         .unwrap();
     let update = || {
