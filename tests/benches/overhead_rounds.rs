@@ -1,6 +1,6 @@
-//! `overhead_rounds`: the SDK's overhead as users see it, measured in
-//! alternating rounds so that the host's drift (this is a shared VM) hits
-//! both sides alike. Full `update_card` calls through `uqpay_issuing`
+//! `overhead_rounds`: the SDK's overhead as users see it, measured with the
+//! two sides interleaved batch by batch so that the host's drift (this is a
+//! shared VM) hits both sides alike. Full `update_card` calls through `uqpay_issuing`
 //! versus the same request by hand with reqwest + serde_json (same 30 s
 //! timeout, no redirects, TCP_NODELAY), against a minimal loopback server,
 //! on warm connections: one call at a time, 64 and 256 at once (a service
@@ -18,6 +18,21 @@
 //! and the median of the per-round ratios (SDK / hand-written time; for 64
 //! at once, hand-written / SDK is the SDK's share of hand-written
 //! throughput).
+//!
+//! A round is 100 calls one at a time, 16 batches of 64 and 4 of 256 on each
+//! side, the sides' batches interleaved (SDK, hand-written, SDK, ...; which
+//! goes first alternating), each batch timed on its own: the host's speed
+//! moves within milliseconds, and whole runs of one side (the previous
+//! design: 100 calls of one side, then 100 of the other) left per-round
+//! ratios with quartiles at 0.82 and 1.14 with the same code on both sides,
+//! where interleaving leaves 0.95 and 1.05. The 40 rounds are spread over 5
+//! sessions, each with its own server and both clients built again (which
+//! first alternating), so that what one pair of connections and heap
+//! layouts happens to favour is not taken for the SDK's cost.
+//! `--aa` puts a second hand-written client in the SDK's place: the figures
+//! it prints are the benchmark's own noise, which should read 1.000;
+//! `--spread` also prints the per-round ratios' quartiles (standard error).
+//! Pass them after `--`: `cargo bench ... --bench overhead_rounds -- --aa`.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -30,10 +45,13 @@ use uqpay_issuing::Client;
 use uuid::Uuid;
 
 const CARD: Uuid = Uuid::from_u128(0xc0ce_f051_29c5_4796_b86a_cd5b_684b_fad7);
-/// Rounds of each case: short ones, each side in turn, so that the host's
+/// Sessions per runtime and server placement, each with a server and
+/// clients of its own.
+const SESSIONS: usize = 5;
+/// Rounds per session: short ones, each side in turn, so that the host's
 /// drift (a shared VM) hits both sides of a round alike; the figure is the
-/// median of the per-round ratios.
-const ROUNDS: usize = 40;
+/// median of the per-round ratios of all the sessions' rounds (40).
+const ROUNDS: usize = 8;
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -53,8 +71,11 @@ where
     started.elapsed().as_secs_f64() * 1e6 / (batches * width) as f64
 }
 
-/// One round of a case: each side's time per call, the side that goes
-/// first alternating with the round.
+/// One round of a case: each side's time per call over `batches` batches
+/// of `width` calls, the two sides' batches interleaved (one of the SDK's,
+/// one of the hand-written's, and so on, the side that goes first
+/// alternating), so that the host's drift, which on a shared VM moves
+/// within milliseconds, hits both sides alike.
 async fn round_of<S, SF, R, RF>(
     round: usize,
     batches: usize,
@@ -68,13 +89,29 @@ where
     R: Fn() -> RF,
     RF: Future<Output = ()>,
 {
-    if round.is_multiple_of(2) {
-        let a = per_call(batches, width, &sdk).await;
-        (a, per_call(batches, width, &raw).await)
-    } else {
-        let b = per_call(batches, width, &raw).await;
-        (per_call(batches, width, &sdk).await, b)
+    let (mut a, mut b) = (Duration::ZERO, Duration::ZERO);
+    for batch in 0..batches {
+        if (round + batch).is_multiple_of(2) {
+            a += timed(&sdk).await;
+            b += timed(&raw).await;
+        } else {
+            b += timed(&raw).await;
+            a += timed(&sdk).await;
+        }
     }
+    let per_call = |d: Duration| d.as_secs_f64() * 1e6 / (batches * width) as f64;
+    (per_call(a), per_call(b))
+}
+
+/// How long one batch takes.
+async fn timed<F, Fut>(batch: F) -> Duration
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let started = Instant::now();
+    batch().await;
+    started.elapsed()
 }
 
 /// A case's figures over the rounds: each side's time per call, and the
@@ -93,14 +130,110 @@ impl Case {
         self.ratio.push(ratio);
     }
 
-    /// Its row of the table: medians over the rounds.
-    fn print(self, server: &str, flavor: &str, case: &str, ratio: &str) {
+    /// Its row of the table: medians over the rounds; with `spread`, the
+    /// per-round ratios' quartiles and extremes too (on standard error).
+    fn print(self, spread: bool, server: &str, flavor: &str, case: &str, ratio: &str) {
+        if spread {
+            let mut r = self.ratio.clone();
+            r.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            let n = r.len();
+            eprintln!(
+                "{server}, {flavor}, {case}: per-round ratios min {:.3} q1 {:.3} median {:.3} q3 {:.3} max {:.3}",
+                r[0],
+                r[n / 4],
+                r[n / 2],
+                r[3 * n / 4],
+                r[n - 1]
+            );
+        }
         println!(
             "| {server} | {flavor} | {case} | {:.1} | {:.1} | {ratio} = {:.3} |",
             median(self.sdk),
             median(self.hand),
             median(self.ratio)
         );
+    }
+}
+
+/// The three cases of a runtime and server placement.
+#[derive(Default)]
+struct Cases {
+    one: Case,
+    many64: Case,
+    many256: Case,
+}
+
+/// One side of the comparison: a full `update_card`.
+trait Side {
+    fn call(&self) -> impl Future<Output = ()>;
+}
+
+/// Through the SDK.
+struct Sdk(Client);
+
+impl Side for Sdk {
+    fn call(&self) -> impl Future<Output = ()> {
+        sdk_full_update(&self.0, CARD)
+    }
+}
+
+/// By hand with reqwest.
+struct Hand {
+    http: reqwest::Client,
+    base_url: String,
+}
+
+impl Hand {
+    fn new(base_url: &str) -> Self {
+        Self {
+            http: hand_written_client(),
+            base_url: base_url.to_owned(),
+        }
+    }
+}
+
+impl Side for Hand {
+    fn call(&self) -> impl Future<Output = ()> {
+        hand_written_full_update(&self.http, &self.base_url, CARD)
+    }
+}
+
+/// `width` calls at once.
+async fn many<S: Side>(side: &S, width: usize) {
+    join_all((0..width).map(|_| side.call())).await;
+}
+
+/// Session `n`: both sides built (which first alternates with the
+/// session), warmed up (connections, allocator, caches), then its rounds
+/// (which side goes first alternates over all the rounds).
+async fn session<S: Side, H: Side>(
+    n: usize,
+    sdk: impl FnOnce() -> S,
+    hand: impl FnOnce() -> H,
+    cases: &mut Cases,
+) {
+    let (sdk, hand) = if n.is_multiple_of(2) {
+        let sdk = sdk();
+        (sdk, hand())
+    } else {
+        let hand = hand();
+        (sdk(), hand)
+    };
+    let (sdk, hand) = (&sdk, &hand);
+    let first = n * ROUNDS;
+    per_call(200, 1, || sdk.call()).await;
+    per_call(200, 1, || hand.call()).await;
+    per_call(10, 64, || many(sdk, 64)).await;
+    per_call(10, 64, || many(hand, 64)).await;
+    per_call(2, 256, || many(sdk, 256)).await;
+    per_call(2, 256, || many(hand, 256)).await;
+    for round in first..first + ROUNDS {
+        let (a, b) = round_of(round, 100, 1, || sdk.call(), || hand.call()).await;
+        cases.one.push(a, b, a / b);
+        let (a, b) = round_of(round, 16, 64, || many(sdk, 64), || many(hand, 64)).await;
+        cases.many64.push(a, b, b / a);
+        let (a, b) = round_of(round, 4, 256, || many(sdk, 256), || many(hand, 256)).await;
+        cases.many256.push(a, b, b / a);
     }
 }
 
@@ -129,6 +262,25 @@ impl Drop for ServerProcess {
     }
 }
 
+/// Where the server of a session runs; dropping it stops the server.
+#[allow(dead_code)] // held for its drop
+enum Server {
+    OwnProcess(ServerProcess),
+    ThreadBeside(tokio::runtime::Runtime),
+}
+
+impl Server {
+    fn start(own_process: bool) -> (Self, String) {
+        if own_process {
+            let (process, url) = ServerProcess::start();
+            (Server::OwnProcess(process), url)
+        } else {
+            let (url, runtime) = start_fixed_200_server();
+            (Server::ThreadBeside(runtime), url)
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--list" || a == "--test") {
@@ -141,82 +293,63 @@ fn main() {
             std::thread::park();
         }
     }
+    let aa = args.iter().any(|a| a == "--aa");
+    let spread = args.iter().any(|a| a == "--spread");
+    if aa {
+        println!("A/A: a second hand-written client in the SDK's place (the benchmark's noise)");
+    }
     println!(
         "| server | runtime | case | SDK µs/call | hand-written µs/call | ratio (median of rounds) |"
     );
     println!("| --- | --- | --- | --- | --- | --- |");
-    let (process, url) = ServerProcess::start();
-    measure("own process", &url);
-    drop(process);
-    let (url, _server) = start_fixed_200_server();
-    measure("thread beside", &url);
-}
-
-fn measure(server: &str, base_url: &str) {
-    let base_url = base_url.to_owned();
-    for flavor in ["current_thread", "multi_thread"] {
-        let rt = match flavor {
-            "current_thread" => tokio::runtime::Builder::new_current_thread(),
-            _ => tokio::runtime::Builder::new_multi_thread(),
-        }
-        .enable_all()
-        .build()
-        .unwrap();
-        rt.block_on(async {
-            let sdk = Client::builder()
-                .token(TOKEN)
-                .base_url(&base_url)
-                .timeout(Duration::from_secs(30))
+    for (own_process, server) in [(true, "own process"), (false, "thread beside")] {
+        for flavor in ["current_thread", "multi_thread"] {
+            let mut cases = Cases::default();
+            for n in 0..SESSIONS {
+                let (_server, url) = Server::start(own_process);
+                let rt = match flavor {
+                    "current_thread" => tokio::runtime::Builder::new_current_thread(),
+                    _ => tokio::runtime::Builder::new_multi_thread(),
+                }
+                .enable_all()
                 .build()
                 .unwrap();
-            let raw = hand_written_client();
-            let sdk_one = || sdk_full_update(&sdk, CARD);
-            let raw_one = || hand_written_full_update(&raw, &base_url, CARD);
-            let sdk_many = |width: usize| {
-                let sdk = &sdk;
-                move || async move {
-                    join_all((0..width).map(|_| sdk_full_update(sdk, CARD))).await;
-                }
-            };
-            let raw_many = |width: usize| {
-                let base_url = &base_url;
-                let raw = &raw;
-                move || async move {
-                    join_all((0..width).map(|_| hand_written_full_update(raw, base_url, CARD)))
-                        .await;
-                }
-            };
-            // Warm up both (connections, allocator, caches).
-            per_call(500, 1, sdk_one).await;
-            per_call(500, 1, raw_one).await;
-            per_call(20, 64, sdk_many(64)).await;
-            per_call(20, 64, raw_many(64)).await;
-            per_call(3, 256, sdk_many(256)).await;
-            per_call(3, 256, raw_many(256)).await;
-
-            let (mut one, mut many64, mut many256) =
-                (Case::default(), Case::default(), Case::default());
-            for round in 0..ROUNDS {
-                let (a, b) = round_of(round, 100, 1, sdk_one, raw_one).await;
-                one.push(a, b, a / b);
-                let (a, b) = round_of(round, 4, 64, sdk_many(64), raw_many(64)).await;
-                many64.push(a, b, b / a);
-                let (a, b) = round_of(round, 1, 256, sdk_many(256), raw_many(256)).await;
-                many256.push(a, b, b / a);
+                rt.block_on(async {
+                    let sdk = || {
+                        Sdk(Client::builder()
+                            .token(TOKEN)
+                            .base_url(&url)
+                            .timeout(Duration::from_secs(30))
+                            .build()
+                            .unwrap())
+                    };
+                    if aa {
+                        session(n, || Hand::new(&url), || Hand::new(&url), &mut cases).await;
+                    } else {
+                        session(n, sdk, || Hand::new(&url), &mut cases).await;
+                    }
+                });
             }
-            one.print(server, flavor, "one call", "SDK / hand-written");
+            let Cases {
+                one,
+                many64,
+                many256,
+            } = cases;
+            one.print(spread, server, flavor, "one call", "SDK / hand-written");
             many64.print(
+                spread,
                 server,
                 flavor,
                 "64 at once",
                 "SDK throughput / hand-written",
             );
             many256.print(
+                spread,
                 server,
                 flavor,
                 "256 at once",
                 "SDK throughput / hand-written",
             );
-        });
+        }
     }
 }
