@@ -92,7 +92,11 @@ fn strip_api_version(file: &mut syn::File, spec: &openapiv3::OpenAPI) -> Result<
 ///   (`HeaderValue::from_str(id.hyphenated().encode_lower(..))`) instead of
 ///   going through `to_string()` and `try_into()`;
 /// - a header name is a constant (`const { HeaderName::from_static(..) }`,
-///   checked at compile time) instead of a `&str` parsed on every call.
+///   checked at compile time) instead of a `&str` parsed on every call;
+/// - an answer is read by `crate::hooks::from_response`, which takes the
+///   answer's headers into the `ResponseValue` where progenitor's
+///   `ResponseValue::from_response` copies them (the answer is consumed
+///   right after: nothing reads the originals).
 ///
 /// Fails if progenitor's output no longer has the shapes rewritten (each
 /// UUID parameter in a path or a header, header names as strings), so a
@@ -111,6 +115,8 @@ fn fast_request_parts(file: &mut syn::File) -> Result<(), Error> {
         values: usize,
         /// Header names made constants.
         names: usize,
+        /// Answers read by `crate::hooks::from_response`.
+        answers: usize,
     }
 
     /// `encode_path(&NAME.to_string())` -> `NAME`, for UUID `NAME`s.
@@ -174,6 +180,14 @@ fn fast_request_parts(file: &mut syn::File) -> Result<(), Error> {
             }
         }
 
+        fn visit_expr_call_mut(&mut self, call: &mut syn::ExprCall) {
+            syn::visit_mut::visit_expr_call_mut(self, call);
+            if compact(&call.func) == "ResponseValue::from_response" {
+                call.func = Box::new(syn::parse_quote! { crate::hooks::from_response });
+                self.answers += 1;
+            }
+        }
+
         fn visit_expr_method_call_mut(&mut self, call: &mut syn::ExprMethodCall) {
             syn::visit_mut::visit_expr_method_call_mut(self, call);
             if call.method != "append" || call.args.len() != 2 {
@@ -212,11 +226,16 @@ fn fast_request_parts(file: &mut syn::File) -> Result<(), Error> {
     rewrite.visit_file_mut(file);
     // Each UUID parameter is used once, in the path or in a header; every
     // header name was a string.
-    if rewrite.paths + rewrite.values != rewrite.seen || rewrite.paths == 0 || rewrite.names == 0 {
+    if rewrite.paths + rewrite.values != rewrite.seen
+        || rewrite.paths == 0
+        || rewrite.names == 0
+        || rewrite.answers == 0
+    {
         return Err(Error::Unexpected(format!(
             "progenitor's output no longer has the request shapes codegen rewrites: \
-             {} UUID parameters, {} rewritten in a path, {} in a header; {} header names",
-            rewrite.seen, rewrite.paths, rewrite.values, rewrite.names
+             {} UUID parameters, {} rewritten in a path, {} in a header; {} header names; \
+             {} answers read",
+            rewrite.seen, rewrite.paths, rewrite.values, rewrite.names, rewrite.answers
         )));
     }
     Ok(())

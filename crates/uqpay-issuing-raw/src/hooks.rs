@@ -11,7 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
+use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo, ResponseValue};
 
 use crate::Client;
 
@@ -84,4 +84,21 @@ impl ClientHooks<Inner> for Client {
             None => self.client().execute(request).await,
         }
     }
+}
+
+/// Reads an answer into a [`ResponseValue`], as progenitor's
+/// `ResponseValue::from_response` does, except that the answer's headers
+/// are moved into it rather than copied (the answer is consumed here: the
+/// copy bought nothing). The generated code calls this (see the
+/// generator's `fast_request_parts`).
+#[doc(hidden)]
+pub async fn from_response<T: serde::de::DeserializeOwned, E>(
+    mut response: reqwest::Response,
+) -> Result<ResponseValue<T>, Error<E>> {
+    let status = response.status();
+    let headers = std::mem::take(response.headers_mut());
+    let full = response.bytes().await.map_err(Error::ResponseBodyError)?;
+    let inner =
+        serde_json::from_slice(&full).map_err(|e| Error::InvalidResponsePayload(full, e))?;
+    Ok(ResponseValue::new(inner, status, headers))
 }
