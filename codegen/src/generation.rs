@@ -23,6 +23,7 @@ pub fn generate(spec: &openapiv3::OpenAPI) -> Result<String, Error> {
     let mut file: syn::File = syn::parse2(split_doc_lines(tokens))?;
     strip_api_version(&mut file, spec)?;
     fast_request_parts(&mut file)?;
+    one_header_map(&mut file, spec)?;
     let pretty = prettyplease::unparse(&file);
     let formatted = rustfmt(&format!("{HEADER}\n{pretty}"))?;
     Ok(formatted)
@@ -236,6 +237,144 @@ fn fast_request_parts(file: &mut syn::File) -> Result<(), Error> {
              {} UUID parameters, {} rewritten in a path, {} in a header; {} header names; \
              {} answers read",
             rewrite.seen, rewrite.paths, rewrite.values, rewrite.names, rewrite.answers
+        )));
+    }
+    Ok(())
+}
+
+/// Headers the request gets after the generated code built it: the
+/// transport's `x-auth-token` and `content-length`, reqwest's `user-agent`,
+/// hyper's `host` (and a spare).
+const HEADERS_ADDED_LATER: usize = 5;
+
+/// Builds each request's headers in one map, sized once, instead of three:
+/// progenitor makes a map of the header parameters, then the request
+/// builder starts one of its own for `accept` (and `.json`'s
+/// `content-type`) and merges the first into it; the merged map, sized for
+/// six, then regrows when the transport, reqwest and hyper add theirs.
+/// Here the parameters' map (sized for every header the request will
+/// carry) gets `accept` and `content-type` and becomes the request's; the
+/// body is serialised as `.json` would (`serde_json::to_vec`; a failure is
+/// `Error::InvalidRequest` instead of a reqwest builder error). The same
+/// headers and bytes are sent.
+///
+/// Fails unless every operation's request is built in progenitor's shape
+/// (so a progenitor change is noticed).
+fn one_header_map(file: &mut syn::File, spec: &openapiv3::OpenAPI) -> Result<(), Error> {
+    use syn::visit_mut::VisitMut;
+
+    #[derive(Default)]
+    struct Rewrite {
+        requests: usize,
+        maps: usize,
+    }
+
+    /// The request builder's chain, if it is progenitor's: the HTTP
+    /// method, whether it has a JSON body.
+    fn shape(expr: &syn::Expr) -> Option<(syn::Ident, bool)> {
+        let text = compact(expr);
+        let accept = ".header(::reqwest::header::ACCEPT,::reqwest::header::HeaderValue::from_static(\"application/json\",),)";
+        for method in ["get", "post", "put", "patch", "delete"] {
+            let start = format!("self.client.{method}(url){accept}");
+            for json in [true, false] {
+                let body = if json { ".json(&body)" } else { "" };
+                if text == format!("{start}{body}.headers(header_map).build()?") {
+                    return Some((
+                        syn::Ident::new(method, proc_macro2::Span::call_site()),
+                        json,
+                    ));
+                }
+            }
+        }
+        None
+    }
+
+    impl VisitMut for Rewrite {
+        fn visit_block_mut(&mut self, block: &mut syn::Block) {
+            syn::visit_mut::visit_block_mut(self, block);
+            let mut stmts = Vec::with_capacity(block.stmts.len() + 3);
+            for stmt in std::mem::take(&mut block.stmts) {
+                let request = match &stmt {
+                    syn::Stmt::Local(local) => local
+                        .init
+                        .as_ref()
+                        .filter(|_| compact(&local.pat) == "mutrequest")
+                        .and_then(|init| shape(&init.expr)),
+                    _ => None,
+                };
+                let Some((method, json)) = request else {
+                    stmts.push(stmt);
+                    continue;
+                };
+                self.requests += 1;
+                if json {
+                    stmts.push(syn::parse_quote! {
+                        let mut request = self
+                            .client
+                            .#method(url)
+                            .body(crate::hooks::json_body(body)?)
+                            .build()?;
+                    });
+                    stmts.push(syn::parse_quote! {
+                        header_map.append(
+                            ::reqwest::header::CONTENT_TYPE,
+                            ::reqwest::header::HeaderValue::from_static("application/json"),
+                        );
+                    });
+                } else {
+                    stmts.push(syn::parse_quote! {
+                        let mut request = self.client.#method(url).build()?;
+                    });
+                }
+                stmts.push(syn::parse_quote! {
+                    header_map.append(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    );
+                });
+                stmts.push(syn::parse_quote! {
+                    *request.headers_mut() = header_map;
+                });
+            }
+            block.stmts = stmts;
+        }
+
+        fn visit_expr_call_mut(&mut self, call: &mut syn::ExprCall) {
+            syn::visit_mut::visit_expr_call_mut(self, call);
+            if compact(&call.func) != "::reqwest::header::HeaderMap::with_capacity" {
+                return;
+            }
+            let Some(syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Int(n),
+                ..
+            })) = call.args.first()
+            else {
+                return;
+            };
+            let Ok(n) = n.base10_parse::<usize>() else {
+                return;
+            };
+            // progenitor's count, plus `accept` and `content-type`, plus
+            // what is added later.
+            let capacity = n + 2 + HEADERS_ADDED_LATER;
+            call.args[0] = syn::parse_quote! { #capacity };
+            self.maps += 1;
+        }
+    }
+
+    let operations = spec
+        .paths
+        .iter()
+        .filter_map(|(_, item)| item.as_item())
+        .map(|item| item.iter().count())
+        .sum::<usize>();
+    let mut rewrite = Rewrite::default();
+    rewrite.visit_file_mut(file);
+    if rewrite.requests != operations || rewrite.maps != operations {
+        return Err(Error::Unexpected(format!(
+            "progenitor's output no longer builds requests in the shape codegen rewrites: \
+             {operations} operations, {} requests and {} header maps rewritten",
+            rewrite.requests, rewrite.maps
         )));
     }
     Ok(())

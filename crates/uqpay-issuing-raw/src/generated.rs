@@ -1509,7 +1509,7 @@ impl Client {
         x_client_id: &'a types::CreateAccessTokenXClientId,
     ) -> Result<ResponseValue<types::AccessToken>, Error<types::ApiError>> {
         let url = format!("{}/v1/connect/token", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(10usize);
         header_map.append(
             const { ::reqwest::header::HeaderName::from_static("x-api-key") },
             x_api_key.to_string().try_into()?,
@@ -1518,16 +1518,12 @@ impl Client {
             const { ::reqwest::header::HeaderName::from_static("x-client-id") },
             x_client_id.to_string().try_into()?,
         );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .headers(header_map)
-            .build()?;
+        let mut request = self.client.post(url).build()?;
+        header_map.append(
+            ::reqwest::header::ACCEPT,
+            ::reqwest::header::HeaderValue::from_static("application/json"),
+        );
+        *request.headers_mut() = header_map;
         let info = OperationInfo {
             operation_id: "create_access_token",
         };
@@ -1564,7 +1560,7 @@ impl Client {
         body: &'a types::AssignCardRequest,
     ) -> Result<ResponseValue<types::AssignCardResponse>, Error<types::ApiError>> {
         let url = format!("{}/v1/issuing/cards/assign", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(10usize);
         header_map.append(
             const { ::reqwest::header::HeaderName::from_static("x-idempotency-key") },
             ::reqwest::header::HeaderValue::from_str(
@@ -1579,17 +1575,20 @@ impl Client {
                 value.to_string().try_into()?,
             );
         }
-        #[allow(unused_mut)]
         let mut request = self
             .client
             .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
+            .body(crate::hooks::json_body(body)?)
             .build()?;
+        header_map.append(
+            ::reqwest::header::CONTENT_TYPE,
+            ::reqwest::header::HeaderValue::from_static("application/json"),
+        );
+        header_map.append(
+            ::reqwest::header::ACCEPT,
+            ::reqwest::header::HeaderValue::from_static("application/json"),
+        );
+        *request.headers_mut() = header_map;
         let info = OperationInfo {
             operation_id: "assign_card",
         };
@@ -1628,7 +1627,7 @@ impl Client {
         body: &'a types::UpdateCardStatusRequest,
     ) -> Result<ResponseValue<types::UpdateCardStatusResponse>, Error<types::ApiError>> {
         let url = format!("{}/v1/issuing/cards/{}/status", self.baseurl, id,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(10usize);
         header_map.append(
             const { ::reqwest::header::HeaderName::from_static("x-idempotency-key") },
             ::reqwest::header::HeaderValue::from_str(
@@ -1643,17 +1642,20 @@ impl Client {
                 value.to_string().try_into()?,
             );
         }
-        #[allow(unused_mut)]
         let mut request = self
             .client
             .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
+            .body(crate::hooks::json_body(body)?)
             .build()?;
+        header_map.append(
+            ::reqwest::header::CONTENT_TYPE,
+            ::reqwest::header::HeaderValue::from_static("application/json"),
+        );
+        header_map.append(
+            ::reqwest::header::ACCEPT,
+            ::reqwest::header::HeaderValue::from_static("application/json"),
+        );
+        *request.headers_mut() = header_map;
         let info = OperationInfo {
             operation_id: "update_card_status",
         };
@@ -1688,23 +1690,19 @@ impl Client {
         x_on_behalf_of: Option<&'a crate::fast::AccountId>,
     ) -> Result<ResponseValue<types::Card>, Error<types::ApiError>> {
         let url = format!("{}/v1/issuing/cards/{}", self.baseurl, id,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(9usize);
         if let Some(value) = x_on_behalf_of {
             header_map.append(
                 const { ::reqwest::header::HeaderName::from_static("x-on-behalf-of") },
                 value.to_string().try_into()?,
             );
         }
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .headers(header_map)
-            .build()?;
+        let mut request = self.client.get(url).build()?;
+        header_map.append(
+            ::reqwest::header::ACCEPT,
+            ::reqwest::header::HeaderValue::from_static("application/json"),
+        );
+        *request.headers_mut() = header_map;
         let info = OperationInfo {
             operation_id: "retrieve_card",
         };
@@ -1743,7 +1741,7 @@ impl Client {
         body: &'a types::UpdateCardRequest,
     ) -> Result<ResponseValue<types::UpdateCardResponse>, Error<types::ApiError>> {
         let url = format!("{}/v1/issuing/cards/{}", self.baseurl, id,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(10usize);
         header_map.append(
             const { ::reqwest::header::HeaderName::from_static("x-idempotency-key") },
             ::reqwest::header::HeaderValue::from_str(
@@ -1758,17 +1756,20 @@ impl Client {
                 value.to_string().try_into()?,
             );
         }
-        #[allow(unused_mut)]
         let mut request = self
             .client
             .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
+            .body(crate::hooks::json_body(body)?)
             .build()?;
+        header_map.append(
+            ::reqwest::header::CONTENT_TYPE,
+            ::reqwest::header::HeaderValue::from_static("application/json"),
+        );
+        header_map.append(
+            ::reqwest::header::ACCEPT,
+            ::reqwest::header::HeaderValue::from_static("application/json"),
+        );
+        *request.headers_mut() = header_map;
         let info = OperationInfo {
             operation_id: "update_card",
         };

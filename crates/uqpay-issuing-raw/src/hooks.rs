@@ -102,3 +102,11 @@ pub async fn from_response<T: serde::de::DeserializeOwned, E>(
         serde_json::from_slice(&full).map_err(|e| Error::InvalidResponsePayload(full, e))?;
     Ok(ResponseValue::new(inner, status, headers))
 }
+
+/// A request's JSON body, serialised as reqwest's `RequestBuilder::json`
+/// does; the generated code calls this (see the generator's
+/// `one_header_map`), a failure being [`Error::InvalidRequest`].
+#[doc(hidden)]
+pub fn json_body<T: serde::Serialize + ?Sized, E>(body: &T) -> Result<Vec<u8>, Error<E>> {
+    serde_json::to_vec(body).map_err(|error| Error::InvalidRequest(error.to_string()))
+}
