@@ -389,13 +389,19 @@ impl<'a> Call<'a> {
             timeout,
         };
         let sent = handle.metrics.on().then(Instant::now);
-        // Boxed: the generated future is large, and keeping it out of line
-        // keeps the call's own future small.
-        let request = ATTEMPT.scope(context, Box::pin(attempt()));
+        // Not boxed: the generated future (1.6 KB) in a box of its own per
+        // attempt is a chunk beyond glibc's per-thread cache (1,032 B),
+        // taken and given back through the allocator's slow path on every
+        // call, which costs more than its room in the call's future
+        // (callgrind, one at a time: 222.7k -> 220.6k cost units a call).
+        // Built in the branch that awaits it, so that it is not moved again.
         let result = if span.is_disabled() {
-            request.await
+            ATTEMPT.scope(context, attempt()).await
         } else {
-            request.instrument(span.clone()).await
+            ATTEMPT
+                .scope(context, attempt())
+                .instrument(span.clone())
+                .await
         };
         match result {
             Ok(response) => {
