@@ -1508,28 +1508,29 @@ impl Client {
         x_api_key: &'a types::CreateAccessTokenXApiKey,
         x_client_id: &'a types::CreateAccessTokenXClientId,
     ) -> Result<ResponseValue<types::AccessToken>, Error<types::ApiError>> {
-        let url = format!("{}/v1/connect/token", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(10usize);
-        header_map.append(
-            const { ::reqwest::header::HeaderName::from_static("x-api-key") },
-            x_api_key.to_string().try_into()?,
-        );
-        header_map.append(
-            const { ::reqwest::header::HeaderName::from_static("x-client-id") },
-            x_client_id.to_string().try_into()?,
-        );
-        let mut request = self.client.post(url).build()?;
-        header_map.append(
-            ::reqwest::header::ACCEPT,
-            ::reqwest::header::HeaderValue::from_static("application/json"),
-        );
-        *request.headers_mut() = header_map;
+        let request = {
+            let url = format!("{}/v1/connect/token", self.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(10usize);
+            header_map.append(
+                const { ::reqwest::header::HeaderName::from_static("x-api-key") },
+                x_api_key.to_string().try_into()?,
+            );
+            header_map.append(
+                const { ::reqwest::header::HeaderName::from_static("x-client-id") },
+                x_client_id.to_string().try_into()?,
+            );
+            let mut request = self.client.post(url).build()?;
+            header_map.append(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            );
+            *request.headers_mut() = header_map;
+            request
+        };
         let info = OperationInfo {
             operation_id: "create_access_token",
         };
-        self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
             200u16 => crate::hooks::from_response(response).await,
@@ -1559,42 +1560,43 @@ impl Client {
         x_on_behalf_of: Option<&'a crate::fast::AccountId>,
         body: &'a types::AssignCardRequest,
     ) -> Result<ResponseValue<types::AssignCardResponse>, Error<types::ApiError>> {
-        let url = format!("{}/v1/issuing/cards/assign", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(10usize);
-        header_map.append(
-            const { ::reqwest::header::HeaderName::from_static("x-idempotency-key") },
-            ::reqwest::header::HeaderValue::from_str(
-                x_idempotency_key
-                    .hyphenated()
-                    .encode_lower(&mut ::uuid::Uuid::encode_buffer()),
-            )?,
-        );
-        if let Some(value) = x_on_behalf_of {
+        let request = {
+            let url = format!("{}/v1/issuing/cards/assign", self.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(10usize);
             header_map.append(
-                const { ::reqwest::header::HeaderName::from_static("x-on-behalf-of") },
-                value.to_string().try_into()?,
+                const { ::reqwest::header::HeaderName::from_static("x-idempotency-key") },
+                ::reqwest::header::HeaderValue::from_str(
+                    x_idempotency_key
+                        .hyphenated()
+                        .encode_lower(&mut ::uuid::Uuid::encode_buffer()),
+                )?,
             );
-        }
-        let mut request = self
-            .client
-            .post(url)
-            .body(crate::hooks::json_body(body)?)
-            .build()?;
-        header_map.append(
-            ::reqwest::header::CONTENT_TYPE,
-            ::reqwest::header::HeaderValue::from_static("application/json"),
-        );
-        header_map.append(
-            ::reqwest::header::ACCEPT,
-            ::reqwest::header::HeaderValue::from_static("application/json"),
-        );
-        *request.headers_mut() = header_map;
+            if let Some(value) = x_on_behalf_of {
+                header_map.append(
+                    const { ::reqwest::header::HeaderName::from_static("x-on-behalf-of") },
+                    value.to_string().try_into()?,
+                );
+            }
+            let mut request = self
+                .client
+                .post(url)
+                .body(crate::hooks::json_body(body)?)
+                .build()?;
+            header_map.append(
+                ::reqwest::header::CONTENT_TYPE,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            );
+            header_map.append(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            );
+            *request.headers_mut() = header_map;
+            request
+        };
         let info = OperationInfo {
             operation_id: "assign_card",
         };
-        self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
             200u16 => crate::hooks::from_response(response).await,
@@ -1626,42 +1628,43 @@ impl Client {
         x_on_behalf_of: Option<&'a crate::fast::AccountId>,
         body: &'a types::UpdateCardStatusRequest,
     ) -> Result<ResponseValue<types::UpdateCardStatusResponse>, Error<types::ApiError>> {
-        let url = format!("{}/v1/issuing/cards/{}/status", self.baseurl, id,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(10usize);
-        header_map.append(
-            const { ::reqwest::header::HeaderName::from_static("x-idempotency-key") },
-            ::reqwest::header::HeaderValue::from_str(
-                x_idempotency_key
-                    .hyphenated()
-                    .encode_lower(&mut ::uuid::Uuid::encode_buffer()),
-            )?,
-        );
-        if let Some(value) = x_on_behalf_of {
+        let request = {
+            let url = format!("{}/v1/issuing/cards/{}/status", self.baseurl, id,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(10usize);
             header_map.append(
-                const { ::reqwest::header::HeaderName::from_static("x-on-behalf-of") },
-                value.to_string().try_into()?,
+                const { ::reqwest::header::HeaderName::from_static("x-idempotency-key") },
+                ::reqwest::header::HeaderValue::from_str(
+                    x_idempotency_key
+                        .hyphenated()
+                        .encode_lower(&mut ::uuid::Uuid::encode_buffer()),
+                )?,
             );
-        }
-        let mut request = self
-            .client
-            .post(url)
-            .body(crate::hooks::json_body(body)?)
-            .build()?;
-        header_map.append(
-            ::reqwest::header::CONTENT_TYPE,
-            ::reqwest::header::HeaderValue::from_static("application/json"),
-        );
-        header_map.append(
-            ::reqwest::header::ACCEPT,
-            ::reqwest::header::HeaderValue::from_static("application/json"),
-        );
-        *request.headers_mut() = header_map;
+            if let Some(value) = x_on_behalf_of {
+                header_map.append(
+                    const { ::reqwest::header::HeaderName::from_static("x-on-behalf-of") },
+                    value.to_string().try_into()?,
+                );
+            }
+            let mut request = self
+                .client
+                .post(url)
+                .body(crate::hooks::json_body(body)?)
+                .build()?;
+            header_map.append(
+                ::reqwest::header::CONTENT_TYPE,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            );
+            header_map.append(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            );
+            *request.headers_mut() = header_map;
+            request
+        };
         let info = OperationInfo {
             operation_id: "update_card_status",
         };
-        self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
             200u16 => crate::hooks::from_response(response).await,
@@ -1689,26 +1692,27 @@ impl Client {
         id: &'a ::uuid::Uuid,
         x_on_behalf_of: Option<&'a crate::fast::AccountId>,
     ) -> Result<ResponseValue<types::Card>, Error<types::ApiError>> {
-        let url = format!("{}/v1/issuing/cards/{}", self.baseurl, id,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(9usize);
-        if let Some(value) = x_on_behalf_of {
+        let request = {
+            let url = format!("{}/v1/issuing/cards/{}", self.baseurl, id,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(9usize);
+            if let Some(value) = x_on_behalf_of {
+                header_map.append(
+                    const { ::reqwest::header::HeaderName::from_static("x-on-behalf-of") },
+                    value.to_string().try_into()?,
+                );
+            }
+            let mut request = self.client.get(url).build()?;
             header_map.append(
-                const { ::reqwest::header::HeaderName::from_static("x-on-behalf-of") },
-                value.to_string().try_into()?,
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
             );
-        }
-        let mut request = self.client.get(url).build()?;
-        header_map.append(
-            ::reqwest::header::ACCEPT,
-            ::reqwest::header::HeaderValue::from_static("application/json"),
-        );
-        *request.headers_mut() = header_map;
+            *request.headers_mut() = header_map;
+            request
+        };
         let info = OperationInfo {
             operation_id: "retrieve_card",
         };
-        self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
             200u16 => crate::hooks::from_response(response).await,
@@ -1740,42 +1744,43 @@ impl Client {
         x_on_behalf_of: Option<&'a crate::fast::AccountId>,
         body: &'a types::UpdateCardRequest,
     ) -> Result<ResponseValue<types::UpdateCardResponse>, Error<types::ApiError>> {
-        let url = format!("{}/v1/issuing/cards/{}", self.baseurl, id,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(10usize);
-        header_map.append(
-            const { ::reqwest::header::HeaderName::from_static("x-idempotency-key") },
-            ::reqwest::header::HeaderValue::from_str(
-                x_idempotency_key
-                    .hyphenated()
-                    .encode_lower(&mut ::uuid::Uuid::encode_buffer()),
-            )?,
-        );
-        if let Some(value) = x_on_behalf_of {
+        let request = {
+            let url = format!("{}/v1/issuing/cards/{}", self.baseurl, id,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(10usize);
             header_map.append(
-                const { ::reqwest::header::HeaderName::from_static("x-on-behalf-of") },
-                value.to_string().try_into()?,
+                const { ::reqwest::header::HeaderName::from_static("x-idempotency-key") },
+                ::reqwest::header::HeaderValue::from_str(
+                    x_idempotency_key
+                        .hyphenated()
+                        .encode_lower(&mut ::uuid::Uuid::encode_buffer()),
+                )?,
             );
-        }
-        let mut request = self
-            .client
-            .post(url)
-            .body(crate::hooks::json_body(body)?)
-            .build()?;
-        header_map.append(
-            ::reqwest::header::CONTENT_TYPE,
-            ::reqwest::header::HeaderValue::from_static("application/json"),
-        );
-        header_map.append(
-            ::reqwest::header::ACCEPT,
-            ::reqwest::header::HeaderValue::from_static("application/json"),
-        );
-        *request.headers_mut() = header_map;
+            if let Some(value) = x_on_behalf_of {
+                header_map.append(
+                    const { ::reqwest::header::HeaderName::from_static("x-on-behalf-of") },
+                    value.to_string().try_into()?,
+                );
+            }
+            let mut request = self
+                .client
+                .post(url)
+                .body(crate::hooks::json_body(body)?)
+                .build()?;
+            header_map.append(
+                ::reqwest::header::CONTENT_TYPE,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            );
+            header_map.append(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            );
+            *request.headers_mut() = header_map;
+            request
+        };
         let info = OperationInfo {
             operation_id: "update_card",
         };
-        self.pre(&mut request, &info).await?;
         let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
             200u16 => crate::hooks::from_response(response).await,

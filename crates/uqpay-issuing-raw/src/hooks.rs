@@ -22,12 +22,14 @@ pub type TransportFuture<'a> =
 /// Executes the requests the generated client builds.
 pub trait Transport: Send + Sync + fmt::Debug + 'static {
     /// Sends `request` (built for the operation `info`) with `client` and
-    /// returns its response.
+    /// returns its response. `info` is for the call itself, not for the
+    /// future (which the generated code awaits after the request and `info`
+    /// are out of its hands).
     fn execute<'a>(
         &'a self,
         client: &'a reqwest::Client,
         request: reqwest::Request,
-        info: &'a OperationInfo,
+        info: &OperationInfo,
     ) -> TransportFuture<'a>;
 }
 
@@ -73,15 +75,18 @@ impl Client {
     }
 }
 
+/// `pre` and `post` are progenitor's defaults (nothing), and the generated
+/// code does not call them (the generator's `lean_hooks` removes the calls,
+/// so that a request is not kept in the future across a hook that does
+/// nothing): what a request needs goes in `exec`, through the [`Transport`].
 impl ClientHooks<Inner> for Client {
-    async fn exec(
-        &self,
-        request: reqwest::Request,
-        info: &OperationInfo,
-    ) -> reqwest::Result<reqwest::Response> {
+    /// Hands the request to the transport (or to reqwest) at once: the
+    /// future returned holds the transport's, not the request.
+    #[allow(refining_impl_trait)]
+    fn exec(&self, request: reqwest::Request, info: &OperationInfo) -> TransportFuture<'_> {
         match self.inner().transport() {
-            Some(transport) => transport.execute(self.client(), request, info).await,
-            None => self.client().execute(request).await,
+            Some(transport) => transport.execute(self.client(), request, info),
+            None => Box::pin(self.client().execute(request)),
         }
     }
 }
@@ -92,15 +97,21 @@ impl ClientHooks<Inner> for Client {
 /// copy bought nothing). The generated code calls this (see the
 /// generator's `fast_request_parts`).
 #[doc(hidden)]
-pub async fn from_response<T: serde::de::DeserializeOwned, E>(
+pub fn from_response<T: serde::de::DeserializeOwned, E>(
     mut response: reqwest::Response,
-) -> Result<ResponseValue<T>, Error<E>> {
+) -> impl Future<Output = Result<ResponseValue<T>, Error<E>>> + Send {
+    use futures_util::FutureExt as _;
+    // Not an `async fn` or block: the answer, read here, is then only in
+    // the body's future, which `map` polls where it is (an `async` body
+    // would keep room for the answer and for the body's future twice).
     let status = response.status();
     let headers = std::mem::take(response.headers_mut());
-    let full = response.bytes().await.map_err(Error::ResponseBodyError)?;
-    let inner =
-        serde_json::from_slice(&full).map_err(|e| Error::InvalidResponsePayload(full, e))?;
-    Ok(ResponseValue::new(inner, status, headers))
+    response.bytes().map(move |full| {
+        let full = full.map_err(Error::ResponseBodyError)?;
+        let inner =
+            serde_json::from_slice(&full).map_err(|e| Error::InvalidResponsePayload(full, e))?;
+        Ok(ResponseValue::new(inner, status, headers))
+    })
 }
 
 /// A request's JSON body, serialised as reqwest's `RequestBuilder::json`

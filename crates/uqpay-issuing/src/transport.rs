@@ -91,7 +91,7 @@ impl Transport for SdkTransport {
         &'a self,
         client: &'a reqwest::Client,
         mut request: reqwest::Request,
-        info: &'a OperationInfo,
+        info: &OperationInfo,
     ) -> TransportFuture<'a> {
         let token_operation = info.operation_id == TOKEN_OPERATION;
         let attempt = if token_operation {
