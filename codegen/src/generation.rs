@@ -185,7 +185,7 @@ fn fast_request_parts(file: &mut syn::File) -> Result<(), Error> {
         fn visit_expr_call_mut(&mut self, call: &mut syn::ExprCall) {
             syn::visit_mut::visit_expr_call_mut(self, call);
             if compact(&call.func) == "ResponseValue::from_response" {
-                call.func = Box::new(syn::parse_quote! { crate::hooks::from_response });
+                *call.func = syn::parse_quote! { crate::hooks::from_response };
                 self.answers += 1;
             }
         }

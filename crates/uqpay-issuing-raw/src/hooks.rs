@@ -97,6 +97,7 @@ impl ClientHooks<Inner> for Client {
 /// copy bought nothing). The generated code calls this (see the
 /// generator's `fast_request_parts`).
 #[doc(hidden)]
+#[allow(clippy::result_large_err)] // progenitor's `Error`, as the generated methods return it
 pub fn from_response<T: serde::de::DeserializeOwned, E>(
     mut response: reqwest::Response,
 ) -> impl Future<Output = Result<ResponseValue<T>, Error<E>>> + Send {
@@ -118,6 +119,7 @@ pub fn from_response<T: serde::de::DeserializeOwned, E>(
 /// does; the generated code calls this (see the generator's
 /// `one_header_map`), a failure being [`Error::InvalidRequest`].
 #[doc(hidden)]
+#[allow(clippy::result_large_err)] // progenitor's `Error`, as the generated methods return it
 pub fn json_body<T: serde::Serialize + ?Sized, E>(body: &T) -> Result<Vec<u8>, Error<E>> {
     serde_json::to_vec(body).map_err(|error| Error::InvalidRequest(error.to_string()))
 }
