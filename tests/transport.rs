@@ -236,3 +236,87 @@ async fn a_timeout_set_in_configure_http_applies() {
     let error = assign_share_card(&client, 4).await.unwrap_err();
     assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
 }
+
+/// What the SDK puts on the wire for an `update_card`: each header once
+/// (the generator builds them in one map, hyper states the length), the
+/// length that of the body sent.
+#[tokio::test]
+async fn a_call_sends_each_header_once_and_the_length_of_its_body() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_url = format!("http://{}/api", listener.local_addr().unwrap());
+    let client = Client::builder()
+        .token(TOKEN)
+        .base_url(&base_url)
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let call = tokio::spawn(async move {
+        uqpay_e2e::sdk_full_update(&client, uuid::Uuid::new_v4()).await;
+    });
+    let (mut socket, _) = listener.accept().await.unwrap();
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let end = loop {
+        if let Some(at) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        let n = socket.read(&mut buffer).await.unwrap();
+        assert!(n > 0, "the client closed before sending its headers");
+        received.extend_from_slice(&buffer[..n]);
+    };
+    let head = String::from_utf8(received[..end].to_vec())
+        .unwrap()
+        .to_ascii_lowercase();
+    let names: Vec<&str> = head
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(':').map(|(name, _)| name))
+        .collect();
+    for name in [
+        "host",
+        "accept",
+        "content-type",
+        "content-length",
+        "user-agent",
+        "x-auth-token",
+        "x-idempotency-key",
+    ] {
+        assert_eq!(
+            names.iter().filter(|n| **n == name).count(),
+            1,
+            "{name} once in {head}"
+        );
+    }
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length: "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    while received.len() < end + length {
+        let n = socket.read(&mut buffer).await.unwrap();
+        assert!(n > 0, "the client closed before sending its body");
+        received.extend_from_slice(&buffer[..n]);
+    }
+    assert_eq!(
+        received.len(),
+        end + length,
+        "nothing past the stated length"
+    );
+    let body: serde_json::Value = serde_json::from_slice(&received[end..]).unwrap();
+    assert_eq!(body["name_on_card"], "MARSHALL HU");
+    let answer = uqpay_e2e::UPDATE_CARD_RESPONSE;
+    socket
+        .write_all(
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                answer.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    call.await.unwrap();
+}
