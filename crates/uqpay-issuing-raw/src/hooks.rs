@@ -5,6 +5,13 @@
 //! client's [`Inner`] value, or straight to `reqwest` when there is none.
 //! The `uqpay-issuing` crate plugs in a transport that adds the
 //! `x-auth-token`, refreshes it on a 401 and normalises error bodies.
+//!
+//! Where the generated code differs from progenitor's own output (the
+//! generator's rewrites, each checked against progenitor's shapes): it
+//! does not call the `pre` and `post` hooks (progenitor's defaults, which
+//! do nothing), builds each request's headers in one map sized for all of
+//! them, serialises the body with [`json_body`] and reads answers with
+//! [`from_response`], which keeps their headers without a copy.
 
 use std::fmt;
 use std::future::Future;
