@@ -242,37 +242,17 @@ async fn a_timeout_set_in_configure_http_applies() {
 /// length that of the body sent.
 #[tokio::test]
 async fn a_call_sends_each_header_once_and_the_length_of_its_body() {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base_url = format!("http://{}/api", listener.local_addr().unwrap());
+    let server = FixedServer::start(Canned::json(200, uqpay_e2e::UPDATE_CARD_RESPONSE)).await;
     let client = Client::builder()
         .token(TOKEN)
-        .base_url(&base_url)
+        .base_url(server.base_url())
         .max_retries(0)
         .build()
         .unwrap();
-    let call = tokio::spawn(async move {
-        uqpay_e2e::sdk_full_update(&client, uuid::Uuid::new_v4()).await;
-    });
-    let (mut socket, _) = listener.accept().await.unwrap();
-    let mut received = Vec::new();
-    let mut buffer = [0u8; 4096];
-    let end = loop {
-        if let Some(at) = received.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at + 4;
-        }
-        let n = socket.read(&mut buffer).await.unwrap();
-        assert!(n > 0, "the client closed before sending its headers");
-        received.extend_from_slice(&buffer[..n]);
-    };
-    let head = String::from_utf8(received[..end].to_vec())
-        .unwrap()
-        .to_ascii_lowercase();
-    let names: Vec<&str> = head
-        .lines()
-        .skip(1)
-        .filter_map(|line| line.split_once(':').map(|(name, _)| name))
-        .collect();
+    uqpay_e2e::sdk_full_update(&client, uuid::Uuid::new_v4()).await;
+    let seen = server.seen();
+    assert_eq!(seen.len(), 1, "one request");
+    let request = &seen[0];
     for name in [
         "host",
         "accept",
@@ -283,40 +263,16 @@ async fn a_call_sends_each_header_once_and_the_length_of_its_body() {
         "x-idempotency-key",
     ] {
         assert_eq!(
-            names.iter().filter(|n| **n == name).count(),
+            request.headers.get_all(name).iter().count(),
             1,
-            "{name} once in {head}"
+            "{name} once in {:?}",
+            request.headers
         );
     }
-    let length: usize = head
-        .lines()
-        .find_map(|line| line.strip_prefix("content-length: "))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    while received.len() < end + length {
-        let n = socket.read(&mut buffer).await.unwrap();
-        assert!(n > 0, "the client closed before sending its body");
-        received.extend_from_slice(&buffer[..n]);
-    }
     assert_eq!(
-        received.len(),
-        end + length,
-        "nothing past the stated length"
+        request.header("content-length"),
+        request.body.len().to_string()
     );
-    let body: serde_json::Value = serde_json::from_slice(&received[end..]).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
     assert_eq!(body["name_on_card"], "MARSHALL HU");
-    let answer = uqpay_e2e::UPDATE_CARD_RESPONSE;
-    socket
-        .write_all(
-            format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
-                answer.len()
-            )
-            .as_bytes(),
-        )
-        .await
-        .unwrap();
-    call.await.unwrap();
 }

@@ -81,7 +81,7 @@ fn strip_api_version(file: &mut syn::File, spec: &openapiv3::OpenAPI) -> Result<
     Ok(())
 }
 
-/// Three rewrites of how progenitor's request code builds the parts of a
+/// Four rewrites of how progenitor's request code builds the parts of a
 /// request, on every call, that the spec fixes at generation time (issue 19:
 /// they were measurable in the per-call profile). The request stays built
 /// by generated code, from the same parameters, to the same bytes:
@@ -244,8 +244,8 @@ fn fast_request_parts(file: &mut syn::File) -> Result<(), Error> {
 }
 
 /// Headers the request gets after the generated code built it: the
-/// transport's `x-auth-token` and `content-length`, reqwest's `user-agent`,
-/// hyper's `host` (and a spare).
+/// transport's `x-auth-token`, reqwest's `user-agent`, hyper's `host` and
+/// `content-length` (and a spare).
 const HEADERS_ADDED_LATER: usize = 5;
 
 /// Builds each request's headers in one map, sized once, instead of three:
@@ -394,8 +394,10 @@ fn one_header_map(file: &mut syn::File, spec: &openapiv3::OpenAPI) -> Result<(),
 /// &info).await?;`). The raw crate keeps their defaults, which do nothing
 /// (`hooks.rs` says so beside its `ClientHooks` impl, whose `exec` does
 /// all): awaited, they kept the request (264 bytes) and the result in every
-/// generated future, across two suspension points that never suspend. The
-/// generated future of `update_card` goes from 1,656 to about 1,000 bytes.
+/// generated future, across two suspension points that never suspend. With
+/// the request built in a block of its own (`one_header_map`) and answers
+/// read by `hooks::from_response`, the generated future of `update_card`
+/// goes from 1,656 to 880 bytes.
 ///
 /// Fails unless each operation had exactly one of each (so a progenitor
 /// change is noticed).

@@ -53,22 +53,25 @@ const SESSIONS: usize = 5;
 /// median of the per-round ratios of all the sessions' rounds (40).
 const ROUNDS: usize = 8;
 
-fn median(mut values: Vec<f64>) -> f64 {
+fn sorted(mut values: Vec<f64>) -> Vec<f64> {
     values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    values
+}
+
+fn median(values: Vec<f64>) -> f64 {
+    let values = sorted(values);
     values[values.len() / 2]
 }
 
-/// Time per call of `calls` calls made by `batch` (each batch `width` calls).
-async fn per_call<F, Fut>(batches: usize, width: usize, batch: F) -> f64
+/// Makes `batches` batches, untimed (connections, allocator, caches).
+async fn warm_up<F, Fut>(batches: usize, batch: F)
 where
     F: Fn() -> Fut,
     Fut: Future<Output = ()>,
 {
-    let started = Instant::now();
     for _ in 0..batches {
         batch().await;
     }
-    started.elapsed().as_secs_f64() * 1e6 / (batches * width) as f64
 }
 
 /// One round of a case: each side's time per call over `batches` batches
@@ -99,8 +102,8 @@ where
             a += timed(&sdk).await;
         }
     }
-    let per_call = |d: Duration| d.as_secs_f64() * 1e6 / (batches * width) as f64;
-    (per_call(a), per_call(b))
+    let micros_a_call = |d: Duration| d.as_secs_f64() * 1e6 / (batches * width) as f64;
+    (micros_a_call(a), micros_a_call(b))
 }
 
 /// How long one batch takes.
@@ -134,8 +137,7 @@ impl Case {
     /// per-round ratios' quartiles and extremes too (on standard error).
     fn print(self, spread: bool, server: &str, flavor: &str, case: &str, ratio: &str) {
         if spread {
-            let mut r = self.ratio.clone();
-            r.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            let r = sorted(self.ratio.clone());
             let n = r.len();
             eprintln!(
                 "{server}, {flavor}, {case}: per-round ratios min {:.3} q1 {:.3} median {:.3} q3 {:.3} max {:.3}",
@@ -221,12 +223,12 @@ async fn session<S: Side, H: Side>(
     };
     let (sdk, hand) = (&sdk, &hand);
     let first = n * ROUNDS;
-    per_call(200, 1, || sdk.call()).await;
-    per_call(200, 1, || hand.call()).await;
-    per_call(10, 64, || many(sdk, 64)).await;
-    per_call(10, 64, || many(hand, 64)).await;
-    per_call(2, 256, || many(sdk, 256)).await;
-    per_call(2, 256, || many(hand, 256)).await;
+    warm_up(200, || sdk.call()).await;
+    warm_up(200, || hand.call()).await;
+    warm_up(10, || many(sdk, 64)).await;
+    warm_up(10, || many(hand, 64)).await;
+    warm_up(2, || many(sdk, 256)).await;
+    warm_up(2, || many(hand, 256)).await;
     for round in first..first + ROUNDS {
         let (a, b) = round_of(round, 100, 1, || sdk.call(), || hand.call()).await;
         cases.one.push(a, b, a / b);

@@ -23,34 +23,54 @@ proptest! {
     }
 }
 
-/// One request of the raw client, as the server reads it.
-async fn sent_request(send: impl FnOnce(String) -> tokio::task::JoinHandle<()>) -> String {
+/// An answer that ends the exchange (the client's result is not looked at).
+const REFUSED: &[u8] =
+    b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+
+/// One request of the raw client, as the server reads it (the head
+/// lowercased, the body its `content-length` states), answered `answer`;
+/// and what `send` (the client's call, given the server's base URL)
+/// returned.
+async fn sent_request<T>(
+    answer: &[u8],
+    send: impl FnOnce(String) -> tokio::task::JoinHandle<T>,
+) -> (String, Vec<u8>, T) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let client = send(base);
     let (mut socket, _) = listener.accept().await.unwrap();
     let mut received = Vec::new();
     let mut buffer = [0u8; 4096];
-    while !received.windows(4).any(|w| w == b"\r\n\r\n") {
+    let end = loop {
+        if let Some(at) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
         let n = socket.read(&mut buffer).await.unwrap();
         assert!(n > 0, "the client closed before sending its headers");
         received.extend_from_slice(&buffer[..n]);
+    };
+    let head = String::from_utf8(received[..end].to_vec())
+        .unwrap()
+        .to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length: "))
+        .map_or(0, |length| length.trim().parse().unwrap());
+    while received.len() < end + length {
+        let n = socket.read(&mut buffer).await.unwrap();
+        assert!(n > 0, "the client closed before sending its body");
+        received.extend_from_slice(&buffer[..n]);
     }
-    socket
-        .write_all(
-            b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-        )
-        .await
-        .unwrap();
-    client.await.unwrap();
-    String::from_utf8(received).unwrap().to_ascii_lowercase()
+    socket.write_all(answer).await.unwrap();
+    let result = client.await.unwrap();
+    (head, received[end..].to_vec(), result)
 }
 
 #[tokio::test]
 async fn the_card_id_and_the_idempotency_key_go_out_as_uuids_print() {
     let id = Uuid::new_v4();
     let key = Uuid::new_v4();
-    let head = sent_request(move |base| {
+    let (head, _, ()) = sent_request(REFUSED, move |base| {
         tokio::spawn(async move {
             let client = uqpay_issuing_raw::Client::new_without_redirects(
                 &base,
@@ -74,9 +94,8 @@ async fn the_card_id_and_the_idempotency_key_go_out_as_uuids_print() {
     );
 }
 
-/// One exchange with a server that answers `answer`: the request as the
-/// server read it (head lowercased, body as sent), and what the raw
-/// client's `update_card` returned.
+/// The raw client's `update_card` of `body` against a server answering
+/// `answer`: the request as the server read it, and what the call returned.
 async fn exchange(
     answer: &'static [u8],
     body: uqpay_issuing_raw::types::UpdateCardRequest,
@@ -88,46 +107,18 @@ async fn exchange(
         progenitor_client::Error<uqpay_issuing_raw::types::ApiError>,
     >,
 ) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let client = tokio::spawn(async move {
-        let client = uqpay_issuing_raw::Client::new_without_redirects(
-            &base,
-            uqpay_issuing_raw::hooks::Inner::default(),
-        );
-        client
-            .update_card(&Uuid::new_v4(), &Uuid::new_v4(), None, &body)
-            .await
-    });
-    let (mut socket, _) = listener.accept().await.unwrap();
-    let mut received = Vec::new();
-    let mut buffer = [0u8; 4096];
-    let end = loop {
-        if let Some(at) = received.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at + 4;
-        }
-        let n = socket.read(&mut buffer).await.unwrap();
-        assert!(n > 0, "the client closed before sending its headers");
-        received.extend_from_slice(&buffer[..n]);
-    };
-    let head = String::from_utf8(received[..end].to_vec())
-        .unwrap()
-        .to_ascii_lowercase();
-    let length: usize = head
-        .lines()
-        .find_map(|line| line.strip_prefix("content-length: "))
-        .expect("a content-length")
-        .trim()
-        .parse()
-        .unwrap();
-    while received.len() < end + length {
-        let n = socket.read(&mut buffer).await.unwrap();
-        assert!(n > 0, "the client closed before sending its body");
-        received.extend_from_slice(&buffer[..n]);
-    }
-    socket.write_all(answer).await.unwrap();
-    let result = client.await.unwrap();
-    (head, received[end..].to_vec(), result)
+    sent_request(answer, move |base| {
+        tokio::spawn(async move {
+            let client = uqpay_issuing_raw::Client::new_without_redirects(
+                &base,
+                uqpay_issuing_raw::hooks::Inner::default(),
+            );
+            client
+                .update_card(&Uuid::new_v4(), &Uuid::new_v4(), None, &body)
+                .await
+        })
+    })
+    .await
 }
 
 #[tokio::test]
@@ -137,11 +128,7 @@ async fn a_request_carries_each_header_once_and_its_body_as_serde_json_writes_it
         ..Default::default()
     };
     let expected = serde_json::to_vec(&body).unwrap();
-    let (head, sent, _) = exchange(
-        b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-        body,
-    )
-    .await;
+    let (head, sent, _) = exchange(REFUSED, body).await;
     assert_eq!(sent, expected);
     for header in [
         "accept: application/json",
