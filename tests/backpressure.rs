@@ -290,6 +290,91 @@ async fn after_a_429_the_client_slows_down() {
     );
 }
 
+/// Calls cancelled while they wait for the rate limit (a caller's timeout,
+/// `tokio::select!`, a client that went away) keep no slot: a call made
+/// after they are gone goes as soon as the calls that went out allow.
+#[tokio::test]
+async fn cancelled_waiters_give_their_slots_back() {
+    let server = FixedServer::start(Canned::json(200, UPDATE_CARD_RESPONSE)).await;
+    let client = fast_builder(&server.base_url())
+        .token(TOKEN)
+        .rate_limit(RateLimit::new(2, Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    update(&client).await.unwrap();
+    update(&client).await.unwrap();
+    let cancelled = futures::future::join_all(
+        (0..100).map(|_| tokio::time::timeout(Duration::from_millis(50), update(&client))),
+    )
+    .await;
+    assert!(
+        cancelled.iter().all(Result::is_err),
+        "every waiter cancelled"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let fresh = client
+        .update_card(Uuid::new_v4())
+        .name_on_card("X")
+        .deadline(Duration::from_secs(5))
+        .send()
+        .await;
+    assert!(
+        fresh.is_ok(),
+        "the cancelled waiters held the slots: {fresh:?}"
+    );
+    assert_eq!(server.seen().len(), 3, "two calls, then the fresh one");
+}
+
+/// The same with a fleet's limiter while Redis is out of reach: the share
+/// each replica keeps in process gives cancelled waiters' slots back too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_waiters_give_their_slots_back_in_the_fleet_fallback() {
+    let mut redis = RedisServer::start();
+    let server = MockServer::builder()
+        .credentials(CLIENT_ID, API_KEY)
+        .start()
+        .await
+        .unwrap();
+    let store = RedisTokenStore::new(&redis.url())
+        .unwrap()
+        // Left alone for 5 s after a failure: the whole test in the fallback.
+        .operation_timeout(Duration::from_secs(5));
+    let client = fast_builder(&server.base_url())
+        .credentials(CLIENT_ID, API_KEY)
+        .token_store(store)
+        .rate_limit(RateLimit::new(2, Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    let card = assign_share_card(&client, 9100).await.unwrap();
+    let update = || client.update_card(card).name_on_card("X").send();
+    redis.kill();
+    // Into the fallback: the share starts full, this call waits a window.
+    update().await.unwrap();
+    let received = || server.stats().card_total(|c| c.received);
+    let sent_before = received();
+    let waiters = futures::future::join_all(
+        (0..100).map(|_| tokio::time::timeout(Duration::from_millis(50), update())),
+    )
+    .await;
+    let went = waiters.iter().filter(|w| w.is_ok()).count();
+    assert!(went <= 1, "one slot of the share was free: {went} went");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let fresh = client
+        .update_card(card)
+        .name_on_card("X")
+        .deadline(Duration::from_secs(5))
+        .send()
+        .await;
+    assert!(
+        fresh.is_ok(),
+        "the cancelled waiters held the slots: {fresh:?}"
+    );
+    assert!(
+        received() <= sent_before + 2,
+        "at most one waiter and the fresh call sent"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // The rate limit, across a fleet
 

@@ -11,7 +11,10 @@
 //! length, aligned anywhere (UQPay's fixed minutes included), ever holds
 //! more than `n` calls, and a burst of `n` goes at once. A waiting call
 //! reserves its start time, so waiters go in order without waking each
-//! other. The window the client keeps is the limit's plus a margin (a
+//! other. The reservation is a [`Booking`]: a call that is cancelled while
+//! it waits (its future dropped: a caller's timeout, `tokio::select!`, a
+//! client that went away) gives its start time back, so the calls that
+//! never went out hold no slot. The window the client keeps is the limit's plus a margin (a
 //! fiftieth of it, at least 20 ms, at most 2 s) for the time requests take
 //! to reach UQPay, which varies.
 //!
@@ -29,7 +32,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// A rate limit: at most `requests` calls per window of `per`, bursts
-/// inside the window allowed (as UQPay allows them).
+/// inside the window allowed (as UQPay allows them). Windows are kept
+/// between 1 ms and [`RateLimit::MAX_WINDOW`] (one day).
 ///
 /// ```
 /// use std::time::Duration;
@@ -51,11 +55,16 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
-    /// At most `requests` calls per `per` (at least 1 call per 1 ms).
+    /// The longest window a limit keeps: one day. UQPay's limits are per
+    /// minute; a longer window given to [`RateLimit::new`] is cut to this.
+    pub const MAX_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
+
+    /// At most `requests` calls per `per` (at least 1 call, a window of
+    /// 1 ms to [`RateLimit::MAX_WINDOW`]).
     pub fn new(requests: u32, per: Duration) -> Self {
         Self {
             requests: requests.max(1),
-            per: per.max(Duration::from_millis(1)),
+            per: per.clamp(Duration::from_millis(1), Self::MAX_WINDOW),
         }
     }
 
@@ -149,14 +158,15 @@ impl Pacing {
                 return false;
             }
         }
-        let lowered = (self.cap(now) * 7 / 10).max(1);
+        // In u64: a cap near u32::MAX times 7 does not fit a u32.
+        let lowered = (u64::from(self.cap(now)) * 7 / 10).max(1) as u32;
         self.lowered = Some((now, lowered));
         true
     }
 }
 
-/// The in-process limiter: the start times of the last calls (some in the
-/// future: reserved by calls waiting for them), oldest first.
+/// The in-process limiter: the start times of the calls of the last window
+/// and those reserved by calls waiting for them (in the future), in order.
 #[derive(Debug)]
 pub(crate) struct LocalLimiter {
     limit: RateLimit,
@@ -166,7 +176,52 @@ pub(crate) struct LocalLimiter {
 #[derive(Debug)]
 struct LocalState {
     starts: VecDeque<Instant>,
+    /// No call starts before this (a limiter that starts full).
+    not_before: Option<Instant>,
     pacing: Pacing,
+}
+
+/// A start time reserved by a waiting call. Dropped before [`keep`]
+/// (the call was cancelled while it waited, or gave up), it gives the
+/// start time back: a call that never went out holds no slot. The calls
+/// waiting behind it keep their start times (nothing wakes them to move
+/// up: a slot freed between two bookings is used once those ahead of it
+/// went); a freed slot at the end of the queue is the next caller's.
+///
+/// [`keep`]: Booking::keep
+#[must_use = "a booking dropped at once gives its slot back"]
+#[derive(Debug)]
+pub(crate) struct Booking<'a> {
+    limiter: &'a LocalLimiter,
+    at: Instant,
+    /// How long the call waits for its start.
+    pub(crate) wait: Duration,
+}
+
+impl Booking<'_> {
+    /// The call goes out: the start is used.
+    pub(crate) fn keep(self) {
+        std::mem::forget(self);
+    }
+
+    /// Waits until the start time, then keeps it; dropped before, it gives
+    /// the start time back.
+    pub(crate) async fn wait(self) {
+        if !self.wait.is_zero() {
+            tracing::debug!(
+                wait_ms = u64::try_from(self.wait.as_millis()).unwrap_or(u64::MAX),
+                "waiting for the rate limit"
+            );
+            tokio::time::sleep(self.wait).await;
+        }
+        self.keep();
+    }
+}
+
+impl Drop for Booking<'_> {
+    fn drop(&mut self) {
+        self.limiter.release(self.at);
+    }
 }
 
 impl LocalLimiter {
@@ -175,6 +230,7 @@ impl LocalLimiter {
             limit,
             state: Mutex::new(LocalState {
                 starts: VecDeque::with_capacity(limit.requests.min(4096) as usize),
+                not_before: None,
                 pacing: Pacing::new(&limit),
             }),
         }
@@ -187,10 +243,7 @@ impl LocalLimiter {
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn full(limit: RateLimit, now: Instant) -> Self {
         let limiter = Self::new(limit);
-        limiter
-            .state()
-            .starts
-            .extend(std::iter::repeat_n(now, limit.requests as usize));
+        limiter.state().not_before = now.checked_add(limit.kept_window());
         limiter
     }
 
@@ -198,50 +251,64 @@ impl LocalLimiter {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Reserves the next slot at `now`: how long to wait for it. When the
-    /// wait would be longer than `within`, nothing is reserved and the wait
-    /// is the error.
+    /// Reserves the next slot at `now`: the booking, which says how long to
+    /// wait for it. When the wait would be longer than `within`, nothing is
+    /// reserved and the wait is the error.
     pub(crate) fn reserve(
         &self,
         now: Instant,
         within: Option<Duration>,
-    ) -> Result<Duration, Duration> {
+    ) -> Result<Booking<'_>, Duration> {
         let window = self.limit.kept_window();
         let mut state = self.state();
+        // Starts that left the window count no more.
+        while state
+            .starts
+            .front()
+            .is_some_and(|s| s.checked_add(window).is_none_or(|end| end <= now))
+        {
+            state.starts.pop_front();
+        }
         let cap = state.pacing.cap(now) as usize;
-        let starts = &mut state.starts;
-        let start = if starts.len() < cap {
-            now
-        } else {
-            let oldest = starts[starts.len() - cap];
-            (oldest + window).max(now)
-        };
+        let mut start = now.max(state.not_before.unwrap_or(now));
+        if state.starts.len() >= cap {
+            let oldest = state.starts[state.starts.len() - cap];
+            // The window is at most a day: no Instant overflows.
+            start = start.max(oldest.checked_add(window).unwrap_or(oldest));
+        }
         let wait = start - now;
         if within.is_some_and(|within| wait > within) {
             return Err(wait);
         }
         // Kept sorted (a recovering pace can place a start before a
         // reservation made while it was lower).
+        let starts = &mut state.starts;
         let at = starts.partition_point(|s| *s <= start);
         starts.insert(at, start);
-        while starts.len() > self.limit.requests as usize {
-            starts.pop_front();
+        Ok(Booking {
+            limiter: self,
+            at: start,
+            wait,
+        })
+    }
+
+    /// Gives a reserved start time back.
+    fn release(&self, at: Instant) {
+        let mut state = self.state();
+        let starts = &mut state.starts;
+        let first = starts.partition_point(|s| *s < at);
+        if starts.get(first) == Some(&at) {
+            starts.remove(first);
         }
-        Ok(wait)
     }
 
     /// Waits for a slot: at once when one is free, else until the slot it
     /// reserves; fails at once (reserving nothing) when that is further
-    /// away than `within`.
+    /// away than `within`. Cancelled while it waits, it gives the slot back.
     pub(crate) async fn wait(&self, within: Option<Duration>) -> Result<(), crate::Error> {
         match self.reserve(Instant::now(), within) {
-            Ok(wait) if wait.is_zero() => Ok(()),
-            Ok(wait) => {
-                tracing::debug!(
-                    wait_ms = wait.as_millis() as u64,
-                    "waiting for the rate limit"
-                );
-                tokio::time::sleep(wait).await;
+            Ok(booking) => {
+                booking.wait().await;
                 Ok(())
             }
             Err(wait) => Err(crate::Error::RateLimitTimeout {
@@ -260,6 +327,19 @@ impl LocalLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reserves a slot at `now` and keeps it (the call goes out).
+    fn take(
+        limiter: &LocalLimiter,
+        now: Instant,
+        within: Option<Duration>,
+    ) -> Result<Duration, Duration> {
+        limiter.reserve(now, within).map(|booking| {
+            let wait = booking.wait;
+            booking.keep();
+            wait
+        })
+    }
 
     #[test]
     fn presets_and_windows() {
@@ -304,7 +384,7 @@ mod tests {
             if i >= 5 {
                 now += Duration::from_millis(state >> 58);
             }
-            let wait = limiter.reserve(now, None).unwrap();
+            let wait = take(&limiter, now, None).unwrap();
             waits.push(wait);
             starts.push(now + wait);
         }
@@ -331,24 +411,19 @@ mod tests {
         let limit = RateLimit::new(3, Duration::from_secs(1));
         let now = Instant::now();
         let limiter = LocalLimiter::full(limit, now);
-        assert_eq!(limiter.reserve(now, None), Ok(limit.kept_window()));
+        assert_eq!(take(&limiter, now, None), Ok(limit.kept_window()));
     }
 
     #[test]
     fn a_wait_past_the_time_left_reserves_nothing() {
         let limiter = LocalLimiter::new(RateLimit::new(2, Duration::from_secs(10)));
         let now = Instant::now();
-        assert_eq!(limiter.reserve(now, None), Ok(Duration::ZERO));
-        assert_eq!(limiter.reserve(now, None), Ok(Duration::ZERO));
-        let wait = limiter
-            .reserve(now, Some(Duration::from_secs(1)))
-            .unwrap_err();
+        assert_eq!(take(&limiter, now, None), Ok(Duration::ZERO));
+        assert_eq!(take(&limiter, now, None), Ok(Duration::ZERO));
+        let wait = take(&limiter, now, Some(Duration::from_secs(1))).unwrap_err();
         assert_eq!(wait, Duration::from_millis(10_200));
         // Nothing was reserved: the next caller gets the same slot.
-        assert_eq!(
-            limiter.reserve(now, None),
-            Ok(Duration::from_millis(10_200))
-        );
+        assert_eq!(take(&limiter, now, None), Ok(Duration::from_millis(10_200)));
     }
 
     #[test]
@@ -374,5 +449,99 @@ mod tests {
             };
             assert!(pacing.cap(now) >= 1);
         }
+    }
+
+    #[test]
+    fn a_booking_dropped_before_its_start_gives_the_slot_back() {
+        let limit = RateLimit::new(2, Duration::from_secs(1));
+        let limiter = LocalLimiter::new(limit);
+        let now = Instant::now();
+        take(&limiter, now, None).unwrap();
+        take(&limiter, now, None).unwrap();
+        // 100 waiters book the slots of the next 50 windows, then are
+        // cancelled (their bookings dropped while they wait).
+        for _ in 0..100 {
+            let booking = limiter.reserve(now, None).unwrap();
+            assert!(!booking.wait.is_zero());
+            drop(booking);
+        }
+        // Nothing of theirs is left: the next call waits one window, not 50.
+        assert_eq!(take(&limiter, now, None), Ok(limit.kept_window()));
+        // And once the window has passed, it goes at once.
+        let later = now + limit.kept_window() * 2;
+        assert_eq!(take(&limiter, later, None), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_cancelled_booking_between_others_leaves_theirs_in_place() {
+        let limit = RateLimit::new(1, Duration::from_secs(1));
+        let limiter = LocalLimiter::new(limit);
+        let now = Instant::now();
+        let window = limit.kept_window();
+        take(&limiter, now, None).unwrap();
+        let first = limiter.reserve(now, None).unwrap();
+        let second = limiter.reserve(now, None).unwrap();
+        assert_eq!((first.wait, second.wait), (window, window * 2));
+        // The first waiter goes away; the second keeps its place (waiters
+        // are not woken to move up), and a newcomer queues behind it.
+        drop(first);
+        let third = limiter.reserve(now, None).unwrap();
+        assert_eq!(third.wait, window * 3);
+        // When the two behind are cancelled too, the next call gets the
+        // slot right after the one call that went out.
+        drop(third);
+        drop(second);
+        assert_eq!(take(&limiter, now, None), Ok(window));
+    }
+
+    #[tokio::test]
+    async fn a_waiter_cancelled_by_a_timeout_gives_its_slot_back() {
+        let limit = RateLimit::new(2, Duration::from_secs(1));
+        let limiter = LocalLimiter::new(limit);
+        limiter.wait(None).await.unwrap();
+        limiter.wait(None).await.unwrap();
+        let cancelled = futures_util::future::join_all(
+            (0..100).map(|_| tokio::time::timeout(Duration::from_millis(50), limiter.wait(None))),
+        )
+        .await;
+        assert!(
+            cancelled.iter().all(Result::is_err),
+            "all cancelled while they wait"
+        );
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // A fresh call with 5 s to spare: the 100 cancelled callers hold no
+        // slot, so it goes at once.
+        let booking = limiter
+            .reserve(Instant::now(), Some(Duration::from_secs(5)))
+            .expect("no slot is held by a cancelled caller");
+        assert!(
+            booking.wait < Duration::from_millis(100),
+            "{:?}",
+            booking.wait
+        );
+        booking.keep();
+    }
+
+    #[test]
+    fn absurd_limits_neither_panic_nor_wrap() {
+        // A huge cap lowered after a 429: 70 % of it, not a wrapped product.
+        let limit = RateLimit::new(u32::MAX, Duration::from_secs(60));
+        let mut pacing = Pacing::new(&limit);
+        let now = Instant::now();
+        assert!(pacing.throttled(now));
+        assert_eq!(pacing.cap(now), (u64::from(u32::MAX) * 7 / 10) as u32);
+        let limit = RateLimit::new(1_000_000_000, Duration::from_secs(60));
+        let mut pacing = Pacing::new(&limit);
+        assert!(pacing.throttled(now));
+        assert_eq!(pacing.cap(now), 700_000_000);
+        // A window of Duration::MAX is cut to a day; a second call waits it.
+        let limit = RateLimit::new(1, Duration::MAX);
+        assert_eq!(limit.per(), RateLimit::MAX_WINDOW);
+        let limiter = LocalLimiter::new(limit);
+        assert_eq!(take(&limiter, now, None), Ok(Duration::ZERO));
+        assert_eq!(take(&limiter, now, None), Ok(limit.kept_window()));
+        // A limiter that starts full does not allocate a slot per request.
+        let limiter = LocalLimiter::full(RateLimit::new(u32::MAX, Duration::from_secs(1)), now);
+        assert!(limiter.state().starts.is_empty());
     }
 }

@@ -868,7 +868,7 @@ struct FleetState {
     /// Replicas counted by the last answer (0: none yet).
     replicas: u32,
     /// The share kept in process while Redis is out of reach.
-    fallback: Option<crate::ratelimit::LocalLimiter>,
+    fallback: Option<Arc<crate::ratelimit::LocalLimiter>>,
     /// When the share was last used: for one window after Redis comes
     /// back, calls keep to it too (Redis does not know the slots taken
     /// meanwhile, and would let a whole burst through at once).
@@ -1038,28 +1038,32 @@ impl FleetLimiter {
         outage: bool,
     ) -> Result<(), Error> {
         let left = within.map(|w| w.saturating_sub(started.elapsed()));
-        let reserved = {
+        let share = {
             let mut state = self.state();
             let share = self.limit.share(state.replicas.max(1));
             if outage {
                 state.fell_back_at = Some(Instant::now());
             }
+            // Full at first: what the fleet sent in the last window is
+            // unknown here, so the share starts after one window.
             state
                 .fallback
-                // Full at first: what the fleet sent in the last window is
-                // unknown here, so the share starts after one window.
-                .get_or_insert_with(|| crate::ratelimit::LocalLimiter::full(share, Instant::now()))
-                .reserve(Instant::now(), left)
+                .get_or_insert_with(|| {
+                    Arc::new(crate::ratelimit::LocalLimiter::full(share, Instant::now()))
+                })
+                .clone()
         };
+        // A call cancelled while it waits gives its slot of the share back.
+        let reserved = share.reserve(Instant::now(), left);
         match reserved {
-            Ok(wait) => {
-                tokio::time::sleep(wait).await;
-                Ok(())
+            Ok(booking) => booking.wait().await,
+            Err(wait) => {
+                return Err(Error::RateLimitTimeout {
+                    wait,
+                    idempotency_key: None,
+                })
             }
-            Err(wait) => Err(Error::RateLimitTimeout {
-                wait,
-                idempotency_key: None,
-            }),
         }
+        Ok(())
     }
 }
