@@ -1,12 +1,18 @@
 //! Where a call's `x-auth-token` comes from: a fixed token, or credentials
-//! whose tokens a [`TokenStore`] keeps and a [`Minter`] mints.
+//! whose tokens a [`TokenStore`] keeps ([`store`]: in process; [`redis`]:
+//! shared by a fleet, feature `redis`) and a [`Minter`] mints ([`token`]).
 
 use std::fmt;
 use std::sync::Arc;
 
-use crate::token::{AccessToken, Minter};
-use crate::token_store::TokenStore;
-use crate::Error;
+use crate::auth::store::TokenStore;
+use crate::auth::token::{AccessToken, Minter};
+use crate::error::Error;
+
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
+pub(crate) mod store;
+pub(crate) mod token;
 
 pub(crate) enum Auth {
     /// A token given by the user; never refreshed.

@@ -18,13 +18,17 @@ use tracing::Instrument as _;
 use uqpay_issuing_raw::types::ApiError;
 use uuid::Uuid;
 
+#[cfg(feature = "redis")]
+use crate::auth::redis::fleet::FleetLimiter;
+use crate::auth::token::AccessToken;
 use crate::auth::Auth;
-use crate::budget::RetryBudget;
-use crate::error::{self, Error};
-use crate::ratelimit::LocalLimiter;
-use crate::retry::{Next, RetryPolicy};
+use crate::error::convert::from_raw;
+use crate::error::Error;
+use crate::options::{Defaults, Overrides};
+use crate::ratelimit::local::LocalLimiter;
+use crate::retry::budget::RetryBudget;
+use crate::retry::policy::Next;
 use crate::telemetry::{self, Metrics, Server};
-use crate::token::AccessToken;
 use crate::transport::{Attempt, ATTEMPT};
 
 /// Everything a call needs from its client. Builders hold it in an `Arc`.
@@ -52,7 +56,7 @@ pub(crate) enum Limiter {
     /// For the whole fleet, in the Redis of its token store (taken in the
     /// same round trip as the token read).
     #[cfg(feature = "redis")]
-    Fleet(crate::redis_store::FleetLimiter),
+    Fleet(FleetLimiter),
 }
 
 impl Limiter {
@@ -72,7 +76,7 @@ impl Limiter {
         let acquired = match self {
             Limiter::Local(local) => local.wait(within).await.map(|()| None),
             #[cfg(feature = "redis")]
-            Limiter::Fleet(fleet) => fleet.acquire(auth, refused, within).await,
+            Limiter::Fleet(fleet) => fleet.acquire(auth.minter(), refused, within).await,
         };
         // A wait (the fast path takes microseconds).
         let waited = started.elapsed();
@@ -93,26 +97,6 @@ impl Limiter {
             tracing::info!("UQPay answered 429 despite the rate limit; slowing down for a while");
         }
     }
-}
-
-/// The client's settings for every call.
-#[derive(Clone, Debug)]
-pub(crate) struct Defaults {
-    pub(crate) policy: RetryPolicy,
-    /// The time limit of one attempt (the HTTP client's own timeout).
-    pub(crate) timeout: Duration,
-    /// The time limit of a whole call (retries and waits included).
-    pub(crate) deadline: Option<Duration>,
-    /// The default `x-on-behalf-of`.
-    pub(crate) on_behalf_of: Option<uqpay_issuing_raw::types::AccountId>,
-}
-
-/// What one call overrides (set on its builder).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Overrides {
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) max_retries: Option<u32>,
-    pub(crate) deadline: Option<Duration>,
 }
 
 /// A call about to run: its operation, key and settings.
@@ -416,7 +400,7 @@ impl<'a> Call<'a> {
             }
             Err(raw) => {
                 let api_key = handle.auth.api_key().unwrap_or_default();
-                let error = error::from_raw(raw, &[token.expose(), api_key]);
+                let error = from_raw(raw, &[token.expose(), api_key]);
                 fail(&span, &error);
                 if let Some(sent) = sent {
                     let status = error.status();

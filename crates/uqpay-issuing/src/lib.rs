@@ -85,56 +85,51 @@
 // On docs.rs (`--cfg docsrs`, nightly): items behind a feature say which.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-// The modules and their one-way arrows (each uses only modules below it):
+// Layer order (`cargo xtask layers` checks it): each module uses only the
+// modules listed below it; none uses the root's re-exports.
 //
-//   client      Client, ClientBuilder: builds the handle, hands out builders
-//   cards       the request builders and their validation   -> call, card
-//   card        the Card of Retrieve Card
-//   webhooks    the verifier of UQPay's events (stands alone: error, raw)
-//   call        one logical call, the only retry loop       -> transport, auth, retry,
-//               budget, ratelimit, redis_store (the fleet's limiter)
-//   transport   one HTTP exchange (the generated client's hook)  -> auth (raw requests)
-//   auth        fixed token or credentials + store          -> token_store, token
-//   token_store where the live token is kept                -> token
-//   redis_store the fleet's store and limit (feature `redis`) -> token_store, token, ratelimit
-//   token       AccessToken, Minter (the token endpoint)    -> ratelimit, error
-//   budget      the retry budget (a token bucket)           -> error
-//   ratelimit   RateLimit, the in-process limiter           -> error
-//   error       Error, and the generated client's errors    -> retry (Retry-After), redact
-//   telemetry   span names and attributes, metrics          -> error
-//   retry       backoff and Retry-After
+//   client      Client, Environment; client/builder: ClientBuilder, from_env
+//   cards       the request builders (they hold the call handle) and their validation
+//   call        one logical call: the handle, the only retry loop, the rate limiter it waits for
+//   options     the client's defaults and a call's overrides, and how they layer
+//   transport   one HTTP exchange (the generated client's hook), the reqwest client
+//   auth        fixed token or credentials; token (AccessToken, Minter), store
+//               (TokenStore, in process), redis (the fleet's store and rate limit)
+//   ratelimit   RateLimit; local: the in-process limiter, its bookings and pace
+//   retry       policy (backoff, Retry-After bounds) and budget (RetryBudget)
+//   webhooks    the verifier of UQPay's events, and the events
+//   telemetry   span names and attributes, metrics
+//   error       Error, ErrorKind; convert: from the generated client's errors
 //   redact      masking card numbers and tokens
 mod auth;
-mod budget;
 mod call;
-mod card;
 mod cards;
 mod client;
 mod error;
+mod options;
 mod ratelimit;
 mod redact;
-#[cfg(feature = "redis")]
-mod redis_store;
 mod retry;
 mod telemetry;
-mod token;
-mod token_store;
 mod transport;
 pub mod webhooks;
 
-pub use budget::RetryBudget;
-pub use card::Card;
-pub use cards::{AssignCard, RetrieveCard, UpdateCard, UpdateCardStatus};
-pub use client::{Client, ClientBuilder, Environment};
+pub use auth::store::{InMemoryTokenStore, TokenFuture, TokenStore};
+pub use auth::token::{AccessToken, Minter};
+pub use cards::assign::AssignCard;
+pub use cards::retrieve::{Card, RetrieveCard};
+pub use cards::status::UpdateCardStatus;
+pub use cards::update::UpdateCard;
+pub use client::builder::ClientBuilder;
+pub use client::{Client, Environment};
 pub use error::{Error, ErrorKind};
 pub use ratelimit::RateLimit;
 pub use redact::redact;
-pub use token::{AccessToken, Minter};
-pub use token_store::{InMemoryTokenStore, TokenFuture, TokenStore};
+pub use retry::budget::RetryBudget;
 
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use redis_store::RedisTokenStore;
+pub use auth::redis::store::RedisTokenStore;
 
 pub use rust_decimal::Decimal;
 pub use uqpay_issuing_raw::money::Amount;

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use crate::Error;
+use crate::error::Error;
 
 /// An operation as OpenTelemetry's HTTP client conventions name it.
 #[derive(Clone, Copy, Debug)]

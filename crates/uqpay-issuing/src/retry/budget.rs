@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use crate::Error;
+use crate::error::Error;
 
 /// A token bucket that caps retries, shared by a [`Client`](crate::Client)
 /// and its clones (and by several clients, if given to each).

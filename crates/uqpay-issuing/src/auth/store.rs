@@ -10,8 +10,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::future::FutureExt as _;
 
-use crate::token::{AccessToken, Minter};
-use crate::Error;
+use crate::auth::token::{AccessToken, Minter};
+use crate::error::Error;
 
 /// The future a [`TokenStore`] answers with.
 pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<AccessToken, Error>> + Send + 'a>>;

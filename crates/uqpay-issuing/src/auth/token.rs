@@ -10,7 +10,10 @@ use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret as _, SecretString};
 use tracing::Instrument as _;
 
-use crate::error::{self, Error};
+use crate::error::convert::from_raw;
+use crate::error::Error;
+use crate::ratelimit::local::LocalLimiter;
+use crate::telemetry::Metrics;
 
 /// How long a token is trusted when the token endpoint says it has already
 /// expired (a clock far off, or a bug on either side): long enough not to
@@ -116,8 +119,8 @@ struct MinterInner {
     api_key: SecretString,
     timeout: Duration,
     /// The token endpoint's rate limit, if the client keeps it.
-    limiter: Option<crate::ratelimit::LocalLimiter>,
-    metrics: crate::telemetry::Metrics,
+    limiter: Option<LocalLimiter>,
+    metrics: Metrics,
 }
 
 impl fmt::Debug for Minter {
@@ -137,8 +140,8 @@ impl Minter {
         client_id: String,
         api_key: SecretString,
         timeout: Duration,
-        limiter: Option<crate::ratelimit::LocalLimiter>,
-        metrics: crate::telemetry::Metrics,
+        limiter: Option<LocalLimiter>,
+        metrics: Metrics,
     ) -> Self {
         Self {
             inner: Arc::new(MinterInner {
@@ -223,7 +226,7 @@ impl Minter {
                     idempotency_key: None,
                 })
             }
-            Err(other) => return Err(error::from_raw(other, &secrets)),
+            Err(other) => return Err(from_raw(other, &secrets)),
         };
         let now = SystemTime::now();
         let server_now = response

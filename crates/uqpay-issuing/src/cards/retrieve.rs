@@ -1,4 +1,7 @@
-//! [`Card`]: a card as Retrieve Card reports it, with exact money.
+//! [`RetrieveCard`]: `GET /v1/issuing/cards/{id}`, and the [`Card`] it
+//! reads back, with exact money.
+
+use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use uqpay_issuing_raw::pan::MaskedCardNumber;
@@ -6,6 +9,54 @@ use uqpay_issuing_raw::types::{
     CardholderSummary, ReportedCardStatus, ReportedRiskControls, ReportedSpendingControl,
 };
 use uuid::Uuid;
+
+use crate::call::{Call, Handle};
+use crate::cards::Common;
+use crate::error::Error;
+
+/// Reads a card back. Built by [`Client::retrieve_card`].
+#[derive(Debug, Clone)]
+#[must_use = "a request does nothing until .send() is awaited"]
+pub struct RetrieveCard {
+    common: Common,
+    card_id: Uuid,
+}
+
+impl RetrieveCard {
+    pub(crate) fn new(handle: Arc<Handle>, card_id: Uuid) -> Self {
+        Self {
+            common: Common::new(handle),
+            card_id,
+        }
+    }
+
+    call_setters!();
+
+    /// Sends the request (a read: retried like the others, with no
+    /// idempotency key). An unknown card, or one of another account, is an
+    /// error for which [`Error::is_not_found`] is true (UQPay's 400
+    /// `card_error` / `card_not_found`).
+    #[allow(clippy::manual_async_fn)] // see the comment in the body
+    pub fn send(self) -> impl std::future::Future<Output = Result<Card, Error>> + Send {
+        // The builder's fields are used where the future captured them (an
+        // `async fn` would carry them twice).
+        async move {
+            let account = self.common.account()?;
+            let handle = &*self.common.handle;
+            let raw = &handle.raw;
+            let card_id = self.card_id;
+            let card = Call {
+                handle,
+                operation: "retrieve_card",
+                key: None,
+                overrides: &self.common.overrides,
+            }
+            .run(|| raw.retrieve_card(&card_id, account.as_ref()))
+            .await?;
+            Ok(Card::from(card))
+        }
+    }
+}
 
 /// A card as Retrieve Card reports it (`GET /v1/issuing/cards/{id}`).
 ///

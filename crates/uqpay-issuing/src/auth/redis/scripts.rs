@@ -1,0 +1,82 @@
+//! The Lua scripts that make each step of the fleet's protocol one atomic
+//! round trip.
+
+use std::sync::LazyLock;
+
+/// Takes the lock (`KEYS[2]`, owner `ARGV[1]`, `ARGV[2]` ms) if it is free,
+/// and reads the token (`KEYS[1]`) in the same step: `{1, token or ""}`, or
+/// `{0, ""}` when another replica holds the lock.
+pub(crate) static LOCK_AND_READ: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        "if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then \
+           return {1, redis.call('GET', KEYS[1]) or ''} \
+         end \
+         return {0, ''}",
+    )
+});
+
+/// Extends the lock (`KEYS[1]`) by `ARGV[2]` ms if `ARGV[1]` still owns it.
+pub(crate) static EXTEND: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+           return redis.call('PEXPIRE', KEYS[1], ARGV[2]) \
+         end \
+         return 0",
+    )
+});
+
+/// Hands the lock (`KEYS[2]`, owner `ARGV[1]`) back, with the token entry
+/// (`KEYS[1]` = `ARGV[2]`, expiring at `ARGV[3]` unix ms) written first
+/// when `ARGV[2]` is not empty, or the failure (`KEYS[3]` = `ARGV[4]`, for
+/// `ARGV[5]` ms) when `ARGV[4]` is not empty.
+pub(crate) static HAND_BACK: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        "if ARGV[2] ~= '' then redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3]) end \
+         if ARGV[4] ~= '' then redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5]) end \
+         if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end \
+         return 1",
+    )
+});
+
+/// Takes a slot of the fleet's rate limit and reads the token, in one step
+/// (one round trip per call for both).
+///
+/// A sliding window log per client id in a sorted set (`KEYS[4]`): the
+/// start times, on Redis's clock, of the calls of the last window
+/// (`ARGV[1]` ms). A call gets a slot when fewer than the cap (`ARGV[2]`)
+/// started in the window, and is told how long to wait otherwise (until
+/// the oldest of the last `cap` leaves it). Each replica (`ARGV[4]`) marks
+/// itself in another sorted set (`KEYS[5]`) so that every answer says how
+/// many replicas took slots in the last two windows: its share of the limit
+/// if Redis becomes unreachable. Then the token, the lock and a recent
+/// failure, as the store's read (`KEYS[1..3]`).
+///
+/// Returns `{wait ms (0: granted), replicas, token or "", locked 0/1,
+/// failure or ""}`.
+pub(crate) static SLOT_AND_READ: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[1])
+local cap = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - 2 * window)
+redis.call('ZADD', KEYS[5], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[5], 2 * window)
+local replicas = redis.call('ZCARD', KEYS[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - window)
+local used = redis.call('ZCARD', KEYS[4])
+local wait = 0
+if used < cap then
+  redis.call('ZADD', KEYS[4], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[4], window)
+else
+  local oldest = redis.call('ZRANGE', KEYS[4], used - cap, used - cap, 'WITHSCORES')
+  wait = tonumber(oldest[2]) + window - now
+  if wait < 1 then wait = 1 end
+end
+local v = redis.call('MGET', KEYS[1], KEYS[2], KEYS[3])
+return {wait, replicas, v[1] or '', v[2] and 1 or 0, v[3] or ''}
+",
+    )
+});
