@@ -1,10 +1,12 @@
 //! The simulator's clock: the system time plus an offset that tests move
-//! forward ([`MockServer::advance_clock`](crate::MockServer::advance_clock)),
-//! so that 24-hour idempotency records and 30-minute tokens can expire
-//! without anybody waiting.
+//! forward (`MockServer::advance_clock`), so that 24-hour idempotency
+//! records and 30-minute tokens can expire without anybody waiting; and
+//! times written the way the API writes them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, FixedOffset, Timelike as _};
 
 /// System time plus a forward offset (milliseconds).
 #[derive(Debug, Default)]
@@ -41,6 +43,13 @@ impl Clock {
     }
 }
 
+/// `now` as the API reports times: UTC+8, whole seconds.
+pub(crate) fn api_time(now: SystemTime) -> DateTime<FixedOffset> {
+    let offset = FixedOffset::east_opt(8 * 3600).expect("valid offset");
+    let now = DateTime::<chrono::Utc>::from(now).with_timezone(&offset);
+    now.with_nanosecond(0).unwrap_or(now)
+}
+
 /// 9999-12-31T23:59:59Z, where the clock stops.
 fn end_of_time() -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(253_402_300_799)
@@ -60,5 +69,13 @@ mod tests {
         clock.advance(Duration::MAX);
         assert_eq!(clock.offset_ms.load(Ordering::SeqCst), u64::MAX);
         assert_eq!(clock.now(), end_of_time());
+    }
+
+    #[test]
+    fn api_times_are_utc_plus_8_in_whole_seconds() {
+        let at = UNIX_EPOCH + Duration::from_millis(1_800_000_000_999);
+        let written = api_time(at);
+        assert_eq!(written.to_rfc3339(), "2027-01-15T16:00:00+08:00");
+        assert_eq!(written.nanosecond(), 0);
     }
 }

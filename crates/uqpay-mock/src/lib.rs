@@ -139,25 +139,56 @@
 //! - Amounts are read exactly (no float on the way), as numbers or numeric
 //!   strings.
 
-mod app;
+#![deny(missing_docs)]
+
+// Layer order (`cargo xtask layers` checks it): each module uses only the
+// modules listed below it; none uses the root's re-exports.
+//
+//   server       MockServer, the builder: starts everything below
+//   routes       the router and its handlers: the token endpoint, the card routes
+//   pipeline     a card request's way: faults, rate limit, headers, body, idempotency, answer
+//   shared       one running simulator's parts behind their locks; orders settled later
+//   webhooks     delivering events: signed POSTs, redelivery, the event log
+//   orders       card orders: placed at the desk, settled, cancellations completed
+//   events       the webhook payloads of settled orders
+//   views        card -> wire projections (Retrieve Card, the events' parts)
+//   state        cards, card numbers, per-route counters, the idempotency records
+//   idempotency  the 24-hour window, fingerprints, records, eviction, in-flight checks
+//   control      held requests and killed connections
+//   ratelimit    UQPay's rate limits, in fixed windows
+//   tokens       fixed and issued access tokens, their expiry and voiding
+//   faults       injected faults: queued ones, then seeded random ones
+//   reply        the answers, in UQPay's error vocabulary
+//   clock        the simulator's clock, and times as the API writes them
+//
+
 mod clock;
+mod control;
+mod events;
 mod faults;
+mod idempotency;
 mod orders;
+mod pipeline;
 mod ratelimit;
 mod reply;
+mod routes;
 mod server;
+mod shared;
 mod state;
 mod tokens;
+mod views;
 mod webhooks;
 
-pub use app::{IDEMPOTENCY_TTL, MAX_BODY_BYTES};
 pub use faults::Fault;
+pub use idempotency::IDEMPOTENCY_TTL;
+pub use pipeline::body::MAX_BODY_BYTES;
 pub use ratelimit::RateLimits;
 pub use reply::{PROCESSING_MESSAGE, RATE_LIMITED_MESSAGE};
-pub use server::{
-    MockServer, MockServerBuilder, Stats, DEFAULT_API_KEY, DEFAULT_CLIENT_ID,
-    DEFAULT_EVENT_CAPACITY, DEFAULT_IDEMPOTENCY_CAPACITY, DEFAULT_TOKEN,
+pub use server::builder::{
+    MockServerBuilder, DEFAULT_API_KEY, DEFAULT_CLIENT_ID, DEFAULT_EVENT_CAPACITY,
+    DEFAULT_IDEMPOTENCY_CAPACITY, DEFAULT_TOKEN,
 };
+pub use server::{MockServer, Stats};
 pub use state::{Card, Route, RouteCounters};
 pub use tokens::{TokenPolicy, DEFAULT_TOKEN_LIFETIME};
 pub use webhooks::Delivery;

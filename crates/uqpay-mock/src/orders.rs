@@ -1,33 +1,27 @@
 //! Card orders and how they settle.
 //!
-//! Each card operation creates an order (`card_order_id`). The request is
-//! answered at once; the order settles after the configured delay (at once
-//! by default): its effect is applied to the card then, and the event that
-//! reports it is published (`card.create.*` for Assign Card, `card.update.*`
-//! for Update Card, `card.status.update.*` for Update Card Status). A failed
-//! order changes nothing (a failed assignment leaves a FAILED card and frees
-//! the number) and publishes the `*.failed` event.
+//! Each card operation creates an order (`card_order_id`) at the
+//! [`Desk`]. The request is answered at once; the order settles after the
+//! configured delay (at once by default): its effect is applied to the card
+//! then, and the event that reports it is published (`card.create.*` for
+//! Assign Card, `card.update.*` for Update Card, `card.status.update.*` for
+//! Update Card Status). A failed order changes nothing (a failed assignment
+//! leaves a FAILED card and frees the number) and publishes the `*.failed`
+//! event.
 //!
 //! A cancellation settles to PRE_CANCEL; the card becomes CANCELLED when
 //! the pre-cancel period has passed on the simulator's clock (UQPay's
 //! lifecycle guide: 30 days; 0 by default here), each step with its own
 //! `card.status.update.succeeded`.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
-use uqpay_issuing_raw::money::Money;
-use uqpay_issuing_raw::pan::MaskedCardNumber;
-use uqpay_issuing_raw::types::{
-    CardCreatedData, CardState, CardStatusUpdatedData, CardUpdatedData, CardholderSummary,
-    ReportedCardStatus, ReportedOrderStatus, ReportedRiskControls, ReportedSpendingControl,
-    UpdateCardRequest, WebhookEvent,
-};
+use uqpay_issuing_raw::types::{CardState, UpdateCardRequest};
 use uuid::Uuid;
 
+use crate::events::{self, Outcome, Published};
 use crate::state::{Card, State};
-
-/// The card product every simulated card belongs to.
-pub(crate) const PRODUCT_ID: &str = "3bd1656b-e691-4aab-a76a-3ead39e7a6f6";
 
 /// What an order changes when it succeeds.
 #[derive(Clone, Debug)]
@@ -53,27 +47,79 @@ pub(crate) struct Order {
     pub(crate) fails: bool,
 }
 
-/// An event to publish, and the card it is about.
-#[derive(Clone, Debug)]
-pub(crate) struct Published {
-    pub(crate) event: WebhookEvent,
-    pub(crate) card_id: String,
+/// Where an operation places its orders: settled on the spot when orders
+/// take no time, kept to be scheduled otherwise.
+#[derive(Debug)]
+pub(crate) struct Desk<'a> {
+    /// How many of the next orders fail (counted down as they are placed).
+    failing: &'a AtomicUsize,
+    /// Whether orders settle later (a non-zero order delay).
+    delayed: bool,
+    pre_cancel_period: Duration,
+    now: SystemTime,
+    /// Events of orders settled on the spot, to publish after the reply.
+    events: Vec<Published>,
+    /// Orders to settle after the delay.
+    scheduled: Vec<Order>,
 }
 
-impl Published {
-    fn new(event_type: &str, source_id: &str, data: serde_json::Value) -> Self {
-        let card_id = data["card_id"].as_str().unwrap_or_default().to_owned();
+impl<'a> Desk<'a> {
+    /// A desk for the operations of `now`: the next orders fail while
+    /// `failing` is above zero; orders settle at once when `order_delay` is
+    /// zero.
+    pub(crate) fn new(
+        failing: &'a AtomicUsize,
+        order_delay: Duration,
+        pre_cancel_period: Duration,
+        now: SystemTime,
+    ) -> Self {
         Self {
-            card_id,
-            event: WebhookEvent {
-                version: "V1.6.0".into(),
-                event_name: "ISSUING".into(),
-                event_type: event_type.into(),
-                event_id: Uuid::new_v4().to_string(),
-                source_id: source_id.into(),
-                data: Some(data),
-            },
+            failing,
+            delayed: !order_delay.is_zero(),
+            pre_cancel_period,
+            now,
+            events: Vec::new(),
+            scheduled: Vec::new(),
         }
+    }
+
+    /// When the operation happens (the simulator's clock).
+    pub(crate) fn now(&self) -> SystemTime {
+        self.now
+    }
+
+    /// A new order for `change` of `card_id`; its id.
+    pub(crate) fn place(&mut self, state: &mut State, card_id: Uuid, change: Change) -> String {
+        let order_id = Uuid::new_v4().to_string();
+        let fails = self
+            .failing
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        let order = Order {
+            order_id: order_id.clone(),
+            card_id,
+            change,
+            fails,
+        };
+        if let Some(card) = state.cards.get_mut(&card_id) {
+            card.pending_order = Some(order_id.clone());
+            if matches!(order.change, Change::Status { .. }) {
+                card.status_order_id = Some(order_id.clone());
+            }
+        }
+        if self.delayed {
+            self.scheduled.push(order);
+        } else {
+            let settled = settle(state, order, self.now, self.pre_cancel_period);
+            self.events.extend(settled);
+        }
+        order_id
+    }
+
+    /// The events of the orders settled on the spot, and the orders to
+    /// settle later.
+    pub(crate) fn into_parts(self) -> (Vec<Published>, Vec<Order>) {
+        (self.events, self.scheduled)
     }
 }
 
@@ -90,7 +136,7 @@ pub(crate) fn settle(
     if card.pending_order.as_deref() == Some(order.order_id.as_str()) {
         card.pending_order = None;
     }
-    let outcome = if order.fails { "failed" } else { "succeeded" };
+    let outcome = Outcome::of(order.fails);
     match order.change {
         Change::Assign => {
             if order.fails {
@@ -102,25 +148,23 @@ pub(crate) fn settle(
             }
             card.status_history.push((card.card_status, None));
             let card = &state.cards[&order.card_id];
-            vec![Published::new(
-                &format!("card.create.{outcome}"),
-                &order.order_id,
-                to_value(&created_data(card)),
-            )]
+            vec![events::card_created(card, &order.order_id, outcome)]
         }
         Change::Update(request) => {
             if !order.fails {
                 apply_update(card, *request);
             }
-            vec![Published::new(
-                &format!("card.update.{outcome}"),
-                &order.order_id,
-                to_value(&updated_data(card, &order.order_id, outcome)),
-            )]
+            vec![events::card_updated(card, &order.order_id, outcome)]
         }
         Change::Status { target, reason } => {
             if order.fails {
-                return vec![status_event(card, &order.order_id, outcome, reason, now)];
+                return vec![events::status_updated(
+                    card,
+                    &order.order_id,
+                    outcome,
+                    reason,
+                    now,
+                )];
             }
             let reached = if target == CardState::Cancelled {
                 card.cancel_at = Some(now + pre_cancel_period);
@@ -131,7 +175,13 @@ pub(crate) fn settle(
             card.card_status = reached;
             card.status_history.push((reached, reason.clone()));
             card.update_reason = reason.clone();
-            let mut events = vec![status_event(card, &order.order_id, outcome, reason, now)];
+            let mut events = vec![events::status_updated(
+                card,
+                &order.order_id,
+                outcome,
+                reason,
+                now,
+            )];
             events.extend(complete_cancellation(card, &order.order_id, now));
             events
         }
@@ -158,30 +208,13 @@ fn complete_cancellation(card: &mut Card, order_id: &str, now: SystemTime) -> Op
     let reason = card.update_reason.clone();
     card.status_history
         .push((CardState::Cancelled, reason.clone()));
-    Some(status_event(card, order_id, "succeeded", reason, now))
-}
-
-fn status_event(
-    card: &Card,
-    order_id: &str,
-    outcome: &str,
-    reason: Option<String>,
-    now: SystemTime,
-) -> Published {
-    let data = CardStatusUpdatedData {
-        card_id: Some(card.card_id.to_string()),
-        card_number: Some(webhook_number(card)),
-        card_status: Some(ReportedCardStatus::Known(card.card_status)),
-        update_reason: reason,
-        update_time: Some(crate::app::api_time(now).to_rfc3339()),
-        available_balance: Some(Money::text(available_balance(card))),
-        currency: Some(card.card_currency.clone()),
-    };
-    Published::new(
-        &format!("card.status.update.{outcome}"),
+    Some(events::status_updated(
+        card,
         order_id,
-        to_value(&data),
-    )
+        Outcome::Succeeded,
+        reason,
+        now,
+    ))
 }
 
 /// Applies an Update Card to `card` (already checked to be updatable).
@@ -217,137 +250,146 @@ pub(crate) fn apply_update(card: &mut Card, request: UpdateCardRequest) {
     card.updates += 1;
 }
 
-fn to_value<T: serde::Serialize>(data: &T) -> serde_json::Value {
-    // Every amount in an event is a string (Money::text): no float on the way.
-    serde_json::to_value(data).expect("event data serialises")
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The card's balance: its limit (the simulator moves no money).
-pub(crate) fn available_balance(card: &Card) -> rust_decimal::Decimal {
-    card.card_limit.map(|l| l.get()).unwrap_or_default()
-}
+    use std::time::UNIX_EPOCH;
 
-/// The BIN: the first 8 digits, as UQPay's examples show.
-pub(crate) fn bin(card: &Card) -> String {
-    card.card_number.expose().chars().take(8).collect()
-}
+    use crate::views::tests::card;
 
-/// The scheme of the card's number (its first digit).
-pub(crate) fn scheme(card: &Card) -> &'static str {
-    match card.card_number.expose().as_bytes().first() {
-        Some(b'4') => "VISA",
-        Some(b'5' | b'2') => "MASTERCARD",
-        Some(b'6') => "UNIONPAY",
-        _ => "VISA",
+    const DAY: Duration = Duration::from_secs(24 * 3600);
+
+    /// A state with one PENDING card; its id.
+    fn state_with_card(number: &str) -> (State, Uuid) {
+        let mut state = State::new(10);
+        let mut card = card(number);
+        card.card_status = CardState::Pending;
+        let id = card.card_id;
+        state.card_numbers.insert(number.to_owned(), id);
+        state.cards.insert(id, card);
+        (state, id)
     }
-}
 
-/// The card number as webhooks mask it: BIN8, `****`, last 4.
-fn webhook_number(card: &Card) -> MaskedCardNumber {
-    let number = card.card_number.expose();
-    MaskedCardNumber::new(format!("{}****{}", bin(card), &number[number.len() - 4..]))
-}
-
-/// The cardholder as the events report it.
-pub(crate) fn cardholder(card: &Card) -> CardholderSummary {
-    CardholderSummary {
-        cardholder_id: Some(card.cardholder_id.to_string()),
-        cardholder_status: Some("SUCCESS".into()),
-        create_time: Some(card.create_time.to_rfc3339()),
-        ..CardholderSummary::default()
+    fn types(events: &[Published]) -> Vec<&str> {
+        events.iter().map(|e| e.event.event_type.as_str()).collect()
     }
-}
 
-/// The card's spending controls as UQPay reports them (amounts as strings).
-pub(crate) fn reported_controls(card: &Card) -> Vec<ReportedSpendingControl> {
-    card.spending_controls
-        .iter()
-        .map(|c| ReportedSpendingControl {
-            amount: Some(Money::text(c.amount.get())),
-            interval: Some(c.interval.to_string()),
-        })
-        .collect()
-}
+    #[test]
+    fn orders_settle_at_once_without_a_delay_and_later_with_one() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let failing = AtomicUsize::new(0);
+        let (mut state, id) = state_with_card("4096360800131111");
+        let mut desk = Desk::new(&failing, Duration::ZERO, Duration::ZERO, now);
+        let order_id = desk.place(&mut state, id, Change::Assign);
+        assert_eq!(state.cards[&id].card_status, CardState::Active);
+        assert_eq!(state.cards[&id].pending_order, None);
+        let (events, scheduled) = desk.into_parts();
+        assert_eq!(types(&events), ["card.create.succeeded"]);
+        assert_eq!(events[0].event.source_id, order_id);
+        assert!(scheduled.is_empty());
 
-/// The card's risk controls as UQPay reports them.
-pub(crate) fn reported_risk(card: &Card) -> ReportedRiskControls {
-    let risk = &card.risk_controls;
-    ReportedRiskControls {
-        enable_3ds: risk.enable_3ds.map(|v| v.to_string()),
-        allow_3ds_transactions: risk.allow_3ds_transactions.map(|v| v.to_string()),
-        allowed_mcc: risk
-            .allowed_mcc
-            .as_ref()
-            .map(|codes| codes.iter().map(|c| c.to_string()).collect()),
-        blocked_mcc: risk
-            .blocked_mcc
-            .as_ref()
-            .map(|codes| codes.iter().map(|c| c.to_string()).collect()),
+        let mut desk = Desk::new(&failing, Duration::from_millis(1), Duration::ZERO, now);
+        let order_id = desk.place(
+            &mut state,
+            id,
+            Change::Status {
+                target: CardState::Frozen,
+                reason: None,
+            },
+        );
+        assert_eq!(state.cards[&id].card_status, CardState::Active, "not yet");
+        assert_eq!(
+            state.cards[&id].pending_order.as_deref(),
+            Some(order_id.as_str())
+        );
+        assert_eq!(
+            state.cards[&id].status_order_id.as_deref(),
+            Some(order_id.as_str())
+        );
+        let (events, scheduled) = desk.into_parts();
+        assert!(events.is_empty());
+        let [order] = <[Order; 1]>::try_from(scheduled).unwrap();
+        let events = settle(&mut state, order, now, Duration::ZERO);
+        assert_eq!(types(&events), ["card.status.update.succeeded"]);
+        assert_eq!(state.cards[&id].card_status, CardState::Frozen);
+        assert_eq!(state.cards[&id].pending_order, None);
     }
-}
 
-fn metadata(card: &Card) -> serde_json::Value {
-    card.metadata
-        .as_ref()
-        .map(|m| serde_json::Value::Object(m.0.clone()))
-        .unwrap_or_else(|| serde_json::json!({}))
-}
-
-/// card.create.*: the v1.6 payload (`card_available_balance`,
-/// `spending_limits`, `risk_control`).
-fn created_data(card: &Card) -> CardCreatedData {
-    CardCreatedData {
-        card_id: Some(card.card_id.to_string()),
-        card_bin: Some(bin(card)),
-        card_number: Some(webhook_number(card)),
-        card_product_id: Some(PRODUCT_ID.into()),
-        card_scheme: Some(scheme(card).into()),
-        card_status: Some(ReportedCardStatus::Known(card.card_status)),
-        card_available_balance: Some(Money::text(available_balance(card))),
-        cardholder: Some(cardholder(card)),
-        form_factor: Some("PHYSICAL".into()),
-        mode_type: Some(card.card_mode.to_string()),
-        metadata: Some(metadata(card)),
-        risk_control: Some(reported_risk(card)),
-        spending_limits: Some(reported_controls(card)),
-        ..CardCreatedData::default()
+    #[test]
+    fn a_failed_assignment_leaves_a_failed_card_and_frees_its_number() {
+        let now = UNIX_EPOCH;
+        let failing = AtomicUsize::new(1);
+        let (mut state, id) = state_with_card("4096360800133333");
+        let mut desk = Desk::new(&failing, Duration::ZERO, Duration::ZERO, now);
+        desk.place(&mut state, id, Change::Assign);
+        assert_eq!(failing.load(Ordering::SeqCst), 0, "one failure used up");
+        assert_eq!(state.cards[&id].card_status, CardState::Failed);
+        assert!(state.card_numbers.is_empty());
+        assert_eq!(types(&desk.into_parts().0), ["card.create.failed"]);
     }
-}
 
-/// card.update.*: the order and the card after it (`order_status` in lower
-/// case, as UQPay sends it here).
-fn updated_data(card: &Card, order_id: &str, outcome: &str) -> CardUpdatedData {
-    let status = if outcome == "failed" {
-        "failed"
-    } else {
-        "success"
-    };
-    let no_pin = card
-        .no_pin_payment_amount
-        .map(|a| format!("{}{}", a.get(), card.card_currency))
-        .unwrap_or_else(|| card.card_currency.clone());
-    CardUpdatedData {
-        card_id: Some(card.card_id.to_string()),
-        card_order_id: Some(order_id.into()),
-        // Lower case, as UQPay sends it here (not a known status).
-        order_status: Some(ReportedOrderStatus::Unknown(status.to_owned())),
-        card_bin: Some(bin(card)),
-        card_number: Some(webhook_number(card)),
-        card_currency: Some(card.card_currency.clone()),
-        card_limit: Some(Money::text(
-            card.card_limit.map(|l| l.get()).unwrap_or_default(),
-        )),
-        available_balance: Some(Money::text(available_balance(card))),
-        card_product_id: Some(PRODUCT_ID.into()),
-        card_scheme: Some(scheme(card).into()),
-        card_status: Some(ReportedCardStatus::Known(card.card_status)),
-        cardholder: Some(cardholder(card)),
-        form_factor: Some("PHYSICAL".into()),
-        mode_type: Some(card.card_mode.to_string()),
-        metadata: Some(metadata(card)),
-        no_pin_payment_amount: Some(no_pin),
-        risk_control: Some(reported_risk(card)),
-        spending_controls: Some(reported_controls(card)),
-        ..CardUpdatedData::default()
+    #[test]
+    fn a_cancellation_waits_out_its_pre_cancel_period() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let (mut state, id) = state_with_card("4096360800134444");
+        state.cards.get_mut(&id).unwrap().card_status = CardState::Active;
+        let order = Order {
+            order_id: "cancel".into(),
+            card_id: id,
+            change: Change::Status {
+                target: CardState::Cancelled,
+                reason: Some("lost".into()),
+            },
+            fails: false,
+        };
+        state.cards.get_mut(&id).unwrap().status_order_id = Some("cancel".into());
+        let events = settle(&mut state, order, now, 30 * DAY);
+        assert_eq!(types(&events), ["card.status.update.succeeded"]);
+        assert_eq!(state.cards[&id].card_status, CardState::PreCancel);
+        assert!(complete_cancellations(&mut state, now + 29 * DAY).is_empty());
+        let events = complete_cancellations(&mut state, now + 30 * DAY);
+        assert_eq!(types(&events), ["card.status.update.succeeded"]);
+        assert_eq!(events[0].event.source_id, "cancel");
+        assert_eq!(
+            events[0].event.data.as_ref().unwrap()["update_reason"],
+            "lost"
+        );
+        let card = &state.cards[&id];
+        assert_eq!(card.card_status, CardState::Cancelled);
+        assert_eq!(
+            card.status_history,
+            [
+                (CardState::PreCancel, Some("lost".into())),
+                (CardState::Cancelled, Some("lost".into()))
+            ]
+        );
+        assert!(
+            complete_cancellations(&mut state, now + 60 * DAY).is_empty(),
+            "once"
+        );
+    }
+
+    #[test]
+    fn an_update_replaces_what_it_sets_and_merges_risk_controls() {
+        let mut card = card("4096360800135555");
+        let first: UpdateCardRequest = serde_json::from_value(serde_json::json!({
+            "name_on_card": "A", "risk_controls": {"enable_3ds": "Y", "blocked_mcc": ["5999"]},
+            "spending_controls": [{"amount": 1, "interval": "DAILY"}]
+        }))
+        .unwrap();
+        apply_update(&mut card, first);
+        let second: UpdateCardRequest = serde_json::from_value(serde_json::json!({
+            "risk_controls": {"allow_3ds_transactions": "N"}, "metadata": {"k": "v"}
+        }))
+        .unwrap();
+        apply_update(&mut card, second);
+        assert_eq!(card.name_on_card.as_deref(), Some("A"));
+        assert_eq!(card.spending_controls.len(), 1, "kept when not set");
+        assert_eq!(
+            serde_json::to_value(&card.risk_controls).unwrap(),
+            serde_json::json!({"enable_3ds": "Y", "allow_3ds_transactions": "N", "blocked_mcc": ["5999"]})
+        );
+        assert_eq!(card.updates, 2);
     }
 }

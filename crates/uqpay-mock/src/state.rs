@@ -1,7 +1,6 @@
 //! The simulator's state: cards, card numbers, idempotency records, counters.
 
 use std::collections::HashMap;
-
 use std::time::SystemTime;
 
 use chrono::{DateTime, FixedOffset};
@@ -11,6 +10,8 @@ use uuid::Uuid;
 use uqpay_issuing_raw::money::Amount;
 use uqpay_issuing_raw::pan::CardNumber;
 use uqpay_issuing_raw::types::{CardMode, CardState, Metadata, RiskControls, SpendingControl};
+
+use crate::idempotency::Records;
 
 /// The routes of the simulator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -101,51 +102,6 @@ pub struct Card {
     pub cancel_at: Option<SystemTime>,
 }
 
-/// The stored outcome of an idempotency key.
-#[derive(Clone, Debug)]
-pub(crate) enum Outcome {
-    InFlight,
-    Done { reply: crate::reply::Reply },
-}
-
-/// What identifies "the same request" for an idempotency key: a SHA-256
-/// of the account, route, path and body bytes. A digest, not the bytes: a
-/// record must not keep a slice of the connection's read buffer alive (it
-/// pinned ~10 KiB per committed request), and 32 bytes tell requests apart
-/// as surely as the bytes themselves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Fingerprint([u8; 32]);
-
-impl Fingerprint {
-    pub(crate) fn of(account: Option<&str>, route: Route, path: &str, body: &[u8]) -> Self {
-        use sha2::Digest as _;
-        let mut digest = sha2::Sha256::new();
-        // Each part length-prefixed, so that no two requests hash alike by
-        // moving bytes from one part to the next.
-        for part in [
-            account.unwrap_or("").as_bytes(),
-            &[u8::from(account.is_some())],
-            route.operation_id().as_bytes(),
-            path.as_bytes(),
-            body,
-        ] {
-            digest.update((part.len() as u64).to_le_bytes());
-            digest.update(part);
-        }
-        Self(digest.finalize().into())
-    }
-}
-
-#[derive(Clone, Debug)]
-pub(crate) struct IdempotencyRecord {
-    pub(crate) fingerprint: Fingerprint,
-    pub(crate) outcome: Outcome,
-    /// When the key was first seen (the record lives 24 hours from then).
-    pub(crate) recorded_at: SystemTime,
-    pub(crate) commits: u32,
-    pub(crate) replays: u32,
-}
-
 /// Per-route counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RouteCounters {
@@ -166,49 +122,75 @@ pub struct RouteCounters {
     pub rate_limited: u64,
 }
 
-#[derive(Debug, Default)]
+/// Everything a simulator keeps, behind one lock: a card operation's
+/// change and its idempotency record are made together.
+#[derive(Debug)]
 pub(crate) struct State {
     pub(crate) cards: HashMap<Uuid, Card>,
+    /// The assigned card numbers and their cards.
     pub(crate) card_numbers: HashMap<String, Uuid>,
-    pub(crate) idempotency: HashMap<Uuid, IdempotencyRecord>,
-    /// The keys in the order their records were made, with when: the
-    /// oldest are dropped first (past 24 hours, or over the capacity).
-    pub(crate) idempotency_order: std::collections::VecDeque<(SystemTime, Uuid)>,
+    pub(crate) idempotency: Records,
     pub(crate) counters: HashMap<Route, RouteCounters>,
+    /// Faults injected, by [`Fault::name`](crate::faults::Fault::name).
     pub(crate) faults_injected: HashMap<String, u64>,
 }
 
 impl State {
-    /// Records `record` for `key`, then drops the records past the 24-hour
-    /// window at `now`, and the oldest settled ones beyond `capacity`.
-    pub(crate) fn record_key(
-        &mut self,
-        key: Uuid,
-        record: IdempotencyRecord,
-        now: SystemTime,
-        capacity: usize,
-    ) {
-        self.idempotency_order.push_back((record.recorded_at, key));
-        self.idempotency.insert(key, record);
-        while let Some(&(at, oldest)) = self.idempotency_order.front() {
-            let expired = now
-                .duration_since(at)
-                .is_ok_and(|age| age >= crate::app::IDEMPOTENCY_TTL);
-            if !expired && self.idempotency.len() <= capacity {
-                break;
-            }
-            self.idempotency_order.pop_front();
-            // Only the record made at that time (the key may have been
-            // recorded again since), and never one still in flight.
-            if let Some(record) = self.idempotency.get(&oldest) {
-                if record.recorded_at == at && matches!(record.outcome, Outcome::Done { .. }) {
-                    self.idempotency.remove(&oldest);
-                }
-            }
+    /// No cards; at most `idempotency_capacity` idempotency records kept.
+    pub(crate) fn new(idempotency_capacity: usize) -> Self {
+        Self {
+            cards: HashMap::new(),
+            card_numbers: HashMap::new(),
+            idempotency: Records::new(idempotency_capacity),
+            counters: HashMap::new(),
+            faults_injected: HashMap::new(),
         }
     }
 
+    /// The counters of `route`.
     pub(crate) fn counters(&mut self, route: Route) -> &mut RouteCounters {
         self.counters.entry(route).or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_start_at_zero_per_route() {
+        let mut state = State::new(0);
+        state.counters(Route::AssignCard).received += 2;
+        state.counters(Route::AssignCard).committed += 1;
+        state.counters(Route::Token).refused += 1;
+        assert_eq!(
+            state.counters[&Route::AssignCard],
+            RouteCounters {
+                received: 2,
+                committed: 1,
+                ..RouteCounters::default()
+            }
+        );
+        assert_eq!(state.counters(Route::Token).refused, 1);
+        assert_eq!(
+            state.counters(Route::RetrieveCard),
+            &RouteCounters::default()
+        );
+        assert_eq!(state.idempotency.len(), 0);
+    }
+
+    #[test]
+    fn every_route_has_its_operation_id() {
+        let ids: Vec<&str> = Route::ALL.iter().map(|r| r.operation_id()).collect();
+        assert_eq!(
+            ids,
+            [
+                "create_access_token",
+                "assign_card",
+                "update_card_status",
+                "update_card",
+                "retrieve_card"
+            ]
+        );
     }
 }

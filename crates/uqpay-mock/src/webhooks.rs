@@ -18,7 +18,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, watch, Notify};
 use uqpay_issuing_raw::signature;
 
-use crate::orders::Published;
+use crate::events::Published;
 
 /// Where and how events are delivered.
 #[derive(Clone, Debug)]
@@ -47,7 +47,7 @@ pub struct Delivery {
     pub attempts: u32,
     /// Whether the receiver acknowledged it with a 2xx.
     pub delivered: bool,
-    /// Whether it ran out of attempts (see [`MockServer::redeliver_failed`](crate::MockServer::redeliver_failed)).
+    /// Whether it ran out of attempts (see `MockServer::redeliver_failed`).
     pub gave_up: bool,
 }
 
@@ -266,5 +266,75 @@ impl Webhooks {
             }
             notified.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery(n: usize, settled: bool) -> Delivery {
+        Delivery {
+            event_id: format!("event-{n}"),
+            event_type: "card.create.succeeded".into(),
+            source_id: format!("order-{n}"),
+            card_id: "card".into(),
+            body: Bytes::from_static(b"{}"),
+            attempts: 0,
+            delivered: settled,
+            gave_up: false,
+        }
+    }
+
+    #[test]
+    fn the_log_drops_the_oldest_settled_events_beyond_its_capacity_and_keeps_numbering() {
+        let mut log = EventLog {
+            entries: VecDeque::new(),
+            dropped: 0,
+            capacity: 2,
+        };
+        // An unsettled event at the front holds the ones behind it.
+        assert_eq!(log.push(delivery(0, false)), 0);
+        assert_eq!(log.push(delivery(1, true)), 1);
+        assert_eq!(log.push(delivery(2, true)), 2);
+        assert_eq!(log.entries.len(), 3);
+        log.get_mut(0).unwrap().gave_up = true;
+        assert_eq!(log.push(delivery(3, true)), 3);
+        let kept: Vec<&str> = log.entries.iter().map(|d| d.event_id.as_str()).collect();
+        assert_eq!(kept, ["event-2", "event-3"]);
+        assert!(log.get_mut(1).is_none(), "dropped");
+        assert_eq!(log.get_mut(3).unwrap().event_id, "event-3");
+        assert!(log.get_mut(4).is_none());
+    }
+
+    #[tokio::test]
+    async fn without_a_url_events_are_kept_as_given_up_and_settle_at_once() {
+        let (_stop, shutdown) = watch::channel(false);
+        let webhooks = Arc::new(Webhooks::new(None, 10, shutdown));
+        let event = uqpay_issuing_raw::types::WebhookEvent {
+            version: "V1.6.0".into(),
+            event_name: "ISSUING".into(),
+            event_type: "card.create.succeeded".into(),
+            event_id: "e".into(),
+            source_id: "o".into(),
+            data: None,
+        };
+        webhooks.publish(vec![Published {
+            event,
+            card_id: "c".into(),
+        }]);
+        webhooks.settled().await;
+        let deliveries = webhooks.deliveries();
+        assert_eq!(deliveries.len(), 1);
+        assert!(deliveries[0].gave_up && !deliveries[0].delivered);
+        assert_eq!(deliveries[0].attempts, 0);
+        let body: serde_json::Value = serde_json::from_slice(&deliveries[0].body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "version": "V1.6.0", "event_name": "ISSUING", "event_type": "card.create.succeeded",
+                "event_id": "e", "source_id": "o"
+            })
+        );
     }
 }
