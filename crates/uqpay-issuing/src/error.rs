@@ -74,6 +74,15 @@ impl ErrorKind {
     /// The wire name of the kind (`card_error`, ...); `rate_limit` for a 429.
     pub fn as_str(&self) -> &str {
         match self {
+            Self::Other(other) => other,
+            known => known.known().unwrap_or_default(),
+        }
+    }
+
+    /// The wire name of a kind this version knows; `None` for
+    /// [`ErrorKind::Other`] (what the server sent, of unbounded variety).
+    pub(crate) fn known(&self) -> Option<&'static str> {
+        Some(match self {
             Self::InvalidRequest => "invalid_request_error",
             Self::Card => "card_error",
             Self::Cardholder => "cardholder_error",
@@ -83,8 +92,8 @@ impl ErrorKind {
             Self::RateLimit => "rate_limit",
             Self::Api => "api_error",
             Self::NotFound => "not_found",
-            Self::Other(other) => other,
-        }
+            Self::Other(_) => return None,
+        })
     }
 }
 

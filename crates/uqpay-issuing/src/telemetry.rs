@@ -105,7 +105,9 @@ pub(crate) fn retry_reason(error: &Error) -> &'static str {
 }
 
 /// The outcome of a call, for the call duration: `ok`, or the class of its
-/// error (UQPay's `type` for an API error).
+/// error (UQPay's `type` for an API error, when it is one this version
+/// knows; `_OTHER` for any other, as OpenTelemetry's `error.type` advises:
+/// what a server sends must not grow the metric's series without bound).
 pub(crate) fn outcome(result: Result<(), &Error>) -> std::borrow::Cow<'static, str> {
     let Err(error) = result else {
         return "ok".into();
@@ -116,7 +118,7 @@ pub(crate) fn outcome(result: Result<(), &Error>) -> std::borrow::Cow<'static, s
         _ => {}
     }
     match error.last() {
-        Error::Api { kind, .. } => kind.as_str().to_owned().into(),
+        Error::Api { kind, .. } => kind.known().unwrap_or("_OTHER").into(),
         Error::Unauthorized { .. } => "unauthorized".into(),
         Error::Decode { .. } => "decode".into(),
         other => error_type(other),
@@ -376,5 +378,38 @@ mod tests {
         assert_eq!(retry_reason(&timeout), "timeout");
         assert_eq!(outcome(Ok(())), "ok");
         assert_eq!(outcome(Err(&timeout)), "timeout");
+    }
+
+    fn api(kind: &str) -> Error {
+        Error::Api {
+            status: 400,
+            kind: crate::error::ErrorKind::from_type_or_status(Some(kind), 400),
+            typed: true,
+            code: None,
+            message: String::new(),
+            missing_fields: Box::default(),
+            retry_after: None,
+            attempts: 1,
+            idempotency_key: None,
+        }
+    }
+
+    /// What the server sends must not grow the outcome's series: the known
+    /// classes by name, every other one as `_OTHER`.
+    #[test]
+    fn outcomes_are_of_bounded_cardinality() {
+        assert_eq!(outcome(Err(&api("card_error"))), "card_error");
+        assert_eq!(outcome(Err(&api("idempotency_error"))), "idempotency_error");
+        let outcomes: std::collections::BTreeSet<_> = (0..200)
+            .map(|i| outcome(Err(&api(&format!("brand_new_error_{i}")))).into_owned())
+            .collect();
+        assert_eq!(outcomes.into_iter().collect::<Vec<_>>(), ["_OTHER"]);
+        // The kind itself keeps what was sent.
+        assert_eq!(
+            api("brand_new_error_7")
+                .kind()
+                .map(|k| k.as_str().to_owned()),
+            Some("brand_new_error_7".to_owned())
+        );
     }
 }

@@ -59,8 +59,10 @@ pub(crate) struct SdkTransport {
     /// The timeout the HTTP client itself enforces, when the SDK built it
     /// (no `configure_http`): an attempt whose limit is exactly that needs
     /// no limit of its own on the request (which would cost every call an
-    /// extensions map). `None` when the caller configured the HTTP client,
-    /// which may have raised or removed its timeout.
+    /// extensions map). `None` when the caller configured the HTTP client:
+    /// its requests then keep the client's own timeout (which a limit set on
+    /// the request would replace), and the call bounds each attempt with a
+    /// timer of its own, so the smaller of the two ends it.
     http_timeout: Option<Duration>,
 }
 
@@ -76,11 +78,14 @@ impl SdkTransport {
         }
     }
 
-    /// A transport for the token endpoint only, each request within `timeout`.
-    pub(crate) fn for_minting(timeout: Duration) -> Self {
+    /// A transport for the token endpoint only, each request within
+    /// `timeout` when the SDK built the HTTP client (`None`: the caller
+    /// configured it, its own timeout stays, and the minter bounds the mint
+    /// with a timer of its own).
+    pub(crate) fn for_minting(timeout: Option<Duration>) -> Self {
         Self {
             raw_auth: None,
-            mint_timeout: Some(timeout),
+            mint_timeout: timeout,
             http_timeout: None,
         }
     }
@@ -119,7 +124,11 @@ impl Transport for SdkTransport {
                 request
                     .headers_mut()
                     .insert(AUTH_TOKEN.clone(), attempt.token);
-                if self.http_timeout != Some(attempt.timeout) {
+                // Set only when it differs from the timeout of the client the
+                // SDK built; never on a client the caller configured (it would
+                // replace the caller's timeout: the call's own timer bounds
+                // the attempt there).
+                if self.http_timeout.is_some_and(|t| t != attempt.timeout) {
                     *request.timeout_mut() = Some(attempt.timeout);
                 }
                 // The request goes to reqwest before the future is built:

@@ -210,7 +210,14 @@ impl Minter {
                 ))
             }
         };
-        let result = inner.raw.create_access_token(&api_key, &client_id).await;
+        // Bounded here as well as on the request: a caller's configured HTTP
+        // client keeps its own timeout (the smaller of the two ends a mint).
+        let minting = inner.raw.create_access_token(&api_key, &client_id);
+        let Ok(result) = tokio::time::timeout(inner.timeout, minting).await else {
+            return Err(Error::Timeout {
+                idempotency_key: None,
+            });
+        };
         let response = match result {
             Ok(response) => response,
             // The token endpoint's answer holds the token: never kept.

@@ -253,9 +253,11 @@ impl ClientBuilder {
     /// already set (the [`timeout`](Self::timeout), the connect timeout,
     /// `TCP_NODELAY`, the user agent) and may change any of them; then the
     /// SDK's invariant is applied on top: redirects are never followed, so
-    /// the token never leaves for another host. (A timeout set here replaces
-    /// [`timeout`](Self::timeout) for every request that has no per-call
-    /// `.timeout(..)` or deadline.)
+    /// the token never leaves for another host. A timeout set here bounds
+    /// every request, as reqwest applies it, and so does the SDK's own limit
+    /// of an attempt (the [`timeout`](Self::timeout), a call's
+    /// `.timeout(..)`, what is left of its deadline): the smaller of the two
+    /// ends the attempt. Removing the timeout here removes only reqwest's.
     ///
     /// ```
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -348,7 +350,7 @@ impl ClientBuilder {
                     }
                     Auth::Credentials {
                         minter: Minter::new(
-                            raw(SdkTransport::for_minting(timeout)),
+                            raw(SdkTransport::for_minting(http_timeout)),
                             client_id,
                             api_key,
                             timeout,
@@ -386,6 +388,7 @@ impl ClientBuilder {
         let auth = Arc::new(auth);
         let handle = Handle {
             raw: raw(SdkTransport::new(auth.clone(), http_timeout)),
+            own_timer: http_timeout.is_none(),
             auth,
             defaults: Defaults {
                 policy: self.retry,

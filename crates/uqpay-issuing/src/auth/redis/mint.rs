@@ -11,6 +11,17 @@ use crate::auth::store::{renew_at, InFlight, FAILURE_MEMORY};
 use crate::auth::token::{AccessToken, Minter};
 use crate::error::Error;
 
+/// How handing the lock back went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Handed {
+    /// Written (or nothing to write), the lock released.
+    Stored,
+    /// The lock was lost meanwhile and a newer entry is stored: it is kept.
+    Superseded,
+    /// Redis could not be reached (the lock expires on its own).
+    Unreachable,
+}
+
 impl RedisTokenStore {
     /// Takes the mint lock and reads the token in one step: the owner tag
     /// and what is stored, or `None` when another replica holds the lock.
@@ -74,11 +85,12 @@ impl RedisTokenStore {
         owner: &str,
         entry: Option<&Entry>,
         failure: Option<&Error>,
-    ) {
+    ) -> Handed {
         let text = entry
             .map(|e| serde_json::to_string(e).expect("an entry serialises"))
             .unwrap_or_default();
         let expires_at_ms = entry.map_or(0, |e| e.expires_at_ms);
+        let generation = entry.map_or(0, |e| e.generation);
         let failure = failure.map(ToString::to_string).unwrap_or_default();
         let memory = millis(FAILURE_MEMORY);
         let mut last = String::new();
@@ -97,12 +109,20 @@ impl RedisTokenStore {
                         .arg(expires_at_ms)
                         .arg(&failure)
                         .arg(memory)
+                        .arg(generation)
                         .invoke_async(connection)
                         .await
                 })
                 .await;
             match handed {
-                Ok(_) => return,
+                Ok(0) => {
+                    tracing::warn!(
+                        "the token mint lost its lock and another replica stored a newer \
+                         token meanwhile; keeping that one"
+                    );
+                    return Handed::Superseded;
+                }
+                Ok(_) => return Handed::Stored,
                 Err(error) => last = error,
             }
         }
@@ -110,6 +130,7 @@ impl RedisTokenStore {
             error = %last,
             "could not store the fleet's token in Redis; the lock expires on its own"
         );
+        Handed::Unreachable
     }
 
     /// Starts the mint task of `client_id` (or joins the one in flight).
@@ -193,7 +214,9 @@ impl RedisTokenStore {
                 // Put back the token this replica holds rather than mint
                 // (which would void it everywhere).
                 let entry = Entry::of(&held.token, held.renew_at, generation);
-                self.hand_back(keys, &owner, Some(&entry), None).await;
+                if self.hand_back(keys, &owner, Some(&entry), None).await == Handed::Superseded {
+                    return Minted::Busy;
+                }
                 self.remember(client_id, &held.token, held.renew_at);
                 tracing::info!(
                     generation,
@@ -210,7 +233,11 @@ impl RedisTokenStore {
             Ok(token) => {
                 let renew = renew_at(SystemTime::now(), token.expires_at());
                 let entry = Entry::of(&token, renew, generation);
-                self.hand_back(keys, &owner, Some(&entry), None).await;
+                if self.hand_back(keys, &owner, Some(&entry), None).await == Handed::Superseded {
+                    // Another replica minted under the lock this mint lost:
+                    // its token is the fleet's (read it again).
+                    return Minted::Busy;
+                }
                 self.remember(client_id, &token, renew);
                 tracing::debug!(generation, "minted the fleet's token");
                 Minted::Token(token)

@@ -26,15 +26,45 @@ pub(crate) static EXTEND: LazyLock<redis::Script> = LazyLock::new(|| {
 });
 
 /// Hands the lock (`KEYS[2]`, owner `ARGV[1]`) back, with the token entry
-/// (`KEYS[1]` = `ARGV[2]`, expiring at `ARGV[3]` unix ms) written first
-/// when `ARGV[2]` is not empty, or the failure (`KEYS[3]` = `ARGV[4]`, for
-/// `ARGV[5]` ms) when `ARGV[4]` is not empty.
+/// (`KEYS[1]` = `ARGV[2]`, generation `ARGV[6]`, expiring at `ARGV[3]` unix
+/// ms) written first when `ARGV[2]` is not empty, or the failure (`KEYS[3]`
+/// = `ARGV[4]`, for `ARGV[5]` ms) when `ARGV[4]` is not empty.
+///
+/// Only while the lock is still this mint's: a mint that lost its lock (it
+/// expired while Redis could not be reached to extend it, or a failover
+/// lost it) writes its entry only if the stored one is older (a lower
+/// generation, or none, or one that cannot be read), so that it never
+/// overwrites a token another replica minted under the lock since (which
+/// voided this one). Returns 1 when the entry was written (or there was
+/// none to write), 0 when a newer one was kept.
 pub(crate) static HAND_BACK: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
-        "if ARGV[2] ~= '' then redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3]) end \
-         if ARGV[4] ~= '' then redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5]) end \
-         if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end \
-         return 1",
+        r"
+local owner = redis.call('GET', KEYS[2]) == ARGV[1]
+local written = 1
+if ARGV[2] ~= '' then
+  local write = owner
+  if not owner then
+    write = true
+    local stored = redis.call('GET', KEYS[1])
+    if stored then
+      local ok, entry = pcall(cjson.decode, stored)
+      if ok and type(entry) == 'table' and tonumber(entry.generation)
+          and tonumber(entry.generation) >= tonumber(ARGV[6]) then
+        write = false
+      end
+    end
+  end
+  if write then
+    redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
+  else
+    written = 0
+  end
+end
+if ARGV[4] ~= '' and owner then redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5]) end
+if owner then redis.call('DEL', KEYS[2]) end
+return written
+",
     )
 });
 
@@ -52,7 +82,8 @@ pub(crate) static HAND_BACK: LazyLock<redis::Script> = LazyLock::new(|| {
 /// failure, as the store's read (`KEYS[1..3]`).
 ///
 /// Returns `{wait ms (0: granted), replicas, token or "", locked 0/1,
-/// failure or ""}`.
+/// failure or "", ms until the next slot frees after this grant (0: one is
+/// free)}`.
 pub(crate) static SLOT_AND_READ: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
@@ -67,16 +98,23 @@ local replicas = redis.call('ZCARD', KEYS[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - window)
 local used = redis.call('ZCARD', KEYS[4])
 local wait = 0
+local next = 0
 if used < cap then
   redis.call('ZADD', KEYS[4], now, ARGV[3])
   redis.call('PEXPIRE', KEYS[4], window)
+  used = used + 1
+  if used >= cap then
+    local oldest = redis.call('ZRANGE', KEYS[4], used - cap, used - cap, 'WITHSCORES')
+    next = tonumber(oldest[2]) + window - now
+    if next < 1 then next = 1 end
+  end
 else
   local oldest = redis.call('ZRANGE', KEYS[4], used - cap, used - cap, 'WITHSCORES')
   wait = tonumber(oldest[2]) + window - now
   if wait < 1 then wait = 1 end
 end
 local v = redis.call('MGET', KEYS[1], KEYS[2], KEYS[3])
-return {wait, replicas, v[1] or '', v[2] and 1 or 0, v[3] or ''}
+return {wait, replicas, v[1] or '', v[2] and 1 or 0, v[3] or '', next}
 ",
     )
 });
