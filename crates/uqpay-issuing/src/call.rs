@@ -478,7 +478,9 @@ async fn bounded<T>(
     }
 }
 
-/// How a bounded attempt failed.
+/// How a bounded attempt failed. (As large as the generated client's error
+/// it carries, as the unbounded attempt's result is: nothing to box.)
+#[allow(clippy::large_enum_variant)]
 enum Bounded {
     Raw(progenitor_client::Error<ApiError>),
     TimedOut,
