@@ -519,3 +519,53 @@ fn give_up(error: Error, attempts: u32, key: Option<Uuid>) -> Error {
         error.with_call(attempts, key)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unavailable() -> Error {
+        Error::Timeout {
+            idempotency_key: None,
+        }
+    }
+
+    #[test]
+    fn a_retryable_failure_after_retries_is_wrapped_with_its_attempts_and_key() {
+        let key = Uuid::new_v4();
+        let error = give_up(unavailable(), 3, Some(key));
+        match &error {
+            Error::RetriesExhausted {
+                attempts,
+                idempotency_key,
+                last,
+            } => {
+                assert_eq!((*attempts, *idempotency_key), (3, Some(key)));
+                assert!(matches!(**last, Error::Timeout { .. }));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(error.attempts(), 3);
+        assert_eq!(error.idempotency_key(), Some(key));
+        assert!(error.is_retryable() && error.is_timeout());
+    }
+
+    #[test]
+    fn a_single_attempt_or_a_final_error_is_returned_as_it_is() {
+        let key = Uuid::new_v4();
+        let once = give_up(unavailable(), 1, Some(key));
+        assert!(matches!(once, Error::Timeout { .. }));
+        assert_eq!(once.idempotency_key(), Some(key));
+        let invalid = give_up(Error::validation("name_on_card", "too long"), 2, Some(key));
+        assert!(matches!(invalid, Error::Validation { .. }));
+        let spent = Error::RetryBudgetSpent {
+            attempts: 4,
+            idempotency_key: Some(key),
+            last: Box::new(unavailable()),
+        };
+        assert!(matches!(
+            give_up(spent, 4, Some(key)),
+            Error::RetryBudgetSpent { attempts: 4, .. }
+        ));
+    }
+}

@@ -101,6 +101,7 @@
 //   telemetry   span names and attributes, metrics
 //   error       Error, ErrorKind; convert: from the generated client's errors
 //   redact      masking card numbers and tokens
+//   testing     (tests only) servers that answer late, or never
 mod auth;
 mod call;
 mod cards;
@@ -111,6 +112,8 @@ mod ratelimit;
 mod redact;
 mod retry;
 mod telemetry;
+#[cfg(test)]
+mod testing;
 mod transport;
 pub mod webhooks;
 

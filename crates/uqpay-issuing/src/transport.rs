@@ -242,3 +242,95 @@ pub(crate) fn http_client(
         .build()?;
     Ok((client, enforced))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::client::Client;
+    use crate::error::Error;
+    use crate::testing::{late_server, token_answer, TOKEN, UPDATE_CARD};
+
+    /// A timeout set in `configure_http` bounds each attempt, beside the
+    /// client's own (30 s by default): the smaller wins.
+    #[tokio::test]
+    async fn a_timeout_set_in_configure_http_bounds_each_attempt() {
+        let base_url = late_server(Duration::from_millis(1500), |_| UPDATE_CARD.into()).await;
+        let client = Client::builder()
+            .token(TOKEN)
+            .base_url(base_url)
+            .max_retries(0)
+            .configure_http(|http| http.timeout(Duration::from_millis(200)))
+            .build()
+            .unwrap();
+        let result = client
+            .update_card(uuid::Uuid::new_v4())
+            .name_on_card("X")
+            .send()
+            .await;
+        assert!(
+            matches!(result, Err(Error::Timeout { .. })),
+            "the answer after 1.5 s came within the 200 ms set in configure_http: {result:?}"
+        );
+    }
+
+    /// And the SDK's limit of an attempt holds when it is the smaller one.
+    #[tokio::test]
+    async fn the_call_timeout_bounds_an_attempt_under_a_longer_configured_one() {
+        let base_url = late_server(Duration::from_millis(1500), |_| UPDATE_CARD.into()).await;
+        let client = Client::builder()
+            .token(TOKEN)
+            .base_url(base_url)
+            .max_retries(0)
+            .timeout(Duration::from_millis(200))
+            .configure_http(|http| http.timeout(Duration::from_secs(30)))
+            .build()
+            .unwrap();
+        let result = client
+            .update_card(uuid::Uuid::new_v4())
+            .name_on_card("X")
+            .send()
+            .await;
+        assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
+        // Without a limit that cuts it, the late answer is the call's.
+        let result = client
+            .update_card(uuid::Uuid::new_v4())
+            .name_on_card("X")
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await;
+        assert!(result.is_ok(), "{result:?}");
+    }
+
+    /// A mint is bounded the same way.
+    #[tokio::test]
+    async fn a_timeout_set_in_configure_http_bounds_a_mint() {
+        let base_url = late_server(Duration::from_millis(1500), |path| {
+            if path.ends_with("/connect/token") {
+                token_answer()
+            } else {
+                UPDATE_CARD.into()
+            }
+        })
+        .await;
+        let client = Client::builder()
+            .credentials("client", "key")
+            .base_url(base_url)
+            .max_retries(0)
+            .configure_http(|http| http.timeout(Duration::from_millis(200)))
+            .build()
+            .unwrap();
+        let error = client
+            .update_card(uuid::Uuid::new_v4())
+            .name_on_card("X")
+            .send()
+            .await
+            .unwrap_err();
+        match &error {
+            Error::Token { source, .. } => {
+                assert!(matches!(**source, Error::Timeout { .. }), "{error:?}")
+            }
+            other => panic!("expected the mint to time out: {other:?}"),
+        }
+    }
+}

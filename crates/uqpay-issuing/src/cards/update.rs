@@ -286,3 +286,106 @@ impl UpdateCardFields {
         Ok(body)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uqpay_issuing_raw::types::YesNo;
+
+    fn fields() -> UpdateCardFields {
+        UpdateCardFields::default()
+    }
+
+    fn refused(fields: UpdateCardFields) -> String {
+        match fields.into_body() {
+            Err(Error::Validation { field, reason }) => format!("{field}: {reason}"),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_update_must_set_something() {
+        assert!(refused(fields()).starts_with("update_card: no field is set"));
+        let body = UpdateCardFields {
+            enable_3ds: Some(false),
+            ..fields()
+        }
+        .into_body()
+        .unwrap();
+        assert_eq!(
+            body.risk_controls.unwrap().enable_3ds,
+            Some(YesNo::N),
+            "a risk switch alone is an update"
+        );
+    }
+
+    #[test]
+    fn names_are_1_to_26_printable_characters() {
+        let name = |n: &str| UpdateCardFields {
+            name_on_card: Some(n.into()),
+            ..fields()
+        };
+        assert!(name(&"A".repeat(26)).into_body().is_ok());
+        assert!(
+            name(&"É".repeat(26)).into_body().is_ok(),
+            "counted in characters"
+        );
+        assert_eq!(
+            refused(name(&"A".repeat(27))),
+            "name_on_card: must be 1 to 26 characters, got 27"
+        );
+        assert!(refused(name("")).starts_with("name_on_card: must be 1 to 26"));
+        assert!(refused(name("A\u{200B}B")).starts_with("name_on_card: "));
+    }
+
+    #[test]
+    fn amounts_are_named_by_field_and_index() {
+        let controls = UpdateCardFields {
+            spending_controls: vec![
+                (Decimal::ONE, SpendingInterval::Daily),
+                (Decimal::NEGATIVE_ONE, SpendingInterval::PerTransaction),
+            ],
+            ..fields()
+        };
+        assert!(refused(controls).starts_with("spending_controls[1].amount: "));
+        let limit = UpdateCardFields {
+            card_limit: Some(Decimal::new(-1, 2)),
+            ..fields()
+        };
+        assert!(refused(limit).starts_with("card_limit: "));
+        let exact = UpdateCardFields {
+            card_limit: Some(Decimal::new(210002, 2)),
+            ..fields()
+        }
+        .into_body()
+        .unwrap();
+        assert_eq!(
+            serde_json::to_string(&exact).unwrap(),
+            r#"{"card_limit":2100.02}"#,
+            "sent as the digits it holds"
+        );
+    }
+
+    #[test]
+    fn metadata_is_an_object_of_at_most_3200_bytes() {
+        let big = UpdateCardFields {
+            metadata: Some(Ok(serde_json::json!({ "k": "x".repeat(3300) })
+                .as_object()
+                .unwrap()
+                .clone())),
+            ..fields()
+        };
+        assert!(refused(big).contains("at most 3200 bytes"));
+        let not_an_object = UpdateCardFields {
+            metadata: Some(Err(format!(
+                "must be a JSON object, got {}",
+                json_type(&Value::from(3))
+            ))),
+            ..fields()
+        };
+        assert_eq!(
+            refused(not_an_object),
+            "metadata: must be a JSON object, got a number"
+        );
+    }
+}

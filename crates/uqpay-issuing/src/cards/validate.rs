@@ -120,3 +120,65 @@ pub(crate) fn json_type(value: &Value) -> &'static str {
         Value::Object(_) => "an object",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(result: Result<impl std::fmt::Debug, Error>) -> String {
+        match result {
+            Err(Error::Validation { field, reason }) => format!("{field}: {reason}"),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn account_ids_are_uuids_or_short_ids_and_never_card_numbers() {
+        assert!(parse_on_behalf_of("18523f72-f4de-4f9c-bb8e-ec7d1c4f32be").is_ok());
+        assert!(parse_on_behalf_of("CB4488338944").is_ok());
+        assert!(reason(parse_on_behalf_of("")).contains("empty"));
+        assert!(reason(parse_on_behalf_of("  ")).contains("blank"));
+        assert!(reason(parse_on_behalf_of("CB 44")).contains("a space"));
+        assert!(reason(parse_on_behalf_of("CB\u{1}")).contains("control character"));
+        assert!(reason(parse_on_behalf_of(&"A".repeat(65))).contains("at most 64"));
+        let pan = reason(parse_on_behalf_of("4096360800133951"));
+        assert!(pan.contains("looks like a card number"), "{pan}");
+        assert!(
+            !pan.contains("4096360800133951"),
+            "the PAN is not quoted: {pan}"
+        );
+    }
+
+    #[test]
+    fn mccs_are_four_digits_and_named_by_index() {
+        assert_eq!(
+            mccs(vec!["5999".into(), "6011".into()], "m").unwrap().len(),
+            2
+        );
+        let bad = reason(mccs(
+            vec!["5999".into(), "59a9".into()],
+            "risk_controls.allowed_mcc",
+        ));
+        assert!(bad.starts_with("risk_controls.allowed_mcc[1]: "), "{bad}");
+        assert!(bad.contains("\"59a9\""), "{bad}");
+        assert!(reason(mccs(vec!["12345".into()], "m")).contains("exactly 4 digits"));
+    }
+
+    #[test]
+    fn amounts_are_zero_or_more_and_required_fields_are_named() {
+        assert!(amount(Decimal::ZERO, || "card_limit".into()).is_ok());
+        assert!(amount(Decimal::new(210002, 2), || "card_limit".into()).is_ok());
+        assert!(
+            reason(amount(Decimal::NEGATIVE_ONE, || "card_limit".into()))
+                .starts_with("card_limit: ")
+        );
+        assert_eq!(
+            reason(required::<u8>(None, "card_mode")),
+            "card_mode: is required"
+        );
+        assert_eq!(required(Some(3), "x").unwrap(), 3);
+        assert_eq!(chars("Ünïcödé"), 7);
+        assert_eq!(yes_no(true), YesNo::Y);
+        assert_eq!(json_type(&Value::Null), "null");
+    }
+}

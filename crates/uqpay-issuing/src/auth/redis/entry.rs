@@ -104,3 +104,56 @@ pub(crate) fn millis(duration: Duration) -> u64 {
         .unwrap_or(u64::MAX)
         .max(1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(value: &str, lives: Duration) -> AccessToken {
+        AccessToken::new(value, SystemTime::now() + lives).unwrap()
+    }
+
+    #[test]
+    fn an_entry_round_trips_and_keeps_its_generation() {
+        let live = token("tok-1", Duration::from_secs(1800));
+        let renew = SystemTime::now() + Duration::from_secs(1500);
+        let text = serde_json::to_string(&Entry::of(&live, renew, 7)).unwrap();
+        let stored = Stored::parse(Some(text));
+        assert_eq!(stored.generation(), 7);
+        let (entry, parsed) = stored.usable(SystemTime::now(), None).unwrap();
+        assert_eq!(parsed.expose(), "tok-1");
+        assert_eq!(entry.renew_at_ms, unix_ms(renew));
+        // The refused token is not usable, whatever is stored.
+        assert!(stored.usable(SystemTime::now(), Some(&live)).is_none());
+    }
+
+    #[test]
+    fn missing_unreadable_and_expired_entries_are_not_used() {
+        assert!(matches!(Stored::parse(None), Stored::Missing));
+        assert!(matches!(
+            Stored::parse(Some("not json".into())),
+            Stored::Unreadable(_)
+        ));
+        let bad_header = r#"{"token":"a\nb","expires_at_ms":1,"renew_at_ms":1,"generation":3}"#;
+        assert!(matches!(
+            Stored::parse(Some(bad_header.into())),
+            Stored::Unreadable(_)
+        ));
+        assert_eq!(Stored::parse(None).generation(), 0);
+        let expired = token("old", Duration::from_secs(1));
+        let text = serde_json::to_string(&Entry::of(&expired, SystemTime::now(), 1)).unwrap();
+        let later = SystemTime::now() + Duration::from_secs(5);
+        assert!(Stored::parse(Some(text)).usable(later, None).is_none());
+    }
+
+    #[test]
+    fn unix_milliseconds_saturate() {
+        assert_eq!(unix_ms(UNIX_EPOCH), 0);
+        assert_eq!(
+            from_unix_ms(1_500),
+            UNIX_EPOCH + Duration::from_millis(1_500)
+        );
+        assert_eq!(millis(Duration::ZERO), 1, "never a zero PX");
+        assert_eq!(millis(Duration::MAX), u64::MAX);
+    }
+}

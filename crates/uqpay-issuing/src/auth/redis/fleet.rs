@@ -444,3 +444,56 @@ enum Slot {
     /// Redis is out of reach (why): the share in process.
     Unreachable(String),
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use crate::auth::redis::store::RedisTokenStore;
+    use crate::client::Client;
+    use crate::error::Error;
+    use crate::ratelimit::RateLimit;
+    use crate::testing::{late_server, silent_server, token_answer, UPDATE_CARD};
+
+    /// A Redis that accepts connections and never answers, and a call with
+    /// a deadline of 200 ms: the fleet's round trip is cut at the deadline
+    /// (not at the store's 3 s), and the error says Redis did not answer.
+    #[tokio::test]
+    async fn a_frozen_redis_does_not_push_a_call_past_its_deadline() {
+        let redis = silent_server().await;
+        let api = late_server(Duration::ZERO, |path| {
+            if path.ends_with("/connect/token") {
+                token_answer()
+            } else {
+                UPDATE_CARD.into()
+            }
+        })
+        .await;
+        let store = RedisTokenStore::new(&format!("redis://{redis}/"))
+            .unwrap()
+            .operation_timeout(Duration::from_secs(3));
+        let client = Client::builder()
+            .credentials("client", "key")
+            .base_url(api)
+            .token_store(store)
+            .rate_limit(RateLimit::new(10, Duration::from_secs(1)))
+            .build()
+            .unwrap();
+        let started = Instant::now();
+        let error = client
+            .update_card(uuid::Uuid::new_v4())
+            .name_on_card("X")
+            .deadline(Duration::from_millis(200))
+            .send()
+            .await
+            .unwrap_err();
+        let took = started.elapsed();
+        assert!(took < Duration::from_millis(1500), "the call took {took:?}");
+        let text = error.to_string();
+        assert!(text.contains("Redis did not answer"), "{text}");
+        assert!(
+            matches!(error.last(), Error::TokenStore { .. }),
+            "{error:?}"
+        );
+    }
+}
