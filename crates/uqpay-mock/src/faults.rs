@@ -64,6 +64,20 @@ impl Fault {
     }
 }
 
+/// `rate` if it is a fraction of requests: a number from 0 to 1 (NaN is
+/// not; nor is a rate over 1, which used to be clamped to 1 in silence).
+///
+/// # Panics
+///
+/// When it is not, with a message that says so.
+pub(crate) fn check_rate(rate: f64) -> f64 {
+    assert!(
+        (0.0..=1.0).contains(&rate),
+        "random fault rate must be a number from 0 to 1, got {rate}"
+    );
+    rate
+}
+
 /// Which requests get a fault: first the queued ones (one per request, in
 /// order), then, with probability `rate`, one picked uniformly from `kinds`
 /// by an RNG seeded with `seed` (the same seed and request order give the
@@ -90,8 +104,13 @@ impl FaultPlan {
         self.queued.extend(std::iter::repeat_n(fault, times));
     }
 
+    /// From now on a fraction `rate` of requests get one of `kinds`.
+    ///
+    /// # Panics
+    ///
+    /// When `rate` is not a number from 0 to 1 (see [`check_rate`]).
     pub(crate) fn set_random(&mut self, rate: f64, kinds: Vec<Fault>) {
-        self.rate = rate.clamp(0.0, 1.0);
+        self.rate = check_rate(rate);
         self.kinds = kinds;
     }
 
@@ -142,5 +161,26 @@ mod tests {
         assert!((60..=140).contains(&hits), "{hits} of 200 at rate 0.5");
         plan.clear();
         assert_eq!(plan.next(), None);
+    }
+
+    #[test]
+    fn a_rate_is_a_number_from_0_to_1() {
+        for rate in [0.0, -0.0, 0.25, 1.0] {
+            assert_eq!(check_rate(rate), rate);
+        }
+        for rate in [
+            f64::NAN,
+            -0.1,
+            1.000001,
+            7.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            let refused = std::panic::catch_unwind(|| check_rate(rate));
+            assert!(refused.is_err(), "{rate}");
+        }
+        let mut plan = FaultPlan::new(1);
+        plan.set_random(1.0, vec![Fault::RequestProcessing]);
+        assert!((0..50).all(|_| plan.next() == Some(Fault::RequestProcessing)));
     }
 }

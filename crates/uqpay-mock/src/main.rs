@@ -60,7 +60,7 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Fraction (0..=1) of card requests that get a random fault.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = parse_fault_rate)]
     fault_rate: f64,
     /// Deliver the events of settled card orders to this URL (a JSON POST
     /// signed as UQPay signs it; redelivered until acknowledged with a 2xx).
@@ -85,6 +85,18 @@ struct Args {
     /// (comma-separated; default: all).
     #[arg(long, value_delimiter = ',')]
     faults: Vec<String>,
+}
+
+/// A fault rate: a number from 0 to 1 (NaN and rates over 1 are refused,
+/// not clamped).
+fn parse_fault_rate(text: &str) -> Result<f64, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|rate| (0.0..=1.0).contains(rate))
+        .ok_or_else(|| {
+            "must be a fraction of requests, a number from 0 to 1 (e.g. 0.25)".to_owned()
+        })
 }
 
 fn parse_fault(name: &str) -> Result<Fault, String> {

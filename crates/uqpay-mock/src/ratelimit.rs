@@ -34,18 +34,52 @@ impl RateLimits {
 
     /// `calls` card calls per `window` (at least 1 ms), the token endpoint
     /// unlimited: short windows let tests meet the limit in seconds.
+    ///
+    /// # Panics
+    ///
+    /// When `calls` is 0 (every card call would be refused) or `window` is
+    /// zero.
     pub fn per_window(calls: u32, window: Duration) -> Self {
         Self {
             token: None,
             calls,
-            window: window.max(Duration::from_millis(1)),
+            window,
         }
+        .checked()
+        .unwrap_or_else(|why| panic!("invalid rate limit (RateLimits::per_window): {why}"))
     }
 
     /// Also limits the token endpoint to `token` requests per window.
+    ///
+    /// # Panics
+    ///
+    /// When `token` is 0 (every token request would be refused).
     pub fn with_token_limit(mut self, token: u32) -> Self {
         self.token = Some(token);
-        self
+        self.checked().unwrap_or_else(|why| {
+            panic!("invalid rate limit (RateLimits::with_token_limit): {why}")
+        })
+    }
+
+    /// These limits, unless they would refuse every request of a budget
+    /// or have no window (then why); a window under a millisecond counts as
+    /// one.
+    pub(crate) fn checked(self) -> Result<Self, &'static str> {
+        if self.calls == 0 {
+            return Err("a budget must be at least 1 card call a window \
+                        (0 would refuse every card call)");
+        }
+        if self.token == Some(0) {
+            return Err("the token endpoint's budget must be at least 1 \
+                        request a window (0 would refuse every token request)");
+        }
+        if self.window.is_zero() {
+            return Err("the window must be longer than zero");
+        }
+        Ok(Self {
+            window: self.window.max(Duration::from_millis(1)),
+            ..self
+        })
     }
 }
 
@@ -88,16 +122,22 @@ impl FromStr for RateLimits {
             .and_then(|p| p.split_once('/'))
             .ok_or_else(invalid)?;
         let calls: u32 = calls.trim().parse().map_err(|_| invalid())?;
-        let mut limits = Self::per_window(calls, parse_window(window).ok_or_else(invalid)?);
+        let mut limits = Self {
+            token: None,
+            calls,
+            window: parse_window(window).ok_or_else(invalid)?,
+        };
         for part in parts {
             let token = part
                 .trim()
                 .strip_prefix("token=")
                 .and_then(|n| n.parse().ok())
                 .ok_or_else(invalid)?;
-            limits = limits.with_token_limit(token);
+            limits.token = Some(token);
         }
-        Ok(limits)
+        limits
+            .checked()
+            .map_err(|why| format!("invalid rate limit {s:?}: {why}"))
     }
 }
 
@@ -196,9 +236,19 @@ mod tests {
             "x/1s",
             "100/1h",
             "100/1s,tok=3",
+            "0/1s",
+            "5/1s,token=0",
         ] {
             assert!(bad.parse::<RateLimits>().is_err(), "{bad}");
         }
+        assert_eq!(
+            "0/1s".parse::<RateLimits>(),
+            Err(
+                "invalid rate limit \"0/1s\": a budget must be at least 1 card call a window \
+                 (0 would refuse every card call)"
+                    .to_owned()
+            )
+        );
         let mut limiter = RateLimiter::new(RateLimits::per_window(3, Duration::from_millis(100)));
         let at = Duration::from_millis(1_800_000_000_000);
         assert!((0..3).all(|_| limiter.admit(Budget::Calls, at)));
@@ -206,5 +256,27 @@ mod tests {
         assert!(limiter.admit(Budget::Calls, at + Duration::from_millis(100)));
         // The token endpoint is unlimited unless said.
         assert!((0..1000).all(|_| limiter.admit(Budget::Token, at)));
+    }
+
+    #[test]
+    fn limits_that_refuse_everything_are_refused() {
+        let refused = |f: fn() -> RateLimits| std::panic::catch_unwind(f).is_err();
+        assert!(refused(|| RateLimits::per_window(
+            0,
+            Duration::from_secs(1)
+        )));
+        assert!(refused(|| RateLimits::per_window(1, Duration::ZERO)));
+        assert!(refused(|| RateLimits::SANDBOX.with_token_limit(0)));
+        assert!(RateLimits {
+            calls: 0,
+            ..RateLimits::SANDBOX
+        }
+        .checked()
+        .is_err());
+        assert_eq!(RateLimits::SANDBOX.checked(), Ok(RateLimits::SANDBOX));
+        assert_eq!(
+            RateLimits::per_window(1, Duration::from_micros(1)).window,
+            Duration::from_millis(1)
+        );
     }
 }

@@ -17,7 +17,7 @@ use tower::ServiceExt as _;
 use uuid::Uuid;
 
 use crate::control::ConnectionKill;
-use crate::faults::Fault;
+use crate::faults::{check_rate, Fault};
 use crate::shared::Shared;
 use crate::state::{Card, Route, RouteCounters};
 use crate::webhooks::Delivery;
@@ -176,8 +176,15 @@ impl MockServer {
         self.shared.faults().push(fault, times);
     }
 
-    /// From now on a fraction `rate` of card requests get one of `kinds`.
+    /// From now on a fraction `rate` (0..=1) of card requests get one of
+    /// `kinds`.
+    ///
+    /// # Panics
+    ///
+    /// When `rate` is not a number from 0 to 1 (NaN, a negative rate, a
+    /// rate over 1); the faults set before stay.
     pub fn set_random_faults(&self, rate: f64, kinds: Vec<Fault>) {
+        let rate = check_rate(rate);
         self.shared.faults().set_random(rate, kinds);
     }
 

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::control::Hold;
-use crate::faults::{Fault, FaultPlan};
+use crate::faults::{check_rate, Fault, FaultPlan};
 use crate::ratelimit::{RateLimiter, RateLimits};
 use crate::routes::router;
 use crate::server::{serve, MockServer};
@@ -130,7 +130,17 @@ impl MockServerBuilder {
     /// or [`RateLimits::PRODUCTION`]) or any budget per window
     /// ([`RateLimits::per_window`]); off by default. Each 429 the limiter
     /// sends is counted ([`RouteCounters::rate_limited`](crate::state::RouteCounters::rate_limited)).
+    ///
+    /// # Panics
+    ///
+    /// When `limits` would refuse every request of a budget (0 card calls,
+    /// or a token budget of 0) or has a zero window: limits written out
+    /// field by field are checked here as [`RateLimits::per_window`] checks
+    /// its own.
     pub fn rate_limits(mut self, limits: RateLimits) -> Self {
+        let limits = limits.checked().unwrap_or_else(|why| {
+            panic!("invalid rate limit (MockServerBuilder::rate_limits): {why}")
+        });
         self.rate_limits = Some(limits);
         self
     }
@@ -204,8 +214,13 @@ impl MockServerBuilder {
 
     /// Inject a fault into a fraction `rate` (0..=1) of card requests, one
     /// picked uniformly from `kinds` by the seeded RNG.
+    ///
+    /// # Panics
+    ///
+    /// When `rate` is not a number from 0 to 1 (NaN, a negative rate, a
+    /// rate over 1).
     pub fn random_faults(mut self, rate: f64, kinds: Vec<Fault>) -> Self {
-        self.fault_rate = rate;
+        self.fault_rate = check_rate(rate);
         self.fault_kinds = kinds;
         self
     }

@@ -131,3 +131,66 @@ async fn random_faults_follow_the_seed_and_are_counted() {
     assert_eq!(counters.committed, 40 - faulted);
     assert_eq!(stats.faults.values().sum::<u64>(), faulted);
 }
+
+/// What `f` panicked with (it must panic).
+fn panic_message(f: impl FnOnce()) -> String {
+    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .expect_err("refused with a panic");
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default()
+}
+
+/// Issue 25.11: a NaN rate used to be taken, and then every card request
+/// panicked in its handler (the connection dropped); a rate over 1 was
+/// silently clamped.
+#[tokio::test]
+async fn a_fault_rate_outside_0_to_1_is_refused() {
+    let api = api().await;
+    for rate in [f64::NAN, -0.1, 1.5, 7.0, f64::INFINITY, f64::NEG_INFINITY] {
+        let message = panic_message(|| api.server.set_random_faults(rate, Fault::all()));
+        assert!(
+            message.contains("fault rate") && message.contains("0 to 1"),
+            "{rate}: {message}"
+        );
+        let message = panic_message(|| {
+            let _ = MockServer::builder().random_faults(rate, Fault::all());
+        });
+        assert!(message.contains("fault rate"), "{rate}: {message}");
+    }
+    // Nothing was set: card requests are answered, none faulted.
+    let answer = api
+        .call(
+            "/v1/issuing/cards/assign",
+            Uuid::new_v4(),
+            None,
+            &assign_body(&pan(60), "SINGLE"),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(api.server.stats().faults.is_empty());
+    // The bounds are rates: 1 faults every request, 0 none.
+    api.server
+        .set_random_faults(1.0, vec![Fault::ServerError(503)]);
+    let answer = api
+        .call(
+            "/v1/issuing/cards/assign",
+            Uuid::new_v4(),
+            None,
+            &assign_body(&pan(61), "SINGLE"),
+        )
+        .await;
+    answer.error(StatusCode::SERVICE_UNAVAILABLE, "api_error");
+    api.server.set_random_faults(0.0, Fault::all());
+    let answer = api
+        .call(
+            "/v1/issuing/cards/assign",
+            Uuid::new_v4(),
+            None,
+            &assign_body(&pan(61), "SINGLE"),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+}

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod cards;
+mod cli;
 mod clock;
 mod faults;
 mod idempotency;

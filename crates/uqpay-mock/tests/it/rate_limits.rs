@@ -99,3 +99,62 @@ async fn a_limit_per_short_window_for_tests_that_meet_it_in_seconds() {
         StatusCode::BAD_REQUEST
     );
 }
+
+/// What `f` panicked with (it must panic).
+fn panic_message(f: impl FnOnce()) -> String {
+    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .expect_err("refused with a panic");
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default()
+}
+
+/// Issue 25.11: a budget of 0 calls used to be taken, and every card call
+/// was answered 429.
+#[test]
+fn a_budget_of_no_calls_or_no_time_is_refused() {
+    let message = panic_message(|| {
+        RateLimits::per_window(0, Duration::from_secs(1));
+    });
+    assert!(message.contains("at least 1"), "{message}");
+    let message = panic_message(|| {
+        RateLimits::per_window(5, Duration::ZERO);
+    });
+    assert!(message.contains("window"), "{message}");
+    let message = panic_message(|| {
+        RateLimits::per_window(5, Duration::from_secs(1)).with_token_limit(0);
+    });
+    assert!(message.contains("at least 1"), "{message}");
+    // Built by hand, they are refused by the builder.
+    for limits in [
+        RateLimits {
+            calls: 0,
+            ..RateLimits::PRODUCTION
+        },
+        RateLimits {
+            token: Some(0),
+            ..RateLimits::PRODUCTION
+        },
+        RateLimits {
+            window: Duration::ZERO,
+            ..RateLimits::PRODUCTION
+        },
+    ] {
+        let message = panic_message(|| {
+            let _ = MockServer::builder().rate_limits(limits);
+        });
+        assert!(message.contains("rate limit"), "{limits:?}: {message}");
+    }
+    // The parser says so instead of panicking.
+    for text in ["0/1s", "0/250ms,token=5", "10/1s,token=0"] {
+        let error = text.parse::<RateLimits>().unwrap_err();
+        assert!(error.contains("at least 1"), "{text}: {error}");
+    }
+    // Sub-millisecond windows still count as a millisecond.
+    assert_eq!(
+        RateLimits::per_window(1, Duration::from_micros(10)).window,
+        Duration::from_millis(1)
+    );
+}
