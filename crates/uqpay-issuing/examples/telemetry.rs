@@ -11,7 +11,7 @@
 //! In a service, the same setup with a real exporter (OTLP, ...) instead of
 //! the in-memory ones: a `tracing_opentelemetry` layer on the subscriber
 //! for the spans, and `ClientBuilder::meter` (or the global meter
-//! provider) for the metrics. See the README's "Telemetry" section.
+//! provider) for the metrics. See docs/telemetry.md.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

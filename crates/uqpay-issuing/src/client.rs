@@ -115,7 +115,7 @@ impl Client {
     }
 
     /// The retry budget the client's calls share (see
-    /// [`ClientBuilder::retry_budget`]).
+    /// [`ClientBuilder::retry_budget`](crate::ClientBuilder::retry_budget)).
     pub fn retry_budget(&self) -> &RetryBudget {
         &self.inner.budget
     }

@@ -105,7 +105,71 @@ impl fmt::Display for ErrorKind {
 
 /// Everything that can go wrong. Messages and bodies kept in an error have
 /// card numbers masked and tokens removed, so errors can be logged as they
-/// are. Cheap to clone (shared sources).
+/// are. Cheap to clone (shared sources), at most 128 bytes, `Send + Sync`,
+/// `#[non_exhaustive]`.
+///
+/// | variant | when | retryable ([`Error::is_retryable`]) |
+/// | --- | --- | --- |
+/// | `Validation { field, reason }` | refused before anything was sent: the field as named on the wire (`name_on_card`, `spending_controls[1].amount`, `x-on-behalf-of`, ...), what is wrong and the limit | no |
+/// | `Api { status, kind, typed, code, message, missing_fields, retry_after, attempts, idempotency_key }` | the API answered with an error: `kind` is the body's `type` (or what the status implies), `typed` whether the body had a `type`, `code` the body's code (numeric codes as text), `message` redacted, `missing_fields` the required fields the API listed, `retry_after` what its `Retry-After` asked for | 408, 429, 5xx and "request is processing" |
+/// | `Unauthorized { message, attempts, idempotency_key }` | a 401: the API refused the token (after one new token, when the client mints its own), or the token endpoint refused the credentials (then inside a `Token`) | no |
+/// | `Token { source, refused, attempts, idempotency_key }` | no token could be had: the token endpoint's error, or the token store's, is the `source`; `refused` the message of the 401 that asked for a new token, if one did | as its `source` |
+/// | `TokenStore { message }` | the token store failed when a token was needed: Redis unreachable and no valid token held, a fleet mint that failed less than a second ago, a wait for another replica's mint that ran out. A call receives it as the `source` of a `Token` error (`last()` finds it) | yes |
+/// | `Timeout { idempotency_key }` | an attempt (or the call's deadline) timed out | yes |
+/// | `Network { message, idempotency_key, source }` | the connection failed or broke before a whole answer arrived (a body cut short, even of a 200) | yes |
+/// | `Decode { status, message, body, attempts, idempotency_key }` | an answer that does not match the spec; `body` redacted and cut to 2 KiB (withheld for the token endpoint, whose answers hold tokens) | no |
+/// | `RetriesExhausted { attempts, idempotency_key, last }` | the call gave up after more than one attempt while its last error was still retryable: the retries ran out, the deadline came before the next attempt, or a `Retry-After` was longer than [`ClientBuilder::max_retry_after`](crate::ClientBuilder::max_retry_after) (after a single attempt the error itself is returned) | as `last` |
+/// | `RetryBudgetSpent { attempts, idempotency_key, last }` | the client's [`RetryBudget`](crate::RetryBudget) refused a retry (too many retries lately across the client) | as `last` (so yes) |
+/// | `RateLimitTimeout { wait, idempotency_key }` | the next slot of the client's [`RateLimit`](crate::RateLimit) came after the call's deadline; nothing was sent for that attempt | yes |
+/// | `Config(message)` | the client is misconfigured; also a proxy that answered 407 (to a `CONNECT` or a plain-HTTP request), sent once | no |
+///
+/// UQPay's answers follow its Card Issuance v1.6 error guide; [`Error::kind`]
+/// is the body's `type`, or what the status implies when the body has none:
+///
+/// | UQPay answers | [`Error::kind`] | helpers | retried |
+/// | --- | --- | --- | --- |
+/// | 400 `invalid_request_error` (validation; field path in the message) | `InvalidRequest` | | no |
+/// | 400 `card_error` / `card_not_found` (unknown card, or one of another account) | `Card` | `is_not_found()` | no |
+/// | 400 `card_error` with another code (`card_already_assigned`, `invalid_status_transition`, `card_cancelled`, `card_limit_not_allowed`, ...) | `Card` | `code()` | no |
+/// | 400 `cardholder_error`, `account_error` | `Cardholder`, `Account` | `code()` | no |
+/// | 400 `idempotency_error` (the key was used with another request) | `Idempotency` | `is_idempotency_conflict()` | no |
+/// | 400 legacy `{"code": 200, "message": "Request is processing, please try again later"}` (no `type`) | `InvalidRequest` | `is_processing()` | yes |
+/// | other legacy 400 (`{"code": <number>, "message"}`, no `type`) | `InvalidRequest` | `code()` | no |
+/// | 401 `unauthorized_error`, or the gateway's `{"error": ...}` | (`Error::Unauthorized`, no kind) | `is_unauthorized()` | one new token and one more attempt, with credentials |
+/// | 403 `unauthorized_error` / `forbidden` | `Unauthorized` | `is_forbidden()` | no |
+/// | 404 (an unknown route, nothing else) | `NotFound` | `is_not_found()` | no |
+/// | 407 from a proxy | (`Error::Config`) | | no |
+/// | 408 | `InvalidRequest` | | yes |
+/// | 429 `{"code": "too_many_requests"}` (no `type`) | `RateLimit` | `is_rate_limited()`, `retry_after()` | yes |
+/// | 500 `api_error`, and any 5xx (JSON or not) | `Api` | | yes |
+/// | a redirect (3xx; never followed) | `InvalidRequest` ("redirects are not followed") | | no |
+/// | a `type` this version does not know | `Other(type)` | `code()` | by status |
+///
+/// An error answer whose body is not UQPay's JSON (an HTML page from a proxy,
+/// an empty 502) keeps its status, with the body (redacted, cut) as its
+/// message. UQPay documents no 409; an unknown card is a 400, never a 404.
+/// `is_processing()` recognises UQPay's sentence only in the legacy envelope
+/// (400, no `type`), never a quote of it inside another error's message.
+///
+/// The helpers look through `RetriesExhausted`, `RetryBudgetSpent` and `Token`
+/// to the final error ([`Error::last`]): [`Error::status`] (401 for
+/// `Unauthorized`), [`Error::kind`], [`Error::code`], [`Error::retry_after`],
+/// [`Error::is_not_found`] (`card_not_found`, a 404, or a `not_found` type),
+/// [`Error::is_forbidden`], [`Error::is_idempotency_conflict`],
+/// [`Error::is_rate_limited`], [`Error::is_processing`],
+/// [`Error::is_timeout`] (`Timeout` or `RateLimitTimeout`),
+/// [`Error::is_unauthorized`]. [`Error::is_retryable`] says whether sending the
+/// same request again (same idempotency key) may succeed; for
+/// `RetriesExhausted`, `RetryBudgetSpent` and `Token` it is that of the cause,
+/// so a job queue can tell a transient outage from a refusal with it alone.
+/// [`Error::is_retry_budget_spent`] and [`Error::is_validation`] test the
+/// outer variant. [`Error::idempotency_key`] is the key every attempt carried
+/// (`None` for `retrieve_card`, which sends none, for errors raised before a
+/// key was chosen, and for `TokenStore`). [`Error::attempts`] is how many
+/// attempts the call made, counted where they happen, whatever the server
+/// says: 0 when refused before sending (`Validation`, `Config`,
+/// `RateLimitTimeout`), 1 for a bare `Timeout`, `Network` or `TokenStore`; a
+/// failed token fetch counts as an attempt.
 #[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

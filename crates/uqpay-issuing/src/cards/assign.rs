@@ -13,7 +13,7 @@ use crate::cards::validate::required;
 use crate::cards::Common;
 use crate::error::Error;
 
-/// Assigns a card number to a cardholder. Built by [`Client::assign_card`].
+/// Assigns a card number to a cardholder. Built by [`Client::assign_card`](crate::Client::assign_card).
 ///
 /// `Debug` shows the card number masked.
 #[derive(Debug, Clone)]

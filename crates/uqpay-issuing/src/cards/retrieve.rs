@@ -14,7 +14,7 @@ use crate::call::{Call, Handle};
 use crate::cards::Common;
 use crate::error::Error;
 
-/// Reads a card back. Built by [`Client::retrieve_card`].
+/// Reads a card back. Built by [`Client::retrieve_card`](crate::Client::retrieve_card).
 #[derive(Debug, Clone)]
 #[must_use = "a request does nothing until .send() is awaited"]
 pub struct RetrieveCard {

@@ -13,7 +13,7 @@ use crate::cards::validate::{chars, required};
 use crate::cards::Common;
 use crate::error::Error;
 
-/// Activates, freezes or cancels a card. Built by [`Client::update_card_status`].
+/// Activates, freezes or cancels a card. Built by [`Client::update_card_status`](crate::Client::update_card_status).
 #[derive(Debug, Clone)]
 #[must_use = "a request does nothing until .send() is awaited"]
 pub struct UpdateCardStatus {

@@ -19,7 +19,7 @@ use crate::cards::Common;
 use crate::error::Error;
 
 /// Updates a card's limit, name, no-PIN amount, spending controls, risk
-/// controls and metadata. Built by [`Client::update_card`]. Fields not set
+/// controls and metadata. Built by [`Client::update_card`](crate::Client::update_card). Fields not set
 /// are left unchanged; at least one must be set.
 #[derive(Debug, Clone)]
 #[must_use = "a request does nothing until .send() is awaited"]

@@ -88,7 +88,7 @@ struct Envelope<'a> {
 
 impl Event {
     /// Parses a body **without verifying it** (for bodies verified
-    /// elsewhere, and tests). Use a [`Verifier`] for anything received.
+    /// elsewhere, and tests). Use a [`Verifier`](crate::webhooks::Verifier) for anything received.
     pub fn parse(body: &[u8]) -> Result<Event, WebhookError> {
         // One pass when `event_type` comes before `data` (as UQPay sends
         // it); anything else, and every error, goes through the two-pass

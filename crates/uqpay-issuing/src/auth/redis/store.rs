@@ -63,7 +63,8 @@ pub(crate) const MIN_LOCK_TTL: Duration = Duration::from_secs(1);
 /// alone for one [`operation_timeout`](Self::operation_timeout). It never
 /// mints without the fleet's lock (that would void the other replicas'
 /// token and start the very thrash this store prevents). A call that needs
-/// a new token meanwhile fails with [`Error::TokenStore`], which is
+/// a new token meanwhile fails with an [`Error::Token`] whose cause is the
+/// [`Error::TokenStore`] error ([`Error::last`] finds it), which is
 /// retryable. When Redis comes back empty (restarted without persistence),
 /// a replica writes back the token it holds rather than minting a new one.
 ///
