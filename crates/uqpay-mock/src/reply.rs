@@ -199,3 +199,72 @@ impl IntoResponse for Reply {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(reply: &Reply) -> serde_json::Value {
+        serde_json::from_slice(&reply.body).unwrap()
+    }
+
+    #[test]
+    fn errors_are_in_uqpays_envelopes() {
+        let invalid = Reply::invalid_missing("missing".into(), vec!["card_mode".into()]);
+        assert_eq!(invalid.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            json(&invalid),
+            serde_json::json!({"type": "invalid_request_error", "code": "invalid_request_error",
+                "message": "missing", "missing_fields": ["card_mode"]})
+        );
+        let not_found = json(&Reply::card_not_found(Uuid::new_v4()));
+        assert_eq!(
+            (&not_found["type"], &not_found["code"]),
+            (&"card_error".into(), &"card_not_found".into())
+        );
+        assert_eq!(Reply::unauthorized("no").status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            Reply::api_error(503).status,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            Reply::api_error(42).status,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            json(&Reply::idempotency_key_reused())["type"],
+            "idempotency_error"
+        );
+        assert_eq!(
+            Reply::payload_too_large(10).status,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+    }
+
+    #[test]
+    fn the_gateways_answers_have_no_type() {
+        assert_eq!(
+            json(&Reply::processing()),
+            serde_json::json!({"code": 200, "message": PROCESSING_MESSAGE})
+        );
+        let no_route = Reply::no_route();
+        assert_eq!(no_route.status, StatusCode::NOT_FOUND);
+        assert_eq!(json(&no_route)["code"], 404);
+        let limited = Reply::too_many_requests(None);
+        assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            json(&limited),
+            serde_json::json!({"code": "too_many_requests", "message": RATE_LIMITED_MESSAGE})
+        );
+    }
+
+    #[test]
+    fn a_response_is_json_with_its_retry_after() {
+        let response = Reply::too_many_requests(Some(2)).into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        assert_eq!(response.headers()["retry-after"], "2");
+        let response = Reply::ok(&serde_json::json!({})).into_response();
+        assert!(response.headers().get("retry-after").is_none());
+    }
+}

@@ -331,3 +331,48 @@ pub(crate) async fn serve(
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_total_the_card_routes_without_the_token_route() {
+        let counters = |received, rate_limited| RouteCounters {
+            received,
+            rate_limited,
+            ..RouteCounters::default()
+        };
+        let stats = Stats {
+            routes: [
+                (Route::Token, counters(100, 1)),
+                (Route::AssignCard, counters(3, 2)),
+                (Route::RetrieveCard, counters(4, 0)),
+            ]
+            .into_iter()
+            .collect(),
+            ..Stats::default()
+        };
+        assert_eq!(stats.card_total(|c| c.received), 7);
+        assert_eq!(stats.rate_limited(), 3, "the token route's too");
+    }
+
+    #[tokio::test]
+    async fn a_server_answers_until_it_is_shut_down() {
+        let server = MockServer::start().await.unwrap();
+        let url = format!("{}/v1/nowhere", server.base_url());
+        let http = reqwest::Client::new();
+        let answer = http.get(&url).send().await.unwrap();
+        assert_eq!(answer.status(), reqwest::StatusCode::NOT_FOUND);
+        server.shutdown();
+        // New connections are no longer accepted once the loop has seen
+        // the shutdown; a fresh client has no pooled connection.
+        let refused = loop {
+            match reqwest::Client::new().get(&url).send().await {
+                Err(e) => break e,
+                Ok(_) => tokio::task::yield_now().await,
+            }
+        };
+        assert!(refused.is_connect() || refused.is_request(), "{refused}");
+    }
+}

@@ -283,3 +283,46 @@ impl MockServer {
         MockServerBuilder::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_that_would_keep_nothing_are_raised_to_one() {
+        let builder = MockServerBuilder::default()
+            .idempotency_capacity(0)
+            .event_capacity(0)
+            .webhook("http://127.0.0.1:9/hook", "s")
+            .webhook_redelivery(0, Duration::from_secs(2), Duration::from_secs(1));
+        assert_eq!(
+            (builder.idempotency_capacity, builder.event_capacity),
+            (1, 1)
+        );
+        let webhook = builder.webhook.unwrap();
+        assert_eq!(webhook.max_attempts, 1);
+        assert_eq!(
+            webhook.max_backoff,
+            Duration::from_secs(2),
+            "never below the first"
+        );
+        // Redelivery settings need a webhook.
+        let without =
+            MockServerBuilder::default().webhook_redelivery(3, Duration::ZERO, Duration::ZERO);
+        assert!(without.webhook.is_none());
+    }
+
+    #[tokio::test]
+    async fn with_no_token_configured_the_default_one_is_accepted() {
+        let server = MockServer::start().await.unwrap();
+        assert_eq!(server.token(), DEFAULT_TOKEN);
+        assert_eq!(server.credentials(), (DEFAULT_CLIENT_ID, DEFAULT_API_KEY));
+        let server = MockServer::builder()
+            .token("a")
+            .token("b")
+            .start()
+            .await
+            .unwrap();
+        assert_eq!(server.token(), "a");
+    }
+}
