@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rand::Rng as _;
 
+use crate::auth::redis::connection::Failure;
 use crate::auth::redis::entry::{from_unix_ms, millis, Stored};
 use crate::auth::redis::scripts::SLOT_AND_READ;
 use crate::auth::redis::store::RedisTokenStore;
@@ -104,8 +105,9 @@ impl Drop for InQueue<'_> {
 }
 
 /// The answer of [`SLOT_AND_READ`]: `(wait ms (0: granted), replicas, token
-/// or "", locked 0/1, failure or "", ms until the next slot after a grant)`.
-type SlotAnswer = (u64, u32, String, u8, String, u64);
+/// or "", locked 0/1, failure or "", ms until the next slot after a grant,
+/// the 0.1.0 token or "")`.
+type SlotAnswer = (u64, u32, String, u8, String, u64, String);
 
 impl FleetLimiter {
     pub(crate) fn new(store: RedisTokenStore, limit: RateLimit) -> Self {
@@ -234,13 +236,8 @@ impl FleetLimiter {
     ) -> Slot {
         let client_id = minter.client_id();
         let keys = self.store.keys(client_id);
-        let slots = format!(
-            "{}:ratelimit:{}",
-            keys.token,
-            millis(self.limit.kept_window())
-        );
-        let replicas = format!("{slots}:replicas");
         let window = millis(self.limit.kept_window());
+        let (slots, replicas) = (keys.slots(window), keys.replicas(window));
         let mut waited_share = false;
         loop {
             if self.store.degraded(client_id) {
@@ -296,15 +293,19 @@ impl FleetLimiter {
             };
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             let limit = left.map_or(store_limit, |left| store_limit.min(left));
-            let answer: Result<SlotAnswer, String> = self
+            let answer: Result<SlotAnswer, Failure> = self
                 .store
                 .run(limit, async |connection| {
-                    SLOT_AND_READ
-                        .key(&keys.token)
+                    let mut script = SLOT_AND_READ.key(&keys.token);
+                    script
                         .key(&keys.lock)
                         .key(&keys.failure)
                         .key(&slots)
-                        .key(&replicas)
+                        .key(&replicas);
+                    if let Some(legacy) = &keys.legacy {
+                        script.key(&legacy.token).key(&legacy.lock);
+                    }
+                    script
                         .arg(window)
                         .arg(cap)
                         .arg(&member)
@@ -313,8 +314,11 @@ impl FleetLimiter {
                         .await
                 })
                 .await;
-            let (wait, fleet, token, locked, failure, next) = match answer {
+            let (wait, fleet, token, locked, failure, next, legacy) = match answer {
                 Ok(answer) => answer,
+                Err(Failure::Misconfigured(message)) => {
+                    return Slot::Failed(Error::Config(message));
+                }
                 Err(why) if left.is_some_and(|left| left < store_limit) => {
                     return Slot::Failed(Error::TokenStore {
                         message: format!(
@@ -330,7 +334,7 @@ impl FleetLimiter {
                         "Redis is out of reach for the fleet's rate limit; keeping this replica's share"
                     );
                     self.store.mark_degraded(client_id);
-                    return Slot::Unreachable(why);
+                    return Slot::Unreachable(why.to_string());
                 }
             };
             let now = Instant::now();
@@ -364,7 +368,8 @@ impl FleetLimiter {
             // The slot is this call's; the token too, if it can be sent as
             // it is (no mint under way, none failing, not due for renewal).
             let now = SystemTime::now();
-            let stored = Stored::parse((!token.is_empty()).then_some(token));
+            let parse = |text: String| Stored::parse((!text.is_empty()).then_some(text));
+            let stored = Stored::newest(parse(token), parse(legacy));
             let usable = stored.usable(now, refused).filter(|(entry, _)| {
                 locked == 0 && failure.is_empty() && now < from_unix_ms(entry.renew_at_ms)
             });

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::auth::redis::connection::Failure;
 use crate::auth::redis::entry::{from_unix_ms, millis, Entry, Keys, Stored};
 use crate::auth::redis::scripts::{EXTEND, HAND_BACK, LOCK_AND_READ};
 use crate::auth::redis::store::{Held, Minted, RedisTokenStore, SharedMint};
@@ -28,24 +29,22 @@ impl RedisTokenStore {
     pub(crate) async fn lock_and_read(
         &self,
         keys: &Keys,
-    ) -> Result<Option<(String, Stored)>, String> {
+    ) -> Result<Option<(String, Stored)>, Failure> {
         let owner = uuid::Uuid::new_v4().to_string();
         let ttl = millis(self.inner.lock_ttl);
-        let (taken, token): (i64, String) = self
+        let mut script = LOCK_AND_READ.key(&keys.token);
+        script.key(&keys.lock);
+        if let Some(legacy) = &keys.legacy {
+            script.key(&legacy.token).key(&legacy.lock);
+        }
+        script.arg(&owner).arg(ttl);
+        let (taken, token, legacy): (i64, String, String) = self
             .run(self.inner.operation_timeout, async |connection| {
-                LOCK_AND_READ
-                    .key(&keys.token)
-                    .key(&keys.lock)
-                    .arg(&owner)
-                    .arg(ttl)
-                    .invoke_async(connection)
-                    .await
+                script.invoke_async(connection).await
             })
             .await?;
-        Ok((taken == 1).then(|| {
-            let token = (!token.is_empty()).then_some(token);
-            (owner, Stored::parse(token))
-        }))
+        let parse = |text: String| Stored::parse((!text.is_empty()).then_some(text));
+        Ok((taken == 1).then(|| (owner, Stored::newest(parse(token), parse(legacy)))))
     }
 
     /// Keeps the lock alive every third of its lifetime; never returns
@@ -54,7 +53,7 @@ impl RedisTokenStore {
         let ttl = millis(self.inner.lock_ttl);
         loop {
             tokio::time::sleep(self.inner.lock_ttl / 3).await;
-            let extended: Result<i64, String> = self
+            let extended: Result<i64, Failure> = self
                 .run(self.inner.operation_timeout, async |connection| {
                     EXTEND
                         .key(&keys.lock)
@@ -98,12 +97,14 @@ impl RedisTokenStore {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(50) * attempt).await;
             }
-            let handed: Result<i64, String> = self
+            let handed: Result<i64, Failure> = self
                 .run(self.inner.operation_timeout, async |connection| {
-                    HAND_BACK
-                        .key(&keys.token)
-                        .key(&keys.lock)
-                        .key(&keys.failure)
+                    let mut script = HAND_BACK.key(&keys.token);
+                    script.key(&keys.lock).key(&keys.failure);
+                    if let Some(legacy) = &keys.legacy {
+                        script.key(&legacy.token);
+                    }
+                    script
                         .arg(owner)
                         .arg(&text)
                         .arg(expires_at_ms)
@@ -123,7 +124,7 @@ impl RedisTokenStore {
                     return Handed::Superseded;
                 }
                 Ok(_) => return Handed::Stored,
-                Err(error) => last = error,
+                Err(error) => last = error.to_string(),
             }
         }
         tracing::warn!(
@@ -190,7 +191,9 @@ impl RedisTokenStore {
             Ok(Some(taken)) => taken,
             Ok(None) => return Minted::Busy,
             Err(why) => {
-                self.mark_degraded(client_id);
+                if matches!(why, Failure::Unreachable(_)) {
+                    self.mark_degraded(client_id);
+                }
                 return match self.unreachable(client_id, refused, why) {
                     Ok(token) => Minted::Token(token),
                     Err(error) => Minted::Failed(error),

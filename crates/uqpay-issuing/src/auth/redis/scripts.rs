@@ -4,14 +4,22 @@
 use std::sync::LazyLock;
 
 /// Takes the lock (`KEYS[2]`, owner `ARGV[1]`, `ARGV[2]` ms) if it is free,
-/// and reads the token (`KEYS[1]`) in the same step: `{1, token or ""}`, or
-/// `{0, ""}` when another replica holds the lock.
+/// and reads the token (`KEYS[1]`) in the same step: `{1, token or "",
+/// 0.1.0 token or ""}`, or `{0, "", ""}` when another replica holds the
+/// lock. On a single server `KEYS[3]` and `KEYS[4]` are the token and lock
+/// keys of version 0.1.0: its lock counts as taken too, and its token is
+/// read beside the current one.
 pub(crate) static LOCK_AND_READ: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
-        "if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then \
-           return {1, redis.call('GET', KEYS[1]) or ''} \
-         end \
-         return {0, ''}",
+        r"
+if KEYS[4] and redis.call('EXISTS', KEYS[4]) == 1 then return {0, '', ''} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  local legacy = ''
+  if KEYS[3] then legacy = redis.call('GET', KEYS[3]) or '' end
+  return {1, redis.call('GET', KEYS[1]) or '', legacy}
+end
+return {0, '', ''}
+",
     )
 });
 
@@ -28,7 +36,9 @@ pub(crate) static EXTEND: LazyLock<redis::Script> = LazyLock::new(|| {
 /// Hands the lock (`KEYS[2]`, owner `ARGV[1]`) back, with the token entry
 /// (`KEYS[1]` = `ARGV[2]`, generation `ARGV[6]`, expiring at `ARGV[3]` unix
 /// ms) written first when `ARGV[2]` is not empty, or the failure (`KEYS[3]`
-/// = `ARGV[4]`, for `ARGV[5]` ms) when `ARGV[4]` is not empty.
+/// = `ARGV[4]`, for `ARGV[5]` ms) when `ARGV[4]` is not empty. On a single
+/// server `KEYS[4]` is the 0.1.0 token key: the entry is written there too
+/// (replicas still on 0.1.0 read it).
 ///
 /// Only while the lock is still this mint's: a mint that lost its lock (it
 /// expired while Redis could not be reached to extend it, or a failover
@@ -40,23 +50,27 @@ pub(crate) static EXTEND: LazyLock<redis::Script> = LazyLock::new(|| {
 pub(crate) static HAND_BACK: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
+local function generation(key)
+  local stored = redis.call('GET', key)
+  if not stored then return -1 end
+  local ok, entry = pcall(cjson.decode, stored)
+  if ok and type(entry) == 'table' and tonumber(entry.generation) then
+    return tonumber(entry.generation)
+  end
+  return -1
+end
 local owner = redis.call('GET', KEYS[2]) == ARGV[1]
 local written = 1
 if ARGV[2] ~= '' then
   local write = owner
   if not owner then
-    write = true
-    local stored = redis.call('GET', KEYS[1])
-    if stored then
-      local ok, entry = pcall(cjson.decode, stored)
-      if ok and type(entry) == 'table' and tonumber(entry.generation)
-          and tonumber(entry.generation) >= tonumber(ARGV[6]) then
-        write = false
-      end
-    end
+    local newest = generation(KEYS[1])
+    if KEYS[4] then newest = math.max(newest, generation(KEYS[4])) end
+    write = newest < tonumber(ARGV[6])
   end
   if write then
     redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
+    if KEYS[4] then redis.call('SET', KEYS[4], ARGV[2], 'PXAT', ARGV[3]) end
   else
     written = 0
   end
@@ -83,7 +97,9 @@ return written
 ///
 /// Returns `{wait ms (0: granted), replicas, token or "", locked 0/1,
 /// failure or "", ms until the next slot frees after this grant (0: one is
-/// free)}`.
+/// free), 0.1.0 token or ""}`. On a single server `KEYS[6]` and `KEYS[7]`
+/// are the token and lock keys of version 0.1.0, read as the store reads
+/// them.
 pub(crate) static SLOT_AND_READ: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
@@ -114,7 +130,14 @@ else
   if wait < 1 then wait = 1 end
 end
 local v = redis.call('MGET', KEYS[1], KEYS[2], KEYS[3])
-return {wait, replicas, v[1] or '', v[2] and 1 or 0, v[3] or '', next}
+local locked = v[2] and 1 or 0
+local legacy = ''
+if KEYS[6] then
+  local l = redis.call('MGET', KEYS[6], KEYS[7])
+  legacy = l[1] or ''
+  if l[2] then locked = 1 end
+end
+return {wait, replicas, v[1] or '', locked, v[3] or '', next, legacy}
 ",
     )
 });

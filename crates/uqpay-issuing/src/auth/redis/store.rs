@@ -8,9 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use rand::Rng as _;
-use redis::aio::ConnectionManager;
-use tokio::sync::OnceCell;
 
+use crate::auth::redis::connection::{Connection, Failure, Redis};
 use crate::auth::redis::entry::{from_unix_ms, millis, Keys, Snapshot, Stored};
 use crate::auth::store::{InFlight, Shared, TokenFuture, TokenStore};
 use crate::auth::token::{AccessToken, Minter};
@@ -88,8 +87,7 @@ pub struct RedisTokenStore {
 }
 
 pub(crate) struct Inner {
-    pub(crate) client: redis::Client,
-    pub(crate) connection: OnceCell<ConnectionManager>,
+    pub(crate) redis: Redis,
     pub(crate) namespace: String,
     pub(crate) lock_ttl: Duration,
     pub(crate) operation_timeout: Duration,
@@ -140,9 +138,8 @@ pub(crate) type SharedMint = Shared<Minted>;
 
 impl fmt::Debug for RedisTokenStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let info = self.inner.client.get_connection_info();
         f.debug_struct("RedisTokenStore")
-            .field("server", &info.addr().to_string())
+            .field("server", &self.inner.redis.describe())
             .field("namespace", &self.inner.namespace)
             .finish()
     }
@@ -151,18 +148,72 @@ impl fmt::Debug for RedisTokenStore {
 impl RedisTokenStore {
     /// A store on the Redis server at `url` (`redis://host:port/db`, or
     /// `rediss://` with the `redis` crate's TLS features). Connects on
-    /// first use; fails only if the URL is malformed.
+    /// first use; fails only if the URL is malformed. For a Redis Cluster
+    /// (ElastiCache or Memorystore in cluster mode included), use
+    /// [`cluster`](Self::cluster).
     pub fn new(url: &str) -> Result<Self, Error> {
-        let client = redis::Client::open(url).map_err(|e| {
+        let redis = Redis::single(url).map_err(|e| {
             Error::Config(format!(
                 "invalid Redis URL: {}",
                 crate::redact::redact(&e.to_string())
             ))
         })?;
-        Ok(Self {
+        Ok(Self::on(redis))
+    }
+
+    /// A store on a Redis Cluster, given its seed nodes (`redis://host:port`
+    /// URLs: any of the cluster's nodes; the others are discovered). The
+    /// cluster client follows `MOVED` and `ASK` redirections and refreshes
+    /// the slot map after a failover or a reshard. Every setting works as
+    /// on a single server, and the keys are the same: all keys of a client
+    /// id share one hash tag (`<namespace>:{<client id>}:...`), so they lie
+    /// in one slot and every script runs on one node. Connects on first
+    /// use; fails only if no node is given or a URL is malformed.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), uqpay_issuing::Error> {
+    /// use uqpay_issuing::{Client, RedisTokenStore};
+    ///
+    /// // ElastiCache in cluster mode: its configuration endpoint is a seed.
+    /// let store = RedisTokenStore::cluster([
+    ///     "redis://clustercfg.uqpay-fleet.abc123.use1.cache.amazonaws.com:6379",
+    /// ])?;
+    /// let client = Client::builder()
+    ///     .credentials("client-id", "api-key")
+    ///     .token_store(store)
+    ///     .build()?;
+    /// # let _ = client;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn cluster<I, S>(nodes: I) -> Result<Self, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let nodes = nodes
+            .into_iter()
+            .map(|url| {
+                redis::IntoConnectionInfo::into_connection_info(url.as_ref()).map_err(|e| {
+                    Error::Config(format!(
+                        "invalid Redis URL: {}",
+                        crate::redact::redact(&e.to_string())
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        if nodes.is_empty() {
+            return Err(Error::Config(
+                "a Redis Cluster needs at least one seed node".into(),
+            ));
+        }
+        Ok(Self::on(Redis::cluster(nodes)))
+    }
+
+    fn on(redis: Redis) -> Self {
+        Self {
             inner: Arc::new(Inner {
-                client,
-                connection: OnceCell::new(),
+                redis,
                 namespace: "uqpay-issuing".into(),
                 lock_ttl: Duration::from_secs(30),
                 operation_timeout: Duration::from_secs(1),
@@ -172,7 +223,7 @@ impl RedisTokenStore {
                 local: Mutex::new(HashMap::new()),
                 warned_unreadable: AtomicBool::new(false),
             }),
-        })
+        }
     }
 
     pub(crate) fn configure(mut self, change: impl FnOnce(&mut Inner)) -> Self {
@@ -181,8 +232,11 @@ impl RedisTokenStore {
         self
     }
 
-    /// The prefix of the keys (default `uqpay-issuing`): keys are
-    /// `<prefix>:token:<client_id>`, `...:lock` and `...:failed`.
+    /// The prefix of the keys (default `uqpay-issuing`): the keys of a
+    /// client id are `<prefix>:{<client_id>}:token`, `:lock`, `:failed` and
+    /// the rate limit's `:ratelimit:<window ms>` (and `:replicas`). Leave
+    /// braces out of it: the braces around the client id are the keys' hash
+    /// tag on a cluster.
     pub fn namespace(self, prefix: impl Into<String>) -> Self {
         let prefix = prefix.into();
         self.configure(|inner| inner.namespace = prefix)
@@ -230,12 +284,23 @@ impl RedisTokenStore {
     }
 
     pub(crate) fn keys(&self, client_id: &str) -> Keys {
-        let token = format!("{}:token:{client_id}", self.inner.namespace);
-        Keys {
-            lock: format!("{token}:lock"),
-            failure: format!("{token}:failed"),
-            token,
-        }
+        Keys::of(
+            &self.inner.namespace,
+            client_id,
+            !self.inner.redis.is_cluster(),
+        )
+    }
+
+    /// One command (and the connection it needs) within `limit`.
+    pub(crate) async fn run<T>(
+        &self,
+        limit: Duration,
+        command: impl AsyncFnOnce(&mut Connection) -> Result<T, redis::RedisError>,
+    ) -> Result<T, Failure> {
+        self.inner
+            .redis
+            .run(limit, self.inner.operation_timeout, command)
+            .await
     }
 
     pub(crate) fn local(&self) -> std::sync::MutexGuard<'_, HashMap<String, Local>> {
@@ -285,20 +350,22 @@ impl RedisTokenStore {
 
     /// The token, whether a mint holds the lock, and a recent mint failure:
     /// one round trip.
-    pub(crate) async fn read(&self, keys: &Keys, limit: Duration) -> Result<Snapshot, String> {
-        let (token, lock, failure): (Option<String>, Option<String>, Option<String>) = self
-            .run(limit, async |connection| {
-                redis::cmd("MGET")
-                    .arg(&keys.token)
-                    .arg(&keys.lock)
-                    .arg(&keys.failure)
-                    .query_async(connection)
-                    .await
-            })
+    pub(crate) async fn read(&self, keys: &Keys, limit: Duration) -> Result<Snapshot, Failure> {
+        let mut mget = redis::cmd("MGET");
+        mget.arg(&keys.token).arg(&keys.lock).arg(&keys.failure);
+        if let Some(legacy) = &keys.legacy {
+            mget.arg(&legacy.token).arg(&legacy.lock);
+        }
+        let values: Vec<Option<String>> = self
+            .run(limit, async |connection| mget.query_async(connection).await)
             .await?;
+        let mut values = values.into_iter();
+        let mut next = || values.next().flatten();
+        let (token, lock, failure) = (next(), next(), next());
+        let (legacy_token, legacy_lock) = (next(), next());
         Ok(Snapshot {
-            stored: Stored::parse(token),
-            locked: lock.is_some(),
+            stored: Stored::newest(Stored::parse(token), Stored::parse(legacy_token)),
+            locked: lock.is_some() || legacy_lock.is_some(),
             failure,
         })
     }
@@ -309,8 +376,11 @@ impl RedisTokenStore {
         &self,
         client_id: &str,
         refused: Option<&AccessToken>,
-        why: String,
+        why: Failure,
     ) -> Result<AccessToken, Error> {
+        if let Failure::Misconfigured(message) = why {
+            return Err(Error::Config(message));
+        }
         match self.held(client_id, refused) {
             Some(held) => {
                 tracing::warn!(error = %why, "Redis is unreachable; using the token this replica holds");
@@ -351,7 +421,9 @@ impl RedisTokenStore {
             let snapshot = match self.read(&keys, limit).await {
                 Ok(snapshot) => snapshot,
                 Err(why) => {
-                    self.mark_degraded(client_id);
+                    if matches!(why, Failure::Unreachable(_)) {
+                        self.mark_degraded(client_id);
+                    }
                     return self.unreachable(client_id, refused, why);
                 }
             };
