@@ -1,15 +1,19 @@
 //! Bad bytes in both directions. Malformed, truncated, huge and wrong-type
 //! JSON sent raw to the simulator gets a 4xx with UQPay's error body, never a
-//! 5xx or a crash, and changes nothing. A response the client cannot parse
-//! becomes `Error::Decode` with the body redacted, never a panic.
+//! 5xx or a crash, and changes nothing. An answer the client cannot parse
+//! becomes `Error::Decode` with the body redacted (or, from the token
+//! endpoint, no body at all), never a panic; an unknown card status is
+//! kept as sent; an HTML error page keeps its status and is retried.
 
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use uqpay_e2e::{client_of, Canned, FixedServer, SyncWorld, AUTH_HEADER};
-use uqpay_issuing::Error;
+use uqpay_e2e::{client_of, Canned, FixedServer, ScriptedServer, SyncWorld, AUTH_HEADER};
+use uqpay_issuing::{Error, ReportedCardStatus};
 use uuid::Uuid;
+
+use crate::support::{answer, answer_with, card_ok, minting_client, update};
 
 const MALFORMED: usize = 0;
 const RANDOM_BYTES: usize = 1;
@@ -35,19 +39,7 @@ fn paths(test: usize) -> [String; 3] {
 fn assert_refused(test: usize, path: &str, body: Vec<u8>) -> Result<(), TestCaseError> {
     let world = world(test);
     let before = world.server.cards();
-    let (status, text) = world.runtime.block_on(async {
-        let response = world
-            .http
-            .post(format!("{}{path}", world.server.base_url()))
-            .header("x-auth-token", AUTH_HEADER)
-            .header("x-idempotency-key", Uuid::new_v4().to_string())
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .expect("the simulator answers");
-        (response.status().as_u16(), response.text().await.unwrap())
-    });
+    let (status, text) = world.post_raw(path, body);
     prop_assert!(
         (400..500).contains(&status),
         "{path}: HTTP {status}: {text}"
@@ -229,4 +221,80 @@ async fn undecodable_responses_are_decode_errors_with_redacted_bodies() {
             Ok(())
         })
         .unwrap();
+}
+
+#[tokio::test]
+async fn an_unknown_card_status_is_preserved() {
+    let body = r#"{"card_id":"c0cef051-29c5-4796-b86a-cd5b684bfad7","card_order_id":"o",
+        "card_status":"SUSPENDED_BY_SCHEME","order_status":"QUEUED","brand_new_field":1}"#;
+    let (_server, response) = answer_with(Canned::json(200, body), 2).await;
+    let response = response.unwrap();
+    match &response.card_status {
+        ReportedCardStatus::Unknown(raw) => assert_eq!(raw.as_str(), "SUSPENDED_BY_SCHEME"),
+        other => panic!("expected Unknown, got {other:?}"),
+    }
+    assert_eq!(response.card_status.to_string(), "SUSPENDED_BY_SCHEME");
+    assert_eq!(response.order_status.to_string(), "QUEUED");
+}
+
+#[tokio::test]
+async fn an_undecodable_success_is_a_decode_error_with_the_redacted_body() {
+    let body = r#"{"card_id":"not-a-uuid","note":"card 4096360800133951"}"#;
+    let (server, result) = answer_with(Canned::json(200, body), 2).await;
+    let error = result.unwrap_err();
+    match &error {
+        Error::Decode { status, body, .. } => {
+            assert_eq!(*status, 200);
+            assert!(body.contains("409636******3951"), "{body}");
+            assert!(!body.contains("4096360800133951"), "{body}");
+        }
+        other => panic!("expected Decode, got {other:?}"),
+    }
+    assert_eq!(server.seen().len(), 1, "a decode error is not retried");
+}
+
+#[tokio::test]
+async fn html_error_pages_keep_their_status_and_are_retried() {
+    let html = Canned {
+        status: axum::http::StatusCode::BAD_GATEWAY,
+        headers: vec![("content-type".into(), "text/html".into())],
+        body: "<html><body>502 Bad Gateway</body></html>".into(),
+    };
+    let (server, result) = answer_with(html, 1).await;
+    let error = result.unwrap_err();
+    assert_eq!(error.status(), Some(502), "{error:?}");
+    assert_eq!(error.attempts(), 2);
+    assert!(error.to_string().contains("502 Bad Gateway"), "{error}");
+    assert_eq!(server.seen().len(), 2);
+    // Every attempt carried the same idempotency key.
+    let keys: Vec<_> = server
+        .seen()
+        .iter()
+        .map(|s| s.headers["x-idempotency-key"].clone())
+        .collect();
+    assert_eq!(keys[0], keys[1]);
+    assert_eq!(
+        keys[0].to_str().unwrap(),
+        error.idempotency_key().unwrap().to_string()
+    );
+}
+
+#[tokio::test]
+async fn an_undecodable_token_answer_keeps_no_body() {
+    let server = ScriptedServer::start(|seen| {
+        if seen.is_token_request() {
+            answer(
+                200,
+                r#"{"auth_token":"tok-in-a-bad-answer","expired_at":"soon"}"#,
+            )
+        } else {
+            card_ok()
+        }
+    })
+    .await;
+    let client = minting_client(&server).max_retries(0).build().unwrap();
+    let error = update(&client).await.unwrap_err();
+    let text = format!("{error} {error:?}");
+    assert!(matches!(error.last(), Error::Decode { .. }), "{text}");
+    assert!(!text.contains("tok-in-a-bad-answer"), "{text}");
 }

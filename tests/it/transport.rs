@@ -1,9 +1,11 @@
 //! The HTTP layer users configure: an egress proxy (a real CONNECT proxy,
-//! written here with hyper), a private root certificate (a CA made with
-//! rcgen, in front of the simulator through TLS), and the SDK's invariants
-//! that survive whatever `configure_http` does.
+//! written here with hyper; and one that refuses with 407), a private root
+//! certificate (a CA made with rcgen, in front of the simulator through
+//! TLS), and the SDK's invariants that survive whatever `configure_http`
+//! does.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,9 +22,11 @@ use rcgen::{
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use uqpay_e2e::{assign_share_card, Canned, FixedServer, Script, ScriptedServer, TOKEN};
+use uqpay_e2e::{assign_share_card, Canned, FixedServer, TOKEN};
 use uqpay_issuing::{Client, Error};
 use uqpay_mock::MockServer;
+
+use crate::support::update;
 
 /// A private CA and a certificate for `localhost` it signed.
 struct Pki {
@@ -223,56 +227,94 @@ async fn configure_http_cannot_turn_redirects_back_on() {
     );
 }
 
-#[tokio::test]
-async fn a_timeout_set_in_configure_http_applies() {
-    let server = ScriptedServer::start(|_| Script::Hang).await;
-    let client = Client::builder()
-        .token(TOKEN)
-        .base_url(server.base_url())
-        .max_retries(0)
-        .configure_http(|http| http.timeout(Duration::from_millis(200)))
-        .build()
-        .unwrap();
-    let error = assign_share_card(&client, 4).await.unwrap_err();
-    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+// ---------------------------------------------------------------------------
+// A proxy that refuses: 407
+
+/// A proxy on loopback that answers every request 407, echoing the request
+/// head in its page (as some proxies do); counts the requests.
+async fn refusing_proxy() -> (String, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                seen.fetch_add(1, Ordering::SeqCst);
+                let page = format!(
+                    "<html><body><h1>407 Proxy Authentication Required</h1><pre>{}</pre></body></html>",
+                    String::from_utf8_lossy(&head)
+                );
+                let answer = format!(
+                    "HTTP/1.1 407 Proxy Authentication Required\r\nproxy-authenticate: Basic realm=\"egress\"\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                    page.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    (url, count)
 }
 
-/// What the SDK puts on the wire for an `update_card`: each header once
-/// (the generator builds them in one map, hyper states the length), the
-/// length that of the body sent.
 #[tokio::test]
-async fn a_call_sends_each_header_once_and_the_length_of_its_body() {
-    let server = FixedServer::start(Canned::json(200, uqpay_e2e::UPDATE_CARD_RESPONSE)).await;
+async fn a_connect_refused_with_407_is_a_proxy_configuration_error_sent_once() {
+    let (proxy, connects) = refusing_proxy().await;
     let client = Client::builder()
         .token(TOKEN)
-        .base_url(server.base_url())
-        .max_retries(0)
+        .base_url("https://api.uqpay.test/api")
+        .retry_backoff(Duration::from_millis(1), Duration::from_millis(2))
+        .configure_http(move |http| http.proxy(reqwest::Proxy::all(&proxy).unwrap()))
         .build()
         .unwrap();
-    uqpay_e2e::sdk_full_update(&client, uuid::Uuid::new_v4()).await;
-    let seen = server.seen();
-    assert_eq!(seen.len(), 1, "one request");
-    let request = &seen[0];
-    for name in [
-        "host",
-        "accept",
-        "content-type",
-        "content-length",
-        "user-agent",
-        "x-auth-token",
-        "x-idempotency-key",
-    ] {
-        assert_eq!(
-            request.headers.get_all(name).iter().count(),
-            1,
-            "{name} once in {:?}",
-            request.headers
-        );
-    }
-    assert_eq!(
-        request.header("content-length"),
-        request.body.len().to_string()
+    let error = update(&client).await.unwrap_err();
+    assert!(matches!(error, Error::Config(_)), "{error:?}");
+    assert!(!error.is_retryable());
+    let text = error.to_string();
+    assert!(text.contains("proxy") && text.contains("407"), "{text}");
+    assert_eq!(connects.load(Ordering::SeqCst), 1, "a 407 is not retried");
+}
+
+#[tokio::test]
+async fn a_plain_http_proxy_407_names_the_proxy_and_hides_its_credentials() {
+    let (proxy, requests) = refusing_proxy().await;
+    let client = Client::builder()
+        .token(TOKEN)
+        .base_url("http://api.uqpay.test/api")
+        .allow_http(true)
+        .retry_backoff(Duration::from_millis(1), Duration::from_millis(2))
+        .configure_http(move |http| {
+            http.proxy(
+                reqwest::Proxy::http(&proxy)
+                    .unwrap()
+                    .basic_auth("egress-user", "s3cr3t-proxy-pw"),
+            )
+        })
+        .build()
+        .unwrap();
+    let error = update(&client).await.unwrap_err();
+    let text = format!("{error} {error:?}");
+    assert!(matches!(error, Error::Config(_)), "{error:?}");
+    assert!(
+        text.contains("proxy") && text.contains("407") && !text.contains("UQPay API error"),
+        "{text}"
     );
-    let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
-    assert_eq!(body["name_on_card"], "MARSHALL HU");
+    // "egress-user:s3cr3t-proxy-pw" in base64, and the token the proxy saw.
+    for secret in ["ZWdyZXNzLXVzZXI6czNjcjN0LXByb3h5LXB3", "s3cr3t", TOKEN] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+    assert_eq!(requests.load(Ordering::SeqCst), 1, "a 407 is not retried");
 }

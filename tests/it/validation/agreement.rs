@@ -2,6 +2,7 @@
 //! (1) the client never panics, and (2) the client and the simulator agree:
 //! what the client accepts the simulator accepts, and what the client
 //! refuses the simulator refuses when the same JSON is sent to it raw.
+//! (Property tests: synchronous, on a simulator of their own runtime.)
 
 use std::sync::OnceLock;
 
@@ -9,13 +10,13 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use rust_decimal::Decimal;
 use serde_json::json;
-use uqpay_e2e::{SyncWorld, AUTH_HEADER};
+use uqpay_e2e::SyncWorld;
 use uqpay_issuing::{CardMode, CardStatus, Error, SpendingInterval};
 use uuid::Uuid;
 
 const CASES: u32 = 1_500;
 
-/// One simulator, client and card for the whole test binary.
+/// One simulator, client and card for the tests of this module.
 fn world() -> &'static SyncWorld {
     static WORLD: OnceLock<SyncWorld> = OnceLock::new();
     WORLD.get_or_init(SyncWorld::new)
@@ -23,22 +24,9 @@ fn world() -> &'static SyncWorld {
 
 /// Sends `body` raw to `path`; returns the status and the error's `type`.
 fn raw(path: &str, body: &str) -> (u16, Option<String>) {
-    let world = world();
-    world.runtime.block_on(async {
-        let response = world
-            .http
-            .post(format!("{}{path}", world.server.base_url()))
-            .header("x-auth-token", AUTH_HEADER)
-            .header("x-idempotency-key", Uuid::new_v4().to_string())
-            .header("content-type", "application/json")
-            .body(body.to_owned())
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let body: serde_json::Value = response.json().await.unwrap();
-        (status, body["type"].as_str().map(str::to_owned))
-    })
+    let (status, text) = world().post_raw(path, body.to_owned());
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    (status, body["type"].as_str().map(str::to_owned))
 }
 
 /// The client's verdict (validation only, nothing sent; `Ok` holds the exact

@@ -1,19 +1,27 @@
-//! The token and card numbers never show: not in tracing output (captured at
-//! TRACE), not in `Debug`, not in errors; and a redirect never carries the
-//! token to another host.
+//! The token, the API key and card numbers never show: not in tracing
+//! output (captured at TRACE), not in `Debug`, not in errors, whatever a
+//! server echoes back (whole, grouped, across the cut of a long page);
+//! a card number typed into another field is masked too; and a redirect
+//! never carries the token to another host.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use rust_decimal_macros::dec;
 use tracing::Instrument as _;
-use uqpay_e2e::{assign_request, fast_builder, Canned, Capture, FixedServer};
+use uqpay_e2e::{assign_request, client, fast_builder, pan, simulator};
+use uqpay_e2e::{Canned, Capture, FixedServer, Script, ScriptedServer};
 use uqpay_issuing::{CardMode, CardStatus, Client, SpendingInterval};
 use uqpay_mock::{Fault, MockServer};
 use uuid::Uuid;
 
+use crate::support::{answer, minting_client, timed, token_answer, unix_now, update};
+
 const SECRET_TOKEN: &str = "tok_live_5up3r-s3cr3t-DO-NOT-LOG";
+
 const API_KEY: &str = "key_live_An0ther-s3cr3t-DO-NOT-LOG";
+
 const PANS: [&str; 3] = ["4096360800133951", "5555444433332222", "409636080013"];
 
 /// The card numbers each fault iteration assigns (all must stay hidden too).
@@ -34,8 +42,11 @@ fn assert_clean(what: &str, text: &str) {
     }
 }
 
-/// One subscriber for the whole test binary, installed before any callsite
-/// is hit (scoped subscribers miss events when tests run in parallel).
+/// The one subscriber of the process, installed by the first test that
+/// captures (scoped subscribers miss events when tests run in parallel); it
+/// records every event of the process while a test holds a recording open.
+/// Those tests take [`timed`]: while they record, everything that runs is
+/// formatted at TRACE, which no test measuring time should run beside.
 fn capture() -> &'static Capture {
     static CAPTURE: OnceLock<Capture> = OnceLock::new();
     CAPTURE.get_or_init(|| {
@@ -118,7 +129,9 @@ async fn exercise(fixed: &Client, fetched: &Client, server: &MockServer) -> Vec<
 
 #[tokio::test]
 async fn no_secret_in_tracing_debug_or_errors() {
+    let _timed = timed().await;
     let capture = capture();
+    let _recording = capture.record();
     let server = MockServer::builder()
         .token(SECRET_TOKEN)
         .credentials("client-1", API_KEY)
@@ -185,7 +198,9 @@ async fn no_secret_in_tracing_debug_or_errors() {
 
 #[tokio::test]
 async fn redirects_are_not_followed_and_the_token_stays_home() {
+    let _timed = timed().await;
     let capture = capture();
+    let _recording = capture.record();
     let elsewhere = FixedServer::start(Canned::json(200, "{}")).await;
     let redirecting = FixedServer::start(Canned {
         status: axum::http::StatusCode::TEMPORARY_REDIRECT,
@@ -235,8 +250,9 @@ async fn redirects_are_not_followed_and_the_token_stays_home() {
 /// `tracing`, errors and `Debug` has both scrubbed, whatever the form.
 #[tokio::test]
 async fn a_server_echoing_secrets_into_retried_errors_leaks_nothing() {
-    use uqpay_e2e::{Script, ScriptedServer};
+    let _timed = timed().await;
     let capture = capture();
+    let _recording = capture.record();
     let echo = ScriptedServer::start(|seen| {
         if seen.is_token_request() {
             return Script::Answer(Canned::json(
@@ -315,5 +331,124 @@ async fn a_server_echoing_secrets_into_retried_errors_leaks_nothing() {
         "5555-4444-3333-2222",
     ] {
         assert!(!captured.contains(grouped), "{grouped} in the capture");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+
+#[tokio::test]
+async fn a_refused_opaque_token_echoed_by_the_api_is_scrubbed() {
+    let minted = Arc::new(AtomicUsize::new(0));
+    let counter = minted.clone();
+    let server = ScriptedServer::start(move |seen| {
+        if seen.is_token_request() {
+            if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                Script::Answer(token_answer("opaque-tok-123456", unix_now() + 1800))
+            } else {
+                answer(503, r#"{"message":"down"}"#)
+            }
+        } else {
+            let sent = seen.header("x-auth-token").to_owned();
+            answer(
+                401,
+                &format!(r#"{{"type":"unauthorized_error","code":"unauthorized_error","message":"token {sent} is invalid"}}"#),
+            )
+        }
+    })
+    .await;
+    let client = minting_client(&server).max_retries(0).build().unwrap();
+    let error = update(&client).await.unwrap_err();
+    let text = format!("{error} {error:?}");
+    assert!(text.contains("[REDACTED]"), "{text}");
+    assert!(!text.contains("opaque-tok-123456"), "{text}");
+    // And with a fixed token, the same.
+    let server = FixedServer::start(Canned::json(
+        401,
+        r#"{"type":"unauthorized_error","code":"unauthorized_error","message":"fixed-secret-token-999 rejected"}"#,
+    ))
+    .await;
+    let client = fast_builder(&server.base_url())
+        .token("fixed-secret-token-999")
+        .build()
+        .unwrap();
+    let error = update(&client).await.unwrap_err();
+    assert!(!format!("{error} {error:?}").contains("fixed-secret-token-999"));
+}
+
+#[tokio::test]
+async fn a_card_number_typed_into_the_wrong_field_is_masked() {
+    let server = simulator().await;
+    let client = client(&server, 0);
+    for typed in [
+        "4096360800133951",
+        "4096 3608 0013 3951",
+        "4096-3608-0013-3951",
+    ] {
+        let errors = [
+            client
+                .update_card(Uuid::new_v4())
+                .blocked_mcc([typed])
+                .send()
+                .await
+                .unwrap_err(),
+            client
+                .assign_card()
+                .cardholder_id(Uuid::new_v4())
+                .card_number(pan(1))
+                .card_currency(typed)
+                .card_mode(CardMode::Single)
+                .send()
+                .await
+                .unwrap_err(),
+            client
+                .update_card(Uuid::new_v4())
+                .name_on_card(typed)
+                .on_behalf_of(typed)
+                .send()
+                .await
+                .unwrap_err(),
+        ];
+        for error in errors {
+            assert!(error.is_validation(), "{error}");
+            let text = format!("{error} {error:?}");
+            assert!(!text.contains(typed), "{typed} leaks: {text}");
+        }
+    }
+    assert_eq!(server.card_requests_received(), 0);
+}
+
+#[tokio::test]
+async fn a_token_echoed_across_the_cut_never_leaks_a_prefix() {
+    const SECRET: &str = "tok_SECRET_opaque_0123456789";
+    for offset in [2030usize, 2040, 2044, 2048, 2052] {
+        let page = format!(
+            "<html>{}{SECRET}{}</html>",
+            "x".repeat(offset - 6),
+            "y".repeat(200)
+        );
+        let server = ScriptedServer::start(move |_| {
+            Script::Answer(Canned {
+                status: axum::http::StatusCode::BAD_GATEWAY,
+                headers: vec![("content-type".into(), "text/html".into())],
+                body: page.clone().into(),
+            })
+        })
+        .await;
+        let client = fast_builder(&server.base_url())
+            .token(SECRET)
+            .max_retries(0)
+            .build()
+            .unwrap();
+        let error = update(&client).await.unwrap_err();
+        let text = format!("{error} {error:?}");
+        assert_eq!(error.status(), Some(502));
+        for n in 6..=SECRET.len() {
+            assert!(
+                !text.contains(&SECRET[..n]),
+                "offset {offset}: {:?} leaked",
+                &SECRET[..n]
+            );
+        }
     }
 }

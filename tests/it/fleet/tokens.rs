@@ -10,17 +10,24 @@
 
 use std::time::{Duration, Instant};
 
-use uqpay_e2e::{replica, FleetReport, RedisServer};
+use uqpay_e2e::{assign_share_card, error_kind, replica, FleetReport, RedisServer};
 use uqpay_issuing::{Client, InMemoryTokenStore, RedisTokenStore, TokenStore};
 use uqpay_mock::{MockServer, Route, TokenPolicy};
 
+use crate::support::paced;
+
 const CLIENT_ID: &str = "fleet-client";
+
 const API_KEY: &str = "fleet-key";
+
 /// Shortened from UQPay's 30 minutes so that it expires (is renewed) twice
 /// and more during a run.
 const LIFETIME: Duration = Duration::from_secs(3);
+
 const REPLICAS: u64 = 8;
+
 const CALLS_PER_REPLICA: usize = 250;
+
 const PACE: Duration = Duration::from_millis(25);
 
 const POLICIES: [TokenPolicy; 2] = [TokenPolicy::Void, TokenPolicy::Coexist];
@@ -99,6 +106,7 @@ async fn run<S: TokenStore>(server: &MockServer, store: impl Fn(u64) -> S) -> (F
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_replicas_share_one_token_through_redis_and_thrash_without_it() {
+    let _paced = paced().await;
     for policy in POLICIES {
         let redis = RedisServer::start();
         let server = simulator(policy).await;
@@ -149,6 +157,7 @@ async fn eight_replicas_share_one_token_through_redis_and_thrash_without_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_os_processes_share_one_token_through_redis() {
+    let _paced = paced().await;
     for policy in POLICIES {
         four_os_processes(policy).await;
     }
@@ -237,6 +246,7 @@ async fn a_401_rereads_the_store_and_mints_only_if_the_refused_token_is_still_st
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_redis_down_a_replica_keeps_its_token_and_fails_clearly_without_one() {
+    let _paced = paced().await;
     for policy in POLICIES {
         redis_outage(policy).await;
     }
@@ -246,7 +256,7 @@ async fn redis_outage(policy: TokenPolicy) {
     let mut redis = RedisServer::start();
     let server = simulator(policy).await;
     let client = replica_client(&server, RedisTokenStore::new(&redis.url()).unwrap());
-    let card = uqpay_e2e::assign_share_card(&client, 9300).await.unwrap();
+    let card = assign_share_card(&client, 9300).await.unwrap();
     // Calls, one after the other, for ~8 s; Redis dies after 1 s and comes
     // back (empty) after 5 s. Each call is recorded with its outcome.
     let started = Instant::now();
@@ -255,10 +265,7 @@ async fn redis_outage(policy: TokenPolicy) {
         while started.elapsed() < Duration::from_secs(8) {
             let at = started.elapsed();
             let result = client.update_card(card).name_on_card("OUTAGE").send().await;
-            outcomes.push((
-                at,
-                result.map(|_| ()).map_err(|e| uqpay_e2e::error_kind(&e)),
-            ));
+            outcomes.push((at, result.map(|_| ()).map_err(|e| error_kind(&e))));
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         outcomes

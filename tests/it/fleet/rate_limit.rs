@@ -1,0 +1,217 @@
+//! UQPay's rate limit kept by a fleet sharing one Redis (issue 17): eight
+//! replicas keep one limit without a 429 (and, each keeping the whole
+//! limit for itself, exceed it), a Redis outage mid-run loses no call, and
+//! while Redis is out of reach each replica keeps its share, from which
+//! cancelled waiters give their slots back. Time bounds as in `support`.
+//! Every test here measures time and takes [`timed`].
+
+use std::time::{Duration, Instant};
+
+use uqpay_e2e::{assign_share_card, fast_builder, RedisServer};
+use uqpay_issuing::{Client, RateLimit, RedisTokenStore};
+use uqpay_mock::{MockServer, RateLimits};
+
+use crate::support::{a_fresh_call_goes, allowed, floor_time, timed};
+
+const CLIENT_ID: &str = "bp-client";
+
+const API_KEY: &str = "bp-key";
+
+const REPLICAS: usize = 8;
+
+const CALLS: usize = 250;
+
+fn fleet_limit() -> RateLimit {
+    RateLimit::new(250, Duration::from_millis(500))
+}
+
+async fn limited_simulator() -> MockServer {
+    MockServer::builder()
+        .credentials(CLIENT_ID, API_KEY)
+        .rate_limits(RateLimits::per_window(250, Duration::from_millis(500)))
+        .start()
+        .await
+        .unwrap()
+}
+
+/// 8 replicas (clients of their own, `store(i)`), each assigning a card and
+/// making 250 Update Card calls back to back; failed calls and how long it
+/// took (the assignments excluded).
+async fn fleet_run(
+    server: &MockServer,
+    store: impl Fn() -> RedisTokenStore,
+    during: impl std::future::Future<Output = ()>,
+) -> (usize, Vec<Duration>) {
+    fleet_run_with(server, |builder| builder.token_store(store()), during).await
+}
+
+/// [`fleet_run`] with each replica's builder finished by `store`.
+async fn fleet_run_with(
+    server: &MockServer,
+    store: impl Fn(uqpay_issuing::ClientBuilder) -> uqpay_issuing::ClientBuilder,
+    during: impl std::future::Future<Output = ()>,
+) -> (usize, Vec<Duration>) {
+    let clients: Vec<Client> = (0..REPLICAS)
+        .map(|_| {
+            store(fast_builder(&server.base_url()).credentials(CLIENT_ID, API_KEY))
+                .rate_limit(fleet_limit())
+                .max_retries(5)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let mut cards = Vec::new();
+    for (i, client) in clients.iter().enumerate() {
+        cards.push(assign_share_card(client, 5000 + i as u64).await.unwrap());
+    }
+    // A fresh window for the measured run.
+    tokio::time::sleep(fleet_limit().per() * 2).await;
+    let started = Instant::now();
+    let replicas: Vec<_> = clients
+        .into_iter()
+        .zip(cards)
+        .map(|(client, card)| {
+            tokio::spawn(async move {
+                let mut failed = 0;
+                let mut done = Vec::new();
+                for _ in 0..CALLS {
+                    let call = client.update_card(card).name_on_card("FLEET").send();
+                    if let Err(error) = call.await {
+                        if failed == 0 {
+                            eprintln!("the first failed call of a replica: {error}");
+                        }
+                        failed += 1;
+                    }
+                    done.push(started.elapsed());
+                }
+                (failed, done)
+            })
+        })
+        .collect();
+    during.await;
+    let mut failed = 0;
+    let mut done = Vec::new();
+    for replica in replicas {
+        let (f, d) = replica.await.unwrap();
+        failed += f;
+        done.extend(d);
+    }
+    (failed, done)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_keeps_one_limit_through_redis() {
+    let _timed = timed().await;
+    let calls = (REPLICAS * CALLS) as u32;
+    let floor = floor_time(calls, fleet_limit());
+
+    // The shared limiter.
+    let redis = RedisServer::start();
+    let server = limited_simulator().await;
+    let before = server.stats().rate_limited();
+    let (failed, done) = fleet_run(
+        &server,
+        || RedisTokenStore::new(&redis.url()).unwrap(),
+        async {},
+    )
+    .await;
+    let (took, burst, allowed) = allowed(fleet_limit(), done);
+    let limited = server.stats().rate_limited() - before;
+    println!(
+        "fleet, shared limit: {calls} calls in {took:?} (floor {floor:?}, a burst {burst:?}: \
+         {allowed:?} allowed), {limited} 429s, {failed} failed"
+    );
+    assert_eq!(failed, 0);
+    assert_eq!(limited, 0, "no 429 with the fleet's limit");
+    assert!(took >= floor, "{took:?}");
+    assert!(took <= allowed.mul_f64(1.1), "{took:?} against {allowed:?}");
+
+    // Each replica keeping the whole limit for itself (in-process token
+    // stores, on a simulator where tokens coexist so that they do not void
+    // each other): the fleet pushes at eight times the limit.
+    let server = MockServer::builder()
+        .credentials(CLIENT_ID, API_KEY)
+        .token_policy(uqpay_mock::TokenPolicy::Coexist)
+        .rate_limits(RateLimits::per_window(250, Duration::from_millis(500)))
+        .start()
+        .await
+        .unwrap();
+    let (failed, done) = fleet_run_with(
+        &server,
+        |builder| builder.token_store(uqpay_issuing::InMemoryTokenStore::new()),
+        async {},
+    )
+    .await;
+    let limited = server.stats().rate_limited();
+    let took = done.iter().max().unwrap();
+    println!(
+        "fleet, a limit per replica: {calls} calls in {took:?}, {limited} 429s, {failed} failed"
+    );
+    assert!(
+        limited > 0,
+        "a limit per replica lets the fleet exceed UQPay's"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_mid_run_loses_no_call() {
+    let _timed = timed().await;
+    let mut redis = RedisServer::start();
+    let url = redis.url();
+    let server = limited_simulator().await;
+    let (failed, done) = fleet_run(&server, || RedisTokenStore::new(&url).unwrap(), async {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        redis.kill();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        redis.restart();
+    })
+    .await;
+    println!(
+        "fleet, Redis down 0.8 s to 2.3 s: {} calls in {:?}, {} 429s, {failed} failed",
+        REPLICAS * CALLS,
+        done.iter().max().unwrap(),
+        server.stats().rate_limited()
+    );
+    assert_eq!(failed, 0, "no call lost");
+}
+
+/// The same with a fleet's limiter while Redis is out of reach: the share
+/// each replica keeps in process gives cancelled waiters' slots back too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_waiters_give_their_slots_back_in_the_fleet_fallback() {
+    let _timed = timed().await;
+    let mut redis = RedisServer::start();
+    let server = MockServer::builder()
+        .credentials(CLIENT_ID, API_KEY)
+        .start()
+        .await
+        .unwrap();
+    let store = RedisTokenStore::new(&redis.url())
+        .unwrap()
+        // Left alone for 5 s after a failure: the whole test in the fallback.
+        .operation_timeout(Duration::from_secs(5));
+    let client = fast_builder(&server.base_url())
+        .credentials(CLIENT_ID, API_KEY)
+        .token_store(store)
+        .rate_limit(RateLimit::new(2, Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    let card = assign_share_card(&client, 9100).await.unwrap();
+    let update = || client.update_card(card).name_on_card("X").send();
+    redis.kill();
+    // Into the fallback: the share starts full, this call waits a window.
+    update().await.unwrap();
+    let received = || server.stats().card_total(|c| c.received);
+    let sent_before = received();
+    let waiters = futures::future::join_all(
+        (0..100).map(|_| tokio::time::timeout(Duration::from_millis(50), update())),
+    )
+    .await;
+    let went = waiters.iter().filter(|w| w.is_ok()).count();
+    assert!(went <= 1, "one slot of the share was free: {went} went");
+    a_fresh_call_goes(&client, card).await;
+    assert!(
+        received() <= sent_before + 2,
+        "at most one waiter and the fresh call sent"
+    );
+}
