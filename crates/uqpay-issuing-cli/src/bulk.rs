@@ -177,7 +177,6 @@ async fn assign(settings: &Settings, args: AssignArgs, out: Output) -> Result<u8
         max_requeues: args.max_requeues,
         call: args.call.clone(),
     };
-    let sent = plan.jobs.len();
     let ended = runner::run(
         &session.client,
         writer.clone(),
@@ -187,6 +186,7 @@ async fn assign(settings: &Settings, args: AssignArgs, out: Output) -> Result<u8
     )
     .await;
     progress.finish();
+    let sent = ended.sent;
     let elapsed = started.elapsed();
     let stats = &writer.stats;
     let (lines, syncs, busy) = (
@@ -228,7 +228,7 @@ async fn assign(settings: &Settings, args: AssignArgs, out: Output) -> Result<u8
         "reconcile_required": reconcile,
         "pending": pending,
         "not_sent": not_sent,
-        "sent_this_run": sent,
+        "calls_sent": sent,
         "interrupted": ended.interrupted,
         "elapsed_seconds": elapsed.as_secs_f64(),
         "journal": {
@@ -241,7 +241,7 @@ async fn assign(settings: &Settings, args: AssignArgs, out: Output) -> Result<u8
     output::message(&format!(
         "{} row(s): {done} done ({earlier_done} earlier), {failed} failed, {reconcile} reconcile-required, \
          {pending} pending, {not_sent} not sent; {:.1} s; journal {lines} line(s), {syncs} fsync(s), \
-         {per_row_us:.0} µs of writes per row sent",
+         {per_row_us:.0} µs of journal writes per call sent",
         outcomes.len(),
         elapsed.as_secs_f64()
     ));

@@ -92,7 +92,7 @@ pub async fn connect(settings: &Settings, tuning: Tuning) -> Result<Session, Fai
                  or UQPAY_API_TOKEN, or use a profile (--profile NAME)",
             )),
         };
-    let fleet = !settings.token_store.is_empty();
+    let fleet = !settings.token_store.is_empty() && mock.is_none();
     if fleet {
         if matches!(settings.credentials, Credentials::Token(_)) {
             return Err(Failure::usage(

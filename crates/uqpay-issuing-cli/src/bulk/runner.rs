@@ -45,6 +45,8 @@ pub struct Ended {
     /// An error that concerns every row stopped it (refused credentials, a
     /// journal that cannot be written).
     pub aborted: Option<Failure>,
+    /// Calls sent (a row queued again counts once per send).
+    pub sent: usize,
 }
 
 type Finished = (Job, Result<Result<AssignCardResponse, Error>, Failure>);
@@ -75,6 +77,7 @@ pub async fn run(
             let Some(job) = job else { break };
             match validate(client, &job) {
                 Ok(()) => {
+                    ended.sent += 1;
                     in_flight.spawn(send(
                         client.clone(),
                         journal.clone(),
