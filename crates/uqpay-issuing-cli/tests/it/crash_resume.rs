@@ -122,3 +122,55 @@ async fn killed_three_times_every_row_is_assigned_exactly_once() {
         text.lines().count()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_lets_the_calls_in_flight_finish_and_exits_130() {
+    const ROWS: u64 = 100;
+    let server = simulator().start().await.unwrap();
+    let base = server.base_url();
+    let dir = Scratch::new("sigint");
+    let csv = dir.path("cards.csv");
+    let journal = dir.path("cards.journal");
+    good_csv(&csv, 20_000, ROWS);
+    let command = || {
+        let mut command = cli(Some(&base), &dir.0, true);
+        command
+            .args(["bulk", "assign"])
+            .arg(&csv)
+            .arg("--journal")
+            .arg(&journal)
+            .args(["--rate-limit", "20/1s", "--concurrency", "4"]);
+        command
+    };
+    let child = command().spawn().unwrap();
+    let pid = child.id().unwrap();
+    wait_for(Duration::from_secs(30), "10 rows done", || {
+        journal_events(&journal, "done") >= 10
+    })
+    .await;
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("the run stops after Ctrl-C")
+        .unwrap();
+    assert_eq!(output.status.code(), Some(130), "{output:?}");
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["interrupted"], true);
+    // Every call sent has its outcome journaled: nothing left in flight.
+    assert_eq!(
+        journal_events(&journal, "sent"),
+        journal_events(&journal, "done")
+    );
+    let done = journal_events(&journal, "done");
+    assert!((done as u64) < ROWS, "interrupted before the end");
+    assert_eq!(server.cards().len(), done);
+
+    let rest = run(command(), None).await;
+    assert_eq!(rest.code, 0, "{rest:?}");
+    assert_eq!(rest.json()["done_earlier"], done as u64);
+    assert_eq!(server.cards().len() as u64, ROWS);
+}
