@@ -6,7 +6,7 @@
 
 use quote::quote;
 
-use crate::Error;
+use crate::error::Error;
 
 /// The `constraints` module: every documented limit of a component schema
 /// as a constant, so that the hand-written layers (the ergonomic client's

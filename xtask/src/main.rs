@@ -1,14 +1,18 @@
-//! `cargo xtask codegen` regenerates `crates/uqpay-issuing-raw/src/generated.rs`
-//! from `spec/uqpay-issuing.yaml`; `cargo xtask codegen --check` fails when the
-//! checked-in file is not what the spec generates; `cargo xtask docs-check
-//! [PAGE...]` compares the spec with UQPay's pages (every snapshot in
-//! `spec/docs/` when no page is named).
+//! The maintainer's commands:
+//!
+//! - `cargo xtask codegen` regenerates `crates/uqpay-issuing-raw/src/generated.rs`
+//!   from `spec/uqpay-issuing.yaml`; `cargo xtask codegen --check` fails when
+//!   the checked-in file is not what the spec generates ([`codegen`]);
+//! - `cargo xtask docs-check [PAGE...]` compares the spec with UQPay's pages
+//!   (every snapshot in `spec/docs/` when no page is named) ([`docs_check`]);
+//! - `cargo xtask msrv` checks the published crates' dependencies against
+//!   their `rust-version` ([`msrv`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use uqpay_codegen::{Freshness, OUTPUT_PATH, SPEC_PATH};
-
+mod codegen;
+mod docs_check;
 mod msrv;
 
 const USAGE: &str = "usage: cargo xtask codegen [--check]
@@ -27,10 +31,14 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
-        ["codegen"] => write(),
-        ["codegen", "--check"] => check(),
+        ["codegen"] => codegen::write(),
+        ["codegen", "--check"] => codegen::check(),
         ["docs-check", pages @ ..] if !pages.iter().any(|p| p.starts_with('-')) => {
-            docs_check(pages)
+            let root = uqpay_codegen::workspace_root();
+            let pages: Vec<PathBuf> = pages.iter().map(PathBuf::from).collect();
+            let spec = root.join(uqpay_codegen::SPEC_PATH);
+            let code = docs_check::run(&root, &spec, &pages, &mut std::io::stdout().lock());
+            ExitCode::from(code)
         }
         ["msrv"] => msrv::run(),
         ["help" | "--help" | "-h"] => {
@@ -42,68 +50,4 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-fn write() -> ExitCode {
-    let root = uqpay_codegen::workspace_root();
-    let source = match uqpay_codegen::generate_from_path(&root.join(SPEC_PATH)) {
-        Ok(source) => source,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let out = root.join(OUTPUT_PATH);
-    if std::fs::read_to_string(&out).ok().as_deref() == Some(source.as_str()) {
-        println!("{OUTPUT_PATH} is up to date");
-        return ExitCode::SUCCESS;
-    }
-    if let Err(e) = std::fs::write(&out, source) {
-        eprintln!("error: cannot write {}: {e}", out.display());
-        return ExitCode::FAILURE;
-    }
-    println!("wrote {OUTPUT_PATH} from {SPEC_PATH}");
-    ExitCode::SUCCESS
-}
-
-fn check() -> ExitCode {
-    let root = uqpay_codegen::workspace_root();
-    match uqpay_codegen::check(&root) {
-        Ok(Freshness::Fresh) => {
-            println!("{OUTPUT_PATH} is up to date with {SPEC_PATH}");
-            ExitCode::SUCCESS
-        }
-        Ok(Freshness::Missing) => {
-            eprintln!("error: {OUTPUT_PATH} does not exist; run `cargo xtask codegen`");
-            ExitCode::FAILURE
-        }
-        Ok(Freshness::Stale(diff)) => {
-            let changed = diff
-                .lines()
-                .filter(|l| {
-                    (l.starts_with('+') || l.starts_with('-'))
-                        && !l.starts_with("+++")
-                        && !l.starts_with("---")
-                })
-                .count();
-            eprintln!("{diff}");
-            eprintln!(
-                "error: {OUTPUT_PATH} is stale: {changed} line(s) differ from what {SPEC_PATH} generates.\n\
-                 Run `cargo xtask codegen` and commit the result."
-            );
-            ExitCode::FAILURE
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn docs_check(pages: &[&str]) -> ExitCode {
-    let root = uqpay_codegen::workspace_root();
-    let pages: Vec<PathBuf> = pages.iter().map(PathBuf::from).collect();
-    let mut out = std::io::stdout().lock();
-    let code = uqpay_codegen::docs::run(&root, &root.join(SPEC_PATH), &pages, &mut out);
-    ExitCode::from(code)
 }
