@@ -9,10 +9,14 @@
 //!   Redis that stops answering.
 //! - `rate_limit`: UQPay's rate limit kept by the fleet through Redis, and
 //!   by each replica's share while Redis is out of reach.
+//! - `cluster`: the same fleet on a Redis Cluster of the test's own (six
+//!   nodes): one mint, one limit, masters killed in turn, a slot moved,
+//!   what the cluster refuses.
 //!
 //! The runs measure time: under the lock of `support` (`timed` for the
 //! rate limit's, `paced` for the others, which may run two at a time).
 
+mod cluster;
 mod rate_limit;
 mod redis_store;
 mod tokens;

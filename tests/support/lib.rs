@@ -8,7 +8,8 @@
 //! - [`servers`]: loopback servers answering as a test scripts them
 //!   ([`ScriptedServer`], [`FixedServer`]) and recording what they saw.
 //! - [`capture`]: `tracing` output captured for inspection.
-//! - [`redis`]: a `redis-server` of the test's own.
+//! - [`redis`]: a `redis-server` of the test's own; [`cluster`]: a Redis
+//!   Cluster of six of them.
 //! - [`fleet`]: a replica's client and calls, and their [`FleetReport`].
 //! - [`world`]: a simulator on a runtime of its own, for synchronous code.
 //! - [`baseline`]: the overhead benchmarks' SDK call and its hand-written
@@ -17,6 +18,7 @@
 pub mod baseline;
 pub mod capture;
 pub mod clients;
+pub mod cluster;
 pub mod fleet;
 pub mod redis;
 pub mod servers;
@@ -30,6 +32,7 @@ pub use clients::{
     assign_request, assign_share_card, client, client_of, credentialed, fast_builder, pan,
     simulator, AUTH_HEADER, TOKEN,
 };
+pub use cluster::{ClusterNode, RedisCluster};
 pub use fleet::{error_kind, replica, replica_client, FleetReport};
 pub use redis::RedisServer;
 pub use servers::{

@@ -69,6 +69,12 @@ impl RedisServer {
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     }
 
+    /// How many Lua scripts (`EVALSHA` and `EVAL`) the server has run so
+    /// far (`INFO commandstats`).
+    pub fn script_runs(&self) -> u64 {
+        script_runs(&self.cli(&["INFO", "commandstats"]))
+    }
+
     /// How many commands the server has processed so far (`INFO stats`).
     pub fn commands_processed(&self) -> u64 {
         self.cli(&["INFO", "stats"])
@@ -111,4 +117,20 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The `EVALSHA` and `EVAL` calls an `INFO commandstats` text counts.
+pub fn script_runs(commandstats: &str) -> u64 {
+    commandstats
+        .lines()
+        .filter(|l| l.starts_with("cmdstat_evalsha:") || l.starts_with("cmdstat_eval:"))
+        .filter_map(|l| {
+            l.split_once("calls=")?
+                .1
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
 }

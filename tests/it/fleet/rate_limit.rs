@@ -215,3 +215,153 @@ async fn cancelled_waiters_give_their_slots_back_in_the_fleet_fallback() {
         "at most one waiter and the fresh call sent"
     );
 }
+
+/// A simulator limited to `n` card calls per `window`, with the fleet's
+/// credentials, and a replica of it keeping the same limit through `redis`.
+async fn limited_pair(
+    redis: &RedisServer,
+    n: u32,
+    window: Duration,
+    store: impl FnOnce(RedisTokenStore) -> RedisTokenStore,
+) -> (MockServer, Client) {
+    let server = MockServer::builder()
+        .credentials(CLIENT_ID, API_KEY)
+        .rate_limits(RateLimits::per_window(n, window))
+        .start()
+        .await
+        .unwrap();
+    let client = fast_builder(&server.base_url())
+        .credentials(CLIENT_ID, API_KEY)
+        .token_store(store(RedisTokenStore::new(&redis.url()).unwrap()))
+        .rate_limit(RateLimit::new(n, window))
+        .max_retries(5)
+        .build()
+        .unwrap();
+    (server, client)
+}
+
+/// Runs `calls` Update Cards of `card` at once; the failures.
+async fn queued(client: &Client, card: uuid::Uuid, calls: usize) -> usize {
+    let calls = (0..calls).map(|_| {
+        let client = client.clone();
+        tokio::spawn(async move { client.update_card(card).name_on_card("Q").send().await })
+    });
+    let mut failed = 0;
+    for call in calls.collect::<Vec<_>>() {
+        if call.await.unwrap().is_err() {
+            failed += 1;
+        }
+    }
+    failed
+}
+
+/// Waiters on the fleet's limit do not poll Redis as a herd (issue 25.3):
+/// one replica, 50 per second, 200 calls queued at once: about one script
+/// run per call (it was 10 to 13, growing with the queue).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_calls_run_about_one_script_each() {
+    let _timed = timed().await;
+    let redis = RedisServer::start();
+    let (server, client) = limited_pair(&redis, 50, Duration::from_secs(1), |store| store).await;
+    let card = assign_share_card(&client, 7100).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let before = redis.script_runs();
+    let calls = 200;
+    assert_eq!(queued(&client, card, calls).await, 0, "no call lost");
+    let runs = redis.script_runs() - before;
+    println!(
+        "200 queued calls at 50/s: {runs} script runs ({:.2} a call)",
+        runs as f64 / calls as f64
+    );
+    assert!(
+        runs <= 2 * calls as u64,
+        "{runs} script runs for {calls} calls"
+    );
+    assert_eq!(server.stats().rate_limited(), 0, "no call met a 429");
+}
+
+/// A Redis that loses the fleet's log (a flush, a restart without
+/// persistence) does not let a second burst through (issue 25.8): each
+/// replica also keeps to its share of the window on its own count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_log_does_not_let_a_second_burst_through() {
+    let _timed = timed().await;
+    let redis = RedisServer::start();
+    let window = Duration::from_secs(3);
+    let (server, client) = limited_pair(&redis, 5, window, |store| store).await;
+    // 1 + 4 calls: the window is full.
+    let card = assign_share_card(&client, 7200).await.unwrap();
+    let started = Instant::now();
+    for _ in 0..4 {
+        client
+            .update_card(card)
+            .name_on_card("A")
+            .send()
+            .await
+            .unwrap();
+    }
+    let logs = redis.cli(&["KEYS", "*ratelimit*"]);
+    for key in logs.lines().filter(|k| !k.is_empty()) {
+        redis.cli(&["DEL", key]);
+    }
+    assert!(
+        redis.cli(&["KEYS", "*ratelimit*"]).is_empty(),
+        "the log is gone"
+    );
+    for _ in 0..5 {
+        client
+            .update_card(card)
+            .name_on_card("B")
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        server.stats().rate_limited(),
+        0,
+        "the second burst went before the window ended"
+    );
+    assert!(started.elapsed() >= window, "{:?}", started.elapsed());
+}
+
+/// Replicas configured with different windows (a rolling deploy that
+/// changes it) keep separate logs: one never erases the other's entries
+/// (issue 25.9).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_with_different_windows_do_not_erase_each_others_log() {
+    let _timed = timed().await;
+    let redis = RedisServer::start();
+    let server = MockServer::builder()
+        .credentials(CLIENT_ID, API_KEY)
+        .start()
+        .await
+        .unwrap();
+    let replica = |limit: RateLimit| {
+        fast_builder(&server.base_url())
+            .credentials(CLIENT_ID, API_KEY)
+            .token_store(RedisTokenStore::new(&redis.url()).unwrap())
+            .rate_limit(limit)
+            .build()
+            .unwrap()
+    };
+    let a = replica(RateLimit::new(4, Duration::from_secs(10)));
+    let b = replica(RateLimit::new(4, Duration::from_millis(500)));
+    let card = assign_share_card(&a, 7300).await.unwrap();
+    for _ in 0..3 {
+        a.update_card(card).name_on_card("A").send().await.unwrap();
+    }
+    // B's call (whose cleanup drops entries older than its 500 ms).
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    b.update_card(card).name_on_card("B").send().await.unwrap();
+    let a_log = format!("uqpay-issuing:{{{CLIENT_ID}}}:ratelimit:10200");
+    assert_eq!(redis.cli(&["ZCARD", &a_log]), "4", "A's window is intact");
+    // So A's fifth call waits for its window (past a 1 s deadline).
+    let fifth = a
+        .update_card(card)
+        .name_on_card("A")
+        .deadline(Duration::from_secs(1))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(fifth.is_timeout(), "{fifth}");
+}

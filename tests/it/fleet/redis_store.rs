@@ -242,3 +242,71 @@ async fn a_slow_redis_does_not_fail_calls_whose_replica_holds_a_valid_token() {
     // Not the full Redis operation timeout (1 s) per call.
     assert!(took < Duration::from_secs(3), "10 calls took {took:?}");
 }
+
+/// A mint that lost its lock (issue 25.2): A's mint takes 2.5 s under a
+/// lock of 1 s; meanwhile the lock key is lost (a failover that drops it)
+/// and B takes the lock and stores a newer token. When A's slow mint ends,
+/// its token (which B's mint voided at UQPay) must not replace B's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mint_that_lost_its_lock_does_not_overwrite_a_newer_token() {
+    let _paced = paced().await;
+    let redis = RedisServer::start();
+    let (server, minted) = token_server(|n| {
+        if n == 0 {
+            Script::Delay(
+                Duration::from_millis(2500),
+                token_answer("tok-old", unix_now() + 1800),
+            )
+        } else {
+            Script::Answer(token_answer("tok-new", unix_now() + 1800))
+        }
+    })
+    .await;
+    let replica = || {
+        minting_client(&server)
+            .token_store(
+                RedisTokenStore::new(&redis.url())
+                    .unwrap()
+                    .lock_ttl(Duration::from_secs(1)),
+            )
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (replica(), replica());
+    let a_call = tokio::spawn(async move { update(&a).await });
+    eventually(Duration::from_secs(5), "A holds the mint lock", || {
+        lock_held(&redis) != "0"
+    })
+    .await;
+    let lock = format!("uqpay-issuing:{{{MINTING_ID}}}:lock");
+    redis.cli(&["DEL", &lock]);
+    // B finds no token and a free lock: it mints and stores tok-new.
+    update(&b).await.unwrap();
+    assert!(
+        redis.cli(&["GET", &token_key()]).contains("tok-new"),
+        "B stored its token"
+    );
+    // A's mint ends after 2.5 s; its call goes on with the fleet's token.
+    a_call.await.unwrap().unwrap();
+    assert_eq!(minted.load(Ordering::SeqCst), 2, "A's mint and B's");
+    let stored = redis.cli(&["GET", &token_key()]);
+    assert!(
+        stored.contains("tok-new") && !stored.contains("tok-old"),
+        "the newer token stays stored: {stored}"
+    );
+    let legacy = redis.cli(&["GET", &legacy_token_key()]);
+    assert!(
+        !legacy.contains("tok-old"),
+        "nor under 0.1.0's key: {legacy}"
+    );
+    let stale: Vec<_> = server
+        .card_requests()
+        .into_iter()
+        .filter(|seen| seen.header("x-auth-token").contains("tok-old"))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "no card call sent the voided token ({} did)",
+        stale.len()
+    );
+}
