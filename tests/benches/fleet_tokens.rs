@@ -4,7 +4,8 @@
 //! several times in the run); 2,000 Update Card calls, 25 ms apart per
 //! replica. With `RedisTokenStore` and with the in-process store. Then
 //! what the per-call read of the store costs: one replica, 1,000 calls back
-//! to back, each store.
+//! to back, each store. The Redis rows twice: a single server, and a Redis
+//! Cluster of six nodes (three masters, `RedisTokenStore::cluster`).
 //!
 //! ```sh
 //! cargo bench -p uqpay-e2e --bench fleet_tokens    # needs redis-server on the PATH
@@ -12,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use uqpay_e2e::{replica, FleetReport, RedisServer};
+use uqpay_e2e::{replica, FleetReport, RedisCluster, RedisServer};
 use uqpay_issuing::{Client, InMemoryTokenStore, RedisTokenStore, TokenStore};
 use uqpay_mock::MockServer;
 
@@ -81,19 +82,25 @@ async fn main() {
     let redis = RedisServer::start();
     println!("| store | calls | mints | 401s | failed calls | p50 | p99 | run |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    let cluster = RedisCluster::start();
     let with_redis = fleet(|| RedisTokenStore::new(&redis.url()).unwrap()).await;
     row("RedisTokenStore", &with_redis);
+    let on_cluster = fleet(|| RedisTokenStore::cluster(cluster.seeds()).unwrap()).await;
+    row("RedisTokenStore::cluster", &on_cluster);
     let in_process = fleet(InMemoryTokenStore::new).await;
     row("in-process (one per replica)", &in_process);
     let memory = back_to_back(InMemoryTokenStore::new()).await;
     let shared = back_to_back(RedisTokenStore::new(&redis.url()).unwrap()).await;
+    let clustered = back_to_back(RedisTokenStore::cluster(cluster.seeds()).unwrap()).await;
+    let median = |report: &FleetReport| report.quantile_us(0.5);
     println!(
         "\nper-call store read, one replica, 1,000 calls back to back: in-process p50 {} µs, \
-         Redis p50 {} µs (the read costs {} µs at the median)",
-        memory.quantile_us(0.5),
-        shared.quantile_us(0.5),
-        shared
-            .quantile_us(0.5)
-            .saturating_sub(memory.quantile_us(0.5))
+         Redis p50 {} µs (the read costs {} µs at the median), Redis Cluster p50 {} µs \
+         ({} µs)",
+        median(&memory),
+        median(&shared),
+        median(&shared).saturating_sub(median(&memory)),
+        median(&clustered),
+        median(&clustered).saturating_sub(median(&memory)),
     );
 }

@@ -8,7 +8,8 @@
 //! - `ClientBuilder::rate_limit`, in-process limiter;
 //! - `RedisTokenStore`, no limit: each call reads the store (`MGET`);
 //! - `RedisTokenStore` with the limit: each call runs the script that
-//!   takes the fleet's slot and reads the token in the same round trip.
+//!   takes the fleet's slot and reads the token in the same round trip;
+//! - the last two on a Redis Cluster of six nodes (`RedisTokenStore::cluster`).
 //!
 //! ```sh
 //! cargo bench -p uqpay-e2e --bench rate_limit    # needs redis-server on the PATH
@@ -16,7 +17,7 @@
 
 use std::time::{Duration, Instant};
 
-use uqpay_e2e::{assign_share_card, fast_builder, RedisServer};
+use uqpay_e2e::{assign_share_card, fast_builder, RedisCluster, RedisServer};
 use uqpay_issuing::{Client, InMemoryTokenStore, RateLimit, RedisTokenStore};
 use uqpay_mock::MockServer;
 
@@ -92,6 +93,7 @@ async fn main() {
         return; // `cargo test --benches` / `cargo bench --no-run` probes
     }
     let redis = RedisServer::start();
+    let cluster = RedisCluster::start();
     let server = MockServer::builder()
         .credentials("bench-client", "bench-key")
         .start()
@@ -130,6 +132,22 @@ async fn main() {
             4,
         )
         .await,
+        config(
+            "Redis Cluster store, no limit (MGET)",
+            &server,
+            builder().token_store(RedisTokenStore::cluster(cluster.seeds()).unwrap()),
+            5,
+        )
+        .await,
+        config(
+            "Redis Cluster store + fleet limit (one script)",
+            &server,
+            builder()
+                .token_store(RedisTokenStore::cluster(cluster.seeds()).unwrap())
+                .rate_limit(limit()),
+            6,
+        )
+        .await,
     ];
     for _ in 0..ROUNDS {
         for config in &mut configs {
@@ -146,5 +164,11 @@ async fn main() {
          over the store's own read",
         configs[1].median() - configs[0].median(),
         configs[3].median() - configs[2].median()
+    );
+    println!(
+        "on a cluster: the store's read {:+.1} µs per call over a single server's, the fleet \
+         limit {:+.1} µs over the cluster store's own read",
+        configs[4].median() - configs[2].median(),
+        configs[5].median() - configs[4].median()
     );
 }
