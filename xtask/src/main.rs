@@ -6,18 +6,30 @@
 //! - `cargo xtask docs-check [PAGE...]` compares the spec with UQPay's pages
 //!   (every snapshot in `spec/docs/` when no page is named) ([`docs_check`]);
 //! - `cargo xtask msrv` checks the published crates' dependencies against
-//!   their `rust-version` ([`msrv`]).
+//!   their `rust-version` ([`msrv`]);
+//! - `cargo xtask layers` checks each crate root's layer order: no import
+//!   up the order, none through the root's re-exports, no import circle
+//!   ([`layers`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+// Layer order (`cargo xtask layers` checks it): each module uses only the
+// modules listed below it; none uses the root's re-exports.
+//
+//   layers       `cargo xtask layers`: the crates' layer orders and imports
+//   docs_check   `cargo xtask docs-check`: the spec against UQPay's pages
+//   codegen      `cargo xtask codegen [--check]`: the raw crate's generated code
+//   msrv         `cargo xtask msrv`: the dependencies' rust-versions
 mod codegen;
 mod docs_check;
+mod layers;
 mod msrv;
 
 const USAGE: &str = "usage: cargo xtask codegen [--check]
        cargo xtask docs-check [PAGE...]
        cargo xtask msrv
+       cargo xtask layers
 
   codegen            regenerate crates/uqpay-issuing-raw/src/generated.rs from spec/uqpay-issuing.yaml
   codegen --check    exit 1 (with a diff) if the checked-in file is stale
@@ -25,7 +37,11 @@ const USAGE: &str = "usage: cargo xtask codegen [--check]
                      snapshot in spec/docs/): exit 0 when nothing differs (acknowledged
                      deviations listed), 1 when something does, 2 when a page cannot be read
   msrv               exit 1 if a dependency of the published crates declares a rust-version
-                     above theirs";
+                     above theirs
+  layers             check each workspace crate root's layer order (its `// Layer order`
+                     comment block): exit 1 when a module imports from one listed above it,
+                     uses a name through the root's re-exports, or imports in a circle;
+                     2 when a file cannot be read";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -41,6 +57,7 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
         ["msrv"] => msrv::run(),
+        ["layers"] => layers::run(),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             ExitCode::SUCCESS

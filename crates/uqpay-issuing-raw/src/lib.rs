@@ -49,6 +49,19 @@
 //! Most users want the `uqpay-issuing` crate, which wraps this one with
 //! validation, idempotency keys, retries and typed errors.
 
+// Layer order (`cargo xtask layers` checks it): each module uses only the
+// modules listed below it; none uses the root's re-exports.
+//
+//   examples    UQPay's published request, response and webhook examples
+//   rules       the request rules JSON Schema cannot state
+//   status      Display and comparisons for the open status enums
+//   types       the spec's types: typify's and the generator's fast ones
+//   generated   progenitor's client and types, constraints, events (generated)
+//   hooks       the seam through which a higher layer executes the requests
+//   signature   UQPay's webhook signature
+//   money       Amount, Money
+//   pan         CardNumber, MaskedCardNumber
+//   secret      ActivationCode
 pub mod examples;
 pub mod hooks;
 pub mod money;
