@@ -8,7 +8,9 @@ use quote::quote;
 
 use crate::error::Error;
 
-/// The `constraints` module: every documented limit of a component schema
+/// The items of the `constraints` file (a generated file of its own, so
+/// that the hand-written types the generated code uses can read the limits
+/// without a circle): every documented limit of a component schema
 /// as a constant, so that the hand-written layers (the ergonomic client's
 /// validation, the simulator) read their limits from the spec instead of
 /// writing them down a second time.
@@ -74,12 +76,7 @@ pub fn constraints(spec: &openapiv3::OpenAPI) -> proc_macro2::TokenStream {
         }
     }
     quote! {
-        /// The limits the spec documents, one constant each (generated from
-        /// the component schemas' `maxLength`, `minLength`, `pattern`,
-        /// `minimum` and `x-max-bytes`).
-        pub mod constraints {
-            #(#items)*
-        }
+        #(#items)*
     }
 }
 
@@ -176,7 +173,11 @@ pub fn events(spec: &openapiv3::OpenAPI) -> Result<proc_macro2::TokenStream, Err
 /// The generator's own types (see the crate docs), and the schema names
 /// they replace.
 pub struct FastTypes {
-    /// The `fast` module.
+    /// The types, to go into the `types` module beside typify's (which
+    /// they use, and which use them).
+    pub items: proc_macro2::TokenStream,
+    /// The `fast` module: the same types under the path they had when they
+    /// were a module of their own (`uqpay_issuing_raw::fast::...`).
     pub tokens: proc_macro2::TokenStream,
     /// Each replaced schema's name.
     pub replacements: Vec<String>,
@@ -264,14 +265,21 @@ pub fn fast_types(spec: &openapiv3::OpenAPI) -> FastTypes {
             _ => {}
         }
     }
+    let names = replacements
+        .iter()
+        .map(|name| quote::format_ident!("{name}"));
     FastTypes {
+        items: quote! {
+            #(#tokens)*
+        },
         tokens: quote! {
             /// The generator's own types where typify's are slow on every
-            /// call (see `codegen/src/lib.rs`): compiled pattern checks and
-            /// open enums.
+            /// call (see `codegen/src/settings.rs`): compiled pattern checks
+            /// and open enums. They live in `types`, beside typify's types
+            /// (which they use, and which use them); here under the path
+            /// they have always had.
             pub mod fast {
-                use super::types::error::ConversionError;
-                #(#tokens)*
+                pub use super::types::{#(#names),*};
             }
         },
         replacements,

@@ -23,7 +23,9 @@
 //! | `Timestamp`    | `chrono::DateTime<chrono::FixedOffset>`      | keeps the `+08:00` offset the API sends |
 //!
 //! Besides progenitor's output, the file gets two generated modules:
-//! `constraints` (every documented limit as a constant) and `events` (the
+//! `constraints` (every documented limit as a constant; a file of its own,
+//! `constraints.rs`, since the hand-written types the generated code uses
+//! read it) and `events` (the
 //! webhook events of the spec's `x-webhooks` map, with their typed data).
 //!
 //! The output is deterministic: the same spec gives byte-identical source.
@@ -46,7 +48,10 @@ mod spec;
 
 pub use error::Error;
 pub use extensions::{constraints, events, fast_types, FastTypes};
-pub use generation::{check, freshness, generate, generate_from_path, Freshness, HEADER};
-pub use paths::{workspace_root, OUTPUT_PATH, SPEC_PATH};
+pub use generation::{
+    check, check_all, freshness, freshness_of, generate, generate_all, generate_constraints,
+    generate_from_path, Freshness, HEADER,
+};
+pub use paths::{workspace_root, CONSTRAINTS_PATH, OUTPUT_PATH, OUTPUT_PATHS, SPEC_PATH};
 pub use settings::settings;
 pub use spec::{load_spec, parse_spec};

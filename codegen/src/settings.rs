@@ -14,7 +14,7 @@ pub fn settings(spec: &openapiv3::OpenAPI) -> GenerationSettings {
     for name in fast_types(spec).replacements {
         settings.with_replacement(
             name.as_str(),
-            format!("crate::fast::{name}").as_str(),
+            format!("crate::generated::types::{name}").as_str(),
             [TypeImpl::Display, TypeImpl::FromStr].into_iter(),
         );
     }

@@ -8,12 +8,20 @@ fn spec_text() -> String {
 }
 
 #[test]
-fn checked_in_file_is_fresh() {
+fn checked_in_files_are_fresh() {
     let result = check(&uqpay_codegen::workspace_root()).unwrap();
     if let Freshness::Stale(diff) = &result {
         panic!("generated.rs is stale; run `cargo xtask codegen`:\n{diff}");
     }
     assert_eq!(result, Freshness::Fresh);
+    let all = uqpay_codegen::check_all(&uqpay_codegen::workspace_root()).unwrap();
+    assert_eq!(all.len(), 2);
+    for (path, result) in all {
+        if let Freshness::Stale(diff) = &result {
+            panic!("{path} is stale; run `cargo xtask codegen`:\n{diff}");
+        }
+        assert_eq!(result, Freshness::Fresh, "{path}");
+    }
 }
 
 #[test]

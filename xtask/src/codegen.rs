@@ -1,65 +1,71 @@
-//! `cargo xtask codegen [--check]`: writes `crates/uqpay-issuing-raw/src/generated.rs`
-//! from the spec, or (`--check`) fails when the checked-in file is not what
-//! the spec generates.
+//! `cargo xtask codegen [--check]`: writes the raw crate's generated files
+//! (`generated.rs`, `constraints.rs`) from the spec, or (`--check`) fails
+//! when a checked-in file is not what the spec generates.
 
 use std::process::ExitCode;
 
-use uqpay_codegen::{Freshness, OUTPUT_PATH, SPEC_PATH};
+use uqpay_codegen::{Freshness, SPEC_PATH};
 
-/// `cargo xtask codegen`: regenerates the file (untouched when up to date).
+/// `cargo xtask codegen`: regenerates the files (untouched when up to date).
 pub fn write() -> ExitCode {
     let root = uqpay_codegen::workspace_root();
-    let source = match uqpay_codegen::generate_from_path(&root.join(SPEC_PATH)) {
-        Ok(source) => source,
+    let outputs = match uqpay_codegen::generate_all(&root) {
+        Ok(outputs) => outputs,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let out = root.join(OUTPUT_PATH);
-    if std::fs::read_to_string(&out).ok().as_deref() == Some(source.as_str()) {
-        println!("{OUTPUT_PATH} is up to date");
-        return ExitCode::SUCCESS;
+    for (path, source) in outputs {
+        let out = root.join(path);
+        if std::fs::read_to_string(&out).ok().as_deref() == Some(source.as_str()) {
+            println!("{path} is up to date");
+            continue;
+        }
+        if let Err(e) = std::fs::write(&out, source) {
+            eprintln!("error: cannot write {}: {e}", out.display());
+            return ExitCode::FAILURE;
+        }
+        println!("wrote {path} from {SPEC_PATH}");
     }
-    if let Err(e) = std::fs::write(&out, source) {
-        eprintln!("error: cannot write {}: {e}", out.display());
-        return ExitCode::FAILURE;
-    }
-    println!("wrote {OUTPUT_PATH} from {SPEC_PATH}");
     ExitCode::SUCCESS
 }
 
-/// `cargo xtask codegen --check`: exit 1, with a diff, when the file is stale.
+/// `cargo xtask codegen --check`: exit 1, with a diff, when a file is stale.
 pub fn check() -> ExitCode {
     let root = uqpay_codegen::workspace_root();
-    match uqpay_codegen::check(&root) {
-        Ok(Freshness::Fresh) => {
-            println!("{OUTPUT_PATH} is up to date with {SPEC_PATH}");
-            ExitCode::SUCCESS
-        }
-        Ok(Freshness::Missing) => {
-            eprintln!("error: {OUTPUT_PATH} does not exist; run `cargo xtask codegen`");
-            ExitCode::FAILURE
-        }
-        Ok(Freshness::Stale(diff)) => {
-            let changed = diff
-                .lines()
-                .filter(|l| {
-                    (l.starts_with('+') || l.starts_with('-'))
-                        && !l.starts_with("+++")
-                        && !l.starts_with("---")
-                })
-                .count();
-            eprintln!("{diff}");
-            eprintln!(
-                "error: {OUTPUT_PATH} is stale: {changed} line(s) differ from what {SPEC_PATH} generates.\n\
-                 Run `cargo xtask codegen` and commit the result."
-            );
-            ExitCode::FAILURE
-        }
+    let results = match uqpay_codegen::check_all(&root) {
+        Ok(results) => results,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut code = ExitCode::SUCCESS;
+    for (path, result) in results {
+        match result {
+            Freshness::Fresh => println!("{path} is up to date with {SPEC_PATH}"),
+            Freshness::Missing => {
+                eprintln!("error: {path} does not exist; run `cargo xtask codegen`");
+                code = ExitCode::FAILURE;
+            }
+            Freshness::Stale(diff) => {
+                let changed = diff
+                    .lines()
+                    .filter(|l| {
+                        (l.starts_with('+') || l.starts_with('-'))
+                            && !l.starts_with("+++")
+                            && !l.starts_with("---")
+                    })
+                    .count();
+                eprintln!("{diff}");
+                eprintln!(
+                    "error: {path} is stale: {changed} line(s) differ from what {SPEC_PATH} generates.\n\
+                     Run `cargo xtask codegen` and commit the result."
+                );
+                code = ExitCode::FAILURE;
+            }
         }
     }
+    code
 }

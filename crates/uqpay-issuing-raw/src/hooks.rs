@@ -1,10 +1,12 @@
-//! How requests of the generated [`Client`] are executed.
-//!
-//! The generated code hands every request to `ClientHooks::exec`; the
-//! implementation below passes it to the [`Transport`] stored in the
-//! client's [`Inner`] value, or straight to `reqwest` when there is none.
-//! The `uqpay-issuing` crate plugs in a transport that adds the
-//! `x-auth-token`, refreshes it on a 401 and normalises error bodies.
+//! The seam through which requests of the generated
+//! [`Client`](crate::Client) are executed: the [`Transport`] a higher layer
+//! plugs in, kept in the client's [`Inner`] value, and the functions the
+//! generated code calls to build bodies and read answers. The generated
+//! code hands every request to `ClientHooks::exec` (implemented in the
+//! crate's `exec` module), which passes it to the transport, or straight
+//! to `reqwest` when there is none. The `uqpay-issuing` crate plugs in a
+//! transport that adds the `x-auth-token`, refreshes it on a 401 and
+//! normalises error bodies.
 //!
 //! Where the generated code differs from progenitor's own output (the
 //! generator's rewrites, each checked against progenitor's shapes): it
@@ -18,9 +20,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo, ResponseValue};
-
-use crate::Client;
+use progenitor_client::{Error, OperationInfo, ResponseValue};
 
 /// A boxed future returned by [`Transport::execute`].
 pub type TransportFuture<'a> =
@@ -40,7 +40,7 @@ pub trait Transport: Send + Sync + fmt::Debug + 'static {
     ) -> TransportFuture<'a>;
 }
 
-/// The extra state carried by the generated [`Client`]: an optional
+/// The extra state carried by the generated [`Client`](crate::Client): an optional
 /// [`Transport`]. Cloning is cheap (one `Arc`).
 #[derive(Clone, Debug, Default)]
 pub struct Inner {
@@ -58,43 +58,6 @@ impl Inner {
     /// The transport, if one was set.
     pub fn transport(&self) -> Option<&Arc<dyn Transport>> {
         self.transport.as_ref()
-    }
-}
-
-impl Client {
-    /// A client of `baseurl` whose `reqwest::Client` never follows a
-    /// redirect, with [`Client::new`]'s 15-second timeouts.
-    ///
-    /// Prefer it to [`Client::new`], which keeps reqwest's default policy
-    /// (up to 10 redirects, stripping only the standard `Authorization`,
-    /// `Cookie` and `Proxy-Authorization` headers): an `x-auth-token` put on
-    /// every request (e.g. as a default header) would follow a redirect to
-    /// another host. The `uqpay-issuing` crate builds its client this way too.
-    pub fn new_without_redirects(baseurl: &str, inner: Inner) -> Self {
-        let dur = std::time::Duration::from_secs(15);
-        let client = reqwest::ClientBuilder::new()
-            .connect_timeout(dur)
-            .timeout(dur)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("a reqwest client with these settings always builds");
-        Self::new_with_client(baseurl, client, inner)
-    }
-}
-
-/// `pre` and `post` are progenitor's defaults (nothing), and the generated
-/// code does not call them (the generator's `lean_hooks` removes the calls,
-/// so that a request is not kept in the future across a hook that does
-/// nothing): what a request needs goes in `exec`, through the [`Transport`].
-impl ClientHooks<Inner> for Client {
-    /// Hands the request to the transport (or to reqwest) at once: the
-    /// future returned holds the transport's, not the request.
-    #[allow(refining_impl_trait)]
-    fn exec(&self, request: reqwest::Request, info: &OperationInfo) -> TransportFuture<'_> {
-        match self.inner().transport() {
-            Some(transport) => transport.execute(self.client(), request, info),
-            None => Box::pin(self.client().execute(request)),
-        }
     }
 }
 

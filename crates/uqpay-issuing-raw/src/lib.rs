@@ -56,17 +56,23 @@
 //   rules       the request rules JSON Schema cannot state
 //   status      Display and comparisons for the open status enums
 //   types       the spec's types: typify's and the generator's fast ones
+//   exec        how the generated client's requests are executed (ClientHooks)
 //   generated   progenitor's client and types, constraints, events (generated)
 //   hooks       the seam through which a higher layer executes the requests
 //   signature   UQPay's webhook signature
 //   money       Amount, Money
 //   pan         CardNumber, MaskedCardNumber
 //   secret      ActivationCode
+//   constraints the limits the spec documents, one constant each (generated)
+//   schema      the JSON Schema of the hand-written string types
+pub mod constraints;
 pub mod examples;
+mod exec;
 pub mod hooks;
 pub mod money;
 pub mod pan;
 pub mod rules;
+mod schema;
 pub mod secret;
 pub mod signature;
 pub mod status;
@@ -76,19 +82,8 @@ mod generated;
 
 pub use generated::*;
 
-/// The JSON schema of a string with no further rule (the hand-written
-/// string types' `JsonSchema`).
-fn plain_string_schema() -> schemars::schema::Schema {
-    schemars::schema::SchemaObject {
-        instance_type: Some(schemars::schema::InstanceType::String.into()),
-        ..Default::default()
-    }
-    .into()
-}
-
 /// The types of the spec's schemas: typify's, with the generator's own fast
 /// types among them (compiled pattern checks, open enums: see `fast`).
 pub mod types {
-    pub use crate::generated::fast::*;
     pub use crate::generated::types::*;
 }

@@ -226,7 +226,7 @@ impl schemars::JsonSchema for MaskedCardNumber {
     }
 
     fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
-        crate::plain_string_schema()
+        crate::schema::plain_string_schema()
     }
 }
 

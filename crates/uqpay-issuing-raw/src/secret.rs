@@ -50,6 +50,6 @@ impl schemars::JsonSchema for ActivationCode {
     }
 
     fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
-        crate::plain_string_schema()
+        crate::schema::plain_string_schema()
     }
 }
