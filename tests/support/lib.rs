@@ -15,6 +15,18 @@
 //! - [`baseline`]: the overhead benchmarks' SDK call and its hand-written
 //!   twin.
 
+// Layer order (`cargo xtask layers` checks it): each module uses only the
+// modules listed below it; none uses the root's re-exports.
+//
+//   baseline    the overhead benchmarks' SDK call and its hand-written twin
+//   world       a simulator on a runtime of its own, for synchronous code
+//   fleet       a replica's client and calls, and their report
+//   clients     the suite's token, simulators, clients, card numbers, requests
+//   servers     loopback servers answering as a test scripts them
+//   capture     tracing output captured for inspection
+//   cluster     a Redis Cluster of six nodes of the test's own
+//   redis       a redis-server of the test's own
+
 pub mod baseline;
 pub mod capture;
 pub mod clients;

@@ -11,7 +11,12 @@ use std::process::ExitCode;
 use cargo_metadata::{semver::Version, DependencyKind, MetadataCommand, PackageId};
 
 /// The crates a user depends on.
-const PUBLISHED: [&str; 3] = ["uqpay-issuing", "uqpay-issuing-raw", "uqpay-mock"];
+const PUBLISHED: [&str; 4] = [
+    "uqpay-issuing",
+    "uqpay-issuing-cli",
+    "uqpay-issuing-raw",
+    "uqpay-mock",
+];
 
 pub fn run() -> ExitCode {
     let metadata = match MetadataCommand::new()

@@ -28,7 +28,8 @@ use crate::options::{Defaults, Overrides};
 use crate::ratelimit::local::LocalLimiter;
 use crate::retry::budget::RetryBudget;
 use crate::retry::policy::Next;
-use crate::telemetry::{self, Metrics, Server};
+use crate::telemetry::metrics::Metrics;
+use crate::telemetry::{self, Server};
 use crate::transport::{Attempt, ATTEMPT};
 
 /// Everything a call needs from its client. Builders hold it in an `Arc`.

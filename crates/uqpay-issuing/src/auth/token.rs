@@ -13,7 +13,7 @@ use tracing::Instrument as _;
 use crate::error::convert::from_raw;
 use crate::error::Error;
 use crate::ratelimit::local::LocalLimiter;
-use crate::telemetry::Metrics;
+use crate::telemetry::metrics::Metrics;
 
 /// How long a token is trusted when the token endpoint says it has already
 /// expired (a clock far off, or a bug on either side): long enough not to

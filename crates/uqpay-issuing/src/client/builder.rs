@@ -21,7 +21,8 @@ use crate::ratelimit::local::LocalLimiter;
 use crate::ratelimit::RateLimit;
 use crate::retry::budget::RetryBudget;
 use crate::retry::policy::RetryPolicy;
-use crate::telemetry::{Metrics, Server};
+use crate::telemetry::metrics::Metrics;
+use crate::telemetry::Server;
 use crate::transport::{self, ConfigureHttp, SdkTransport};
 
 impl Client {
@@ -357,7 +358,7 @@ impl ClientBuilder {
             &self
                 .meter
                 .clone()
-                .unwrap_or_else(crate::telemetry::global_meter),
+                .unwrap_or_else(crate::telemetry::metrics::global_meter),
         );
         #[cfg(not(feature = "opentelemetry"))]
         let metrics = Metrics;

@@ -82,7 +82,7 @@ impl Verifier {
             empty: secret.is_empty(),
             tolerance: DEFAULT_TOLERANCE,
             #[cfg(feature = "opentelemetry")]
-            verifications: verifications(&crate::telemetry::global_meter()),
+            verifications: verifications(&crate::telemetry::metrics::global_meter()),
         }
     }
 
