@@ -5,6 +5,10 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
+use uqpay_issuing_raw::types::UpdateCardResponse;
+
+use crate::client::Client;
+use crate::error::Error;
 
 /// A fixed token for clients of these servers.
 pub(crate) const TOKEN: &str = "unit-test-token";
@@ -98,4 +102,15 @@ pub(crate) fn token_answer() -> String {
         .as_secs()
         + 1800;
     format!(r#"{{"auth_token":"minted-token","expired_at":{expired_at}}}"#)
+}
+
+/// An Update Card (a name) of a card nobody assigned, with the client's
+/// settings, or those `customize` sets on the request.
+pub(crate) async fn update(
+    client: &Client,
+    customize: impl FnOnce(crate::cards::update::UpdateCard) -> crate::cards::update::UpdateCard,
+) -> Result<UpdateCardResponse, Error> {
+    customize(client.update_card(uuid::Uuid::new_v4()).name_on_card("X"))
+        .send()
+        .await
 }

@@ -249,7 +249,7 @@ mod tests {
 
     use crate::client::Client;
     use crate::error::Error;
-    use crate::testing::{late_server, token_answer, TOKEN, UPDATE_CARD};
+    use crate::testing::{late_server, token_answer, update, TOKEN, UPDATE_CARD};
 
     /// A timeout set in `configure_http` bounds each attempt, beside the
     /// client's own (30 s by default): the smaller wins.
@@ -263,11 +263,7 @@ mod tests {
             .configure_http(|http| http.timeout(Duration::from_millis(200)))
             .build()
             .unwrap();
-        let result = client
-            .update_card(uuid::Uuid::new_v4())
-            .name_on_card("X")
-            .send()
-            .await;
+        let result = update(&client, |call| call).await;
         assert!(
             matches!(result, Err(Error::Timeout { .. })),
             "the answer after 1.5 s came within the 200 ms set in configure_http: {result:?}"
@@ -286,19 +282,10 @@ mod tests {
             .configure_http(|http| http.timeout(Duration::from_secs(30)))
             .build()
             .unwrap();
-        let result = client
-            .update_card(uuid::Uuid::new_v4())
-            .name_on_card("X")
-            .send()
-            .await;
+        let result = update(&client, |call| call).await;
         assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
         // Without a limit that cuts it, the late answer is the call's.
-        let result = client
-            .update_card(uuid::Uuid::new_v4())
-            .name_on_card("X")
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await;
+        let result = update(&client, |call| call.timeout(Duration::from_secs(5))).await;
         assert!(result.is_ok(), "{result:?}");
     }
 
@@ -320,12 +307,7 @@ mod tests {
             .configure_http(|http| http.timeout(Duration::from_millis(200)))
             .build()
             .unwrap();
-        let error = client
-            .update_card(uuid::Uuid::new_v4())
-            .name_on_card("X")
-            .send()
-            .await
-            .unwrap_err();
+        let error = update(&client, |call| call).await.unwrap_err();
         match &error {
             Error::Token { source, .. } => {
                 assert!(matches!(**source, Error::Timeout { .. }), "{error:?}")

@@ -458,7 +458,7 @@ mod tests {
     use crate::client::Client;
     use crate::error::Error;
     use crate::ratelimit::RateLimit;
-    use crate::testing::{late_server, silent_server, token_answer, UPDATE_CARD};
+    use crate::testing::{late_server, silent_server, token_answer, update, UPDATE_CARD};
 
     /// A Redis that accepts connections and never answers, and a call with
     /// a deadline of 200 ms: the fleet's round trip is cut at the deadline
@@ -485,11 +485,7 @@ mod tests {
             .build()
             .unwrap();
         let started = Instant::now();
-        let error = client
-            .update_card(uuid::Uuid::new_v4())
-            .name_on_card("X")
-            .deadline(Duration::from_millis(200))
-            .send()
+        let error = update(&client, |call| call.deadline(Duration::from_millis(200)))
             .await
             .unwrap_err();
         let took = started.elapsed();
