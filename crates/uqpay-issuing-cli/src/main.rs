@@ -21,7 +21,7 @@
 //   card        card get / assign / status / freeze / unfreeze / cancel / update
 //   bulk        bulk assign (CSV rows, journal, keys, pacing, requeues, report) and bulk status
 //   webhook     webhook listen (verify, deduplicate, print, forward) and webhook verify
-//   mock        mock serve: the simulator's options onto MockServer
+//   mock        mock serve: runs the simulator its flags (uqpay_mock::cli) describe
 //   profile     profile set / list / show
 //   client      the SDK client of a run: target, credentials, token store, rate limit
 //   config      the settings from flags, the environment and the profiles' config file

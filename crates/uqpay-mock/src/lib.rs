@@ -144,6 +144,7 @@
 // Layer order (`cargo xtask layers` checks it): each module uses only the
 // modules listed below it; none uses the root's re-exports.
 //
+//   cli          the binary's flags (ServeArgs) onto the builder: made-up credentials, faults by name
 //   server       MockServer, the builder: starts everything below
 //   routes       the router and its handlers: the token endpoint, the card routes
 //   pipeline     a card request's way: faults, rate limit, headers, body, idempotency, answer
@@ -162,6 +163,7 @@
 //   clock        the simulator's clock, and times as the API writes them
 //
 
+pub mod cli;
 mod clock;
 mod control;
 mod events;
