@@ -1,9 +1,11 @@
 //! `bulk assign` and `bulk status`: a CSV file of cards to assign, sent
 //! resumably. The family: [`input`] (the CSV and its rows), [`journal`]
-//! (the append-only record of what was sent), [`plan`] (the rows' keys and
-//! what the journal says to do with each), [`runner`] (sending, pacing,
-//! requeueing, Ctrl-C), [`progress`] (the bar) and [`report`] (the CSV
-//! report). This module runs them in order.
+//! (the append-only record of what was sent), [`secret`] (the batch's
+//! secret, beside the journal, keying the card numbers' HMACs and the rows'
+//! keys), [`plan`] (the rows' keys and what the journal says to do with
+//! each), [`runner`] (sending, pacing, requeueing, Ctrl-C), [`progress`]
+//! (the bar) and [`report`] (the CSV report). This module runs them in
+//! order.
 
 pub mod input;
 pub mod journal;
@@ -11,6 +13,7 @@ pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod runner;
+pub mod secret;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -26,6 +29,7 @@ use uuid::Uuid;
 use crate::bulk::journal::{Line, State, Writer};
 use crate::bulk::plan::{Outcome, Status, RESEND_WITHIN};
 use crate::bulk::progress::Progress;
+use crate::bulk::secret::Secret;
 use crate::cli::bulk::{AssignArgs, BulkCommand};
 use crate::cli::global::Global;
 use crate::client::{self, Tuning};
@@ -114,6 +118,12 @@ async fn assign(settings: &Settings, args: AssignArgs, out: Output) -> Result<u8
             ));
         }
     }
+    // A batch being resumed needs its secret (its rows' keys derive from
+    // it): refused before anything is sent when it is missing.
+    let resumed = match &replay {
+        Some(replay) => Some((replay.batch_id, Secret::load(&args.journal)?)),
+        None => None,
+    };
     let limit = args
         .rate_limit
         .map(|(n, window)| RateLimit::new(n, window))
@@ -132,10 +142,13 @@ async fn assign(settings: &Settings, args: AssignArgs, out: Output) -> Result<u8
     }
 
     let writer = Writer::open(&args.journal)?;
-    let batch = match &replay {
-        Some(replay) => replay.batch_id,
+    let (batch, secret) = match resumed {
+        Some(resumed) => resumed,
         None => {
             let batch = Uuid::new_v4();
+            // On disk before the batch line: a journal never has a batch
+            // without its secret.
+            let secret = Secret::create(&args.journal)?;
             writer
                 .append(&Line::Batch {
                     batch,
@@ -146,10 +159,10 @@ async fn assign(settings: &Settings, args: AssignArgs, out: Output) -> Result<u8
                     at: Utc::now(),
                 })
                 .await?;
-            batch
+            (batch, secret)
         }
     };
-    let plan = plan::plan(&input, replay.as_ref(), batch, Utc::now());
+    let plan = plan::plan(&input, replay.as_ref(), batch, &secret, Utc::now());
     let earlier_done = plan
         .settled
         .values()

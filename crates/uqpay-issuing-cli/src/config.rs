@@ -176,7 +176,7 @@ pub fn load() -> Result<(PathBuf, ConfigFile), Failure> {
             )))
         }
     };
-    warn_if_open(&path);
+    warn_if_open(&path, "holds credentials");
     let file = toml::from_str(&text).map_err(|e| {
         Failure::usage(format!(
             "the config file {} is not valid: {}",
@@ -211,8 +211,9 @@ pub fn save(path: &Path, file: &ConfigFile) -> Result<(), Failure> {
     write().map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))
 }
 
-/// Warns when the file's mode lets others than its owner read it.
-pub fn warn_if_open(path: &Path) {
+/// Warns when the file's mode lets others than its owner read it; `what`
+/// says what it holds ("holds credentials").
+pub fn warn_if_open(path: &Path, what: &str) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -220,14 +221,14 @@ pub fn warn_if_open(path: &Path) {
             let mode = meta.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
                 output::warn(&format!(
-                    "{} holds credentials and is readable by others (mode {mode:03o}): chmod 600 it",
+                    "{} {what} and is readable by others (mode {mode:03o}): chmod 600 it",
                     path.display()
                 ));
             }
         }
     }
     #[cfg(not(unix))]
-    let _ = path;
+    let _ = (path, what);
 }
 
 fn env(name: &str) -> Option<String> {

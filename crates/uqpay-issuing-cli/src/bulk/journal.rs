@@ -2,15 +2,17 @@
 //! line on disk (fsynced) before the call it announces is sent.
 //!
 //! ```text
-//! {"event":"batch","batch":"<uuid>","header_sha256":"<hex>","target":"production","on_behalf_of":null,"version":1,"at":"..."}
-//! {"event":"sent","row":1,"key":"<uuid>","at":"...","card":"409636******3951","card_sha256":"<hex>","cardholder_id":"...","card_currency":"USD","card_mode":"SHARE"}
+//! {"event":"batch","batch":"<uuid>","header_sha256":"<hex>","target":"production","on_behalf_of":null,"version":2,"at":"..."}
+//! {"event":"sent","row":1,"key":"<uuid>","at":"...","card":"409636******3951","card_hmac":"<hex>","cardholder_id":"...","card_currency":"USD","card_mode":"SHARE"}
 //! {"event":"done","row":1,"key":"<uuid>","at":"...","card_id":"...","card_order_id":"..."}
 //! {"event":"retry","row":2,"key":"<uuid>","at":"...","error":"..."}
 //! {"event":"failed","row":3,"key":"<uuid>","at":"...","error":"..."}
 //! ```
 //!
-//! The full card number is never written: a masked one (first 6, last 4)
-//! and its SHA-256 salted with the batch id. Lines are written by one
+//! The full card number is never written, nor anything it can be recovered
+//! from by hashing candidates: a masked one (first 6, last 4) and its
+//! HMAC-SHA256 keyed by the batch's secret, which is kept in a file of its
+//! own ([`crate::bulk::secret`]). Lines are written by one
 //! thread that takes every line waiting, writes them, fsyncs once and only
 //! then answers their writers (group commit), so many calls in flight share
 //! an fsync. A line cut short by a crash (the last one, with no newline)
@@ -31,15 +33,17 @@ use uuid::Uuid;
 
 use crate::exit::Failure;
 
-/// The version of the format the `batch` line names.
-pub const VERSION: u32 = 1;
+/// The version of the format the `batch` line names: 2 since the card
+/// numbers' hashes and the rows' keys are keyed by the batch's secret (1:
+/// salted with the batch id, recoverable by hashing candidates).
+pub const VERSION: u32 = 2;
 
 /// One line of the journal.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Line {
-    /// The first line: the batch id (the namespace of the rows' keys and
-    /// the salt of their card numbers' hashes), and what the batch is bound to.
+    /// The first line: the batch id (the namespace of the rows' keys), and
+    /// what the batch is bound to.
     Batch {
         /// The batch id.
         batch: Uuid,
@@ -64,8 +68,8 @@ pub enum Line {
         at: DateTime<Utc>,
         /// The card number, masked (first 6, last 4).
         card: String,
-        /// SHA-256 of the batch id's text followed by the card number.
-        card_sha256: String,
+        /// HMAC-SHA256 of the card number keyed by the batch's secret, in hex.
+        card_hmac: String,
         /// The cardholder.
         cardholder_id: Uuid,
         /// The currency.
@@ -157,16 +161,6 @@ pub struct Replay {
     pub unreadable: usize,
 }
 
-/// The masked card number and its salted hash, as journaled.
-pub fn card_fingerprint(batch: Uuid, card_number: &str) -> (String, String) {
-    use sha2::{Digest as _, Sha256};
-    let mut hash = Sha256::new();
-    hash.update(batch.to_string().as_bytes());
-    hash.update(card_number.as_bytes());
-    let digest: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    (uqpay_issuing::raw::pan::mask(card_number), digest)
-}
-
 /// Reads a journal; `None` when there is none yet (absent or empty).
 pub fn read(path: &Path) -> Result<Option<Replay>, Failure> {
     let bytes = match std::fs::read(path) {
@@ -219,6 +213,16 @@ pub fn read(path: &Path) -> Result<Option<Replay>, Failure> {
     if *version > VERSION {
         return Err(Failure::usage(format!(
             "{} was written by a newer uqpay-issuing (journal version {version})",
+            path.display()
+        )));
+    }
+    if *version < VERSION {
+        return Err(Failure::usage(format!(
+            "{} is a version-{version} journal, written by an earlier uqpay-issuing: its card \
+             hashes and its rows' keys can be turned back into the card numbers, and this \
+             version (journal version {VERSION}) cannot resume it. Finish the batch with the \
+             version that began it, or take the rows done out of the CSV and begin a new \
+             journal; keep the old journal as you keep the card file, or delete it",
             path.display()
         )));
     }
@@ -440,7 +444,7 @@ fn cut_torn_tail(file: &File) -> io::Result<()> {
 }
 
 /// Makes a new file's directory entry durable.
-fn sync_parent(path: &Path) -> io::Result<()> {
+pub fn sync_parent(path: &Path) -> io::Result<()> {
     #[cfg(unix)]
     {
         let parent = match path.parent() {
@@ -478,15 +482,13 @@ mod tests {
         let key = Uuid::new_v4();
         let writer = Writer::open(&path).unwrap();
         writer.append(&batch_line(batch)).await.unwrap();
-        let (card, card_sha256) = card_fingerprint(batch, "4096360800133951");
-        assert_eq!(card, "409636******3951");
         writer
             .append(&Line::Sent {
                 row: 1,
                 key,
                 at: Utc::now(),
-                card,
-                card_sha256,
+                card: "409636******3951".into(),
+                card_hmac: "0".repeat(64),
                 cardholder_id: Uuid::nil(),
                 card_currency: "USD".into(),
                 card_mode: "SHARE".into(),
@@ -527,6 +529,34 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600);
         }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn journals_of_other_versions_are_refused() {
+        let dir = std::env::temp_dir().join(format!("uqpay-cli-journal-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("j");
+        for (version, expected) in [
+            (
+                1,
+                "is a version-1 journal, written by an earlier uqpay-issuing",
+            ),
+            (
+                3,
+                "was written by a newer uqpay-issuing (journal version 3)",
+            ),
+        ] {
+            let mut line = serde_json::to_value(batch_line(Uuid::new_v4())).unwrap();
+            line["version"] = version.into();
+            std::fs::write(&path, format!("{line}\n")).unwrap();
+            let refused = read(&path).unwrap_err();
+            assert_eq!(refused.code, crate::exit::USAGE);
+            assert!(refused.message.contains(expected), "{}", refused.message);
+        }
+        let current = serde_json::to_string(&batch_line(Uuid::new_v4())).unwrap();
+        std::fs::write(&path, format!("{current}\n")).unwrap();
+        assert!(read(&path).unwrap().is_some());
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

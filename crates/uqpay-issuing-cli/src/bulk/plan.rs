@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::bulk::input::{BadRow, Input, Row};
-use crate::bulk::journal::{card_fingerprint, Line, Replay, State};
+use crate::bulk::journal::{Line, Replay, State};
+use crate::bulk::secret::Secret;
 
 /// A row first sent longer ago than this is not resent: UQPay keeps a key
 /// for 24 hours, and it may have expired by the time the request arrives
@@ -18,11 +19,13 @@ use crate::bulk::journal::{card_fingerprint, Line, Replay, State};
 pub const RESEND_WITHIN: chrono::TimeDelta = chrono::TimeDelta::hours(23);
 
 /// The idempotency key of a row: a UUID v5 in the batch's namespace, of the
-/// row's canonical content (the four values, as sent, one per line). The
-/// same row always has the same key, whether or not its journal line
-/// survived; two rows with the same content would have one key (they are
-/// refused as duplicates before that).
-pub fn key(batch: Uuid, row: &Row) -> Uuid {
+/// HMAC-SHA256, keyed by the batch's secret, of the row's canonical content
+/// (the four values, as sent, one per line). The same row always has the
+/// same key, whether or not its journal line survived (the secret is kept
+/// beside the journal); two rows with the same content would have one key
+/// (they are refused as duplicates before that). Without the secret, a key
+/// (sent to UQPay, written in traces) tells nothing of the card number.
+pub fn key(batch: Uuid, secret: &Secret, row: &Row) -> Uuid {
     let canonical = format!(
         "{}\n{}\n{}\n{}",
         row.cardholder_id.hyphenated(),
@@ -30,7 +33,7 @@ pub fn key(batch: Uuid, row: &Row) -> Uuid {
         row.card_currency,
         row.card_mode
     );
-    Uuid::new_v5(&batch, canonical.as_bytes())
+    Uuid::new_v5(&batch, &secret.mac(canonical.as_bytes()))
 }
 
 /// How a row ended (or stands).
@@ -128,13 +131,19 @@ pub struct Plan {
 }
 
 /// Decides what to do with each row of `input` given the journal.
-pub fn plan(input: &Input, replay: Option<&Replay>, batch: Uuid, now: DateTime<Utc>) -> Plan {
+pub fn plan(
+    input: &Input,
+    replay: Option<&Replay>,
+    batch: Uuid,
+    secret: &Secret,
+    now: DateTime<Utc>,
+) -> Plan {
     let mut plan = Plan::default();
     let rows: Vec<(Row, Uuid)> = input
         .rows
         .iter()
         .filter_map(|r| r.as_ref().ok())
-        .map(|row| (row.clone(), key(batch, row)))
+        .map(|row| (row.clone(), key(batch, secret, row)))
         .collect();
     let keys: HashSet<Uuid> = rows.iter().map(|(_, k)| *k).collect();
     for bad in input.rows.iter().filter_map(|r| r.as_ref().err()) {
@@ -187,7 +196,7 @@ pub fn plan(input: &Input, replay: Option<&Replay>, batch: Uuid, now: DateTime<U
                     }
                 }
             }
-        } else if let Some(changed) = changed(replay, &row, batch, &keys) {
+        } else if let Some(changed) = changed(replay, &row, secret, &keys) {
             plan.settled.insert(
                 row.row,
                 Outcome::failed(
@@ -203,13 +212,12 @@ pub fn plan(input: &Input, replay: Option<&Replay>, batch: Uuid, now: DateTime<U
             );
             continue;
         }
-        let (card, card_sha256) = card_fingerprint(batch, &row.card_number);
         let sent = Line::Sent {
             row: row.row,
             key,
             at: now,
-            card,
-            card_sha256,
+            card: uqpay_issuing::raw::pan::mask(&row.card_number),
+            card_hmac: secret.card_hmac(&row.card_number),
             cardholder_id: row.cardholder_id,
             card_currency: row.card_currency.clone(),
             card_mode: row.card_mode.to_string(),
@@ -231,7 +239,7 @@ pub fn plan(input: &Input, replay: Option<&Replay>, batch: Uuid, now: DateTime<U
 fn changed(
     replay: Option<&Replay>,
     row: &Row,
-    batch: Uuid,
+    secret: &Secret,
     keys: &HashSet<Uuid>,
 ) -> Option<String> {
     let replay = replay?;
@@ -244,7 +252,7 @@ fn changed(
         return None;
     }
     let Some(Line::Sent {
-        card_sha256,
+        card_hmac,
         cardholder_id,
         card_currency,
         card_mode,
@@ -257,7 +265,7 @@ fn changed(
     if *cardholder_id != row.cardholder_id {
         columns.push("cardholder_id");
     }
-    if card_fingerprint(batch, &row.card_number).1 != *card_sha256 {
+    if secret.card_hmac(&row.card_number) != *card_hmac {
         columns.push("card_number");
     }
     if *card_currency != row.card_currency {
@@ -290,15 +298,22 @@ mod tests {
     }
 
     #[test]
-    fn keys_depend_on_the_batch_and_the_content_only() {
+    fn keys_depend_on_the_batch_the_secret_and_the_content_only() {
         let batch = Uuid::from_u128(1);
+        let secret = Secret::from_bytes([7; 32]);
         let a = row(1, "4096360800133951");
         let mut moved = a.clone();
         moved.row = 9;
-        assert_eq!(key(batch, &a), key(batch, &moved));
-        assert_eq!(key(batch, &a).get_version_num(), 5);
-        assert_ne!(key(batch, &a), key(batch, &row(1, "4096360800133952")));
-        assert_ne!(key(batch, &a), key(Uuid::from_u128(2), &a));
+        let key_of = |row: &Row| key(batch, &secret, row);
+        assert_eq!(key_of(&a), key_of(&moved));
+        assert_eq!(key_of(&a), key(batch, &Secret::from_bytes([7; 32]), &a));
+        assert_eq!(key_of(&a).get_version_num(), 5);
+        assert_ne!(key_of(&a), key_of(&row(1, "4096360800133952")));
+        assert_ne!(key_of(&a), key(Uuid::from_u128(2), &secret, &a));
+        assert_ne!(key_of(&a), key(batch, &Secret::from_bytes([8; 32]), &a));
+        // Not the unkeyed key of version 1, which a candidate number would give.
+        let canonical = format!("{}\n4096360800133951\nUSD\nSHARE", a.cardholder_id);
+        assert_ne!(key_of(&a), Uuid::new_v5(&batch, canonical.as_bytes()));
     }
 
     fn replay_with(batch: Uuid, lines: Vec<Line>) -> Replay {
@@ -310,7 +325,7 @@ mod tests {
             header_sha256: "h".into(),
             target: "mock".into(),
             on_behalf_of: None,
-            version: 1,
+            version: crate::bulk::journal::VERSION,
             at: Utc::now(),
         })
         .unwrap();
@@ -328,6 +343,8 @@ mod tests {
     #[test]
     fn done_in_flight_old_and_changed_rows() {
         let batch = Uuid::from_u128(1);
+        let secret = Secret::from_bytes([7; 32]);
+        let key_of = |row: &Row| key(batch, &secret, row);
         let rows = [
             row(1, "4096360800133951"),
             row(2, "4096360800133952"),
@@ -335,18 +352,15 @@ mod tests {
             row(4, "4096360800133954"),
         ];
         let now = Utc::now();
-        let sent = |r: &Row, at: DateTime<Utc>| {
-            let (card, card_sha256) = card_fingerprint(batch, &r.card_number);
-            Line::Sent {
-                row: r.row,
-                key: key(batch, r),
-                at,
-                card,
-                card_sha256,
-                cardholder_id: r.cardholder_id,
-                card_currency: r.card_currency.clone(),
-                card_mode: r.card_mode.to_string(),
-            }
+        let sent = |r: &Row, at: DateTime<Utc>| Line::Sent {
+            row: r.row,
+            key: key_of(r),
+            at,
+            card: uqpay_issuing::raw::pan::mask(&r.card_number),
+            card_hmac: secret.card_hmac(&r.card_number),
+            cardholder_id: r.cardholder_id,
+            card_currency: r.card_currency.clone(),
+            card_mode: r.card_mode.to_string(),
         };
         let replay = replay_with(
             batch,
@@ -354,7 +368,7 @@ mod tests {
                 sent(&rows[0], now),
                 Line::Done {
                     row: 1,
-                    key: key(batch, &rows[0]),
+                    key: key_of(&rows[0]),
                     at: now,
                     card_id: Uuid::from_u128(9),
                     card_order_id: "o".into(),
@@ -377,7 +391,7 @@ mod tests {
                 Ok(row(5, "4096360800133955")),
             ],
         };
-        let plan = plan(&input, Some(&replay), batch, now);
+        let plan = plan(&input, Some(&replay), batch, &secret, now);
         assert_eq!(plan.settled[&1].status, Status::Done);
         assert_eq!(plan.settled[&3].status, Status::ReconcileRequired);
         let refused = plan.settled[&4].error.clone().unwrap();
@@ -387,6 +401,6 @@ mod tests {
         );
         let sent_rows: Vec<u64> = plan.jobs.iter().map(|j| j.row.row).collect();
         assert_eq!(sent_rows, [2, 5]);
-        assert_eq!(plan.jobs[0].key, key(batch, &rows[1]));
+        assert_eq!(plan.jobs[0].key, key_of(&rows[1]));
     }
 }

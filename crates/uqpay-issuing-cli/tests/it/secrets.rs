@@ -1,8 +1,13 @@
 //! Secrets: no API key, token or full card number in any output, error,
-//! journal or report; the journal keeps a masked number and a hash.
+//! journal or report; the journal keeps a masked number and an HMAC keyed
+//! by the batch's secret, and nothing in it or in the report gives a number
+//! back to someone hashing candidates.
 
 use uqpay_mock::Fault;
 use uuid::Uuid;
+
+use hmac::{Hmac, Mac as _};
+use sha2::{Digest as _, Sha256};
 
 use crate::support::{card_number, cli, good_csv, run, simulator, Ran, Scratch, API_KEY};
 
@@ -23,6 +28,36 @@ fn assert_clean(what: &str, text: &str, numbers: &[String], token: &str) {
 fn assert_ran_clean(ran: &Ran, numbers: &[String], token: &str) {
     assert_clean("stdout", &ran.stdout, numbers, token);
     assert_clean("stderr", &ran.stderr, numbers, token);
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What someone holding `text` and hashing candidate numbers would look
+/// for: the unkeyed digests of a number (alone, or after the batch id, as
+/// version 1 of the journal wrote them) and the unkeyed UUID v5 key of its
+/// row. Fails if `text` holds any of them.
+fn assert_no_unkeyed_digest(what: &str, text: &str, batch: Uuid, rows: &[(Uuid, String)]) {
+    for (holder, number) in rows {
+        let salted = hex(&Sha256::new()
+            .chain_update(batch.to_string())
+            .chain_update(number)
+            .finalize());
+        let plain = hex(&Sha256::digest(number.as_bytes()));
+        let canonical = format!("{}\n{number}\nUSD\nSHARE", holder.hyphenated());
+        let unkeyed_key = Uuid::new_v5(&batch, canonical.as_bytes()).to_string();
+        for (name, digest) in [
+            ("SHA-256(batch id ++ number)", salted),
+            ("SHA-256(number)", plain),
+            ("the unkeyed row key", unkeyed_key),
+        ] {
+            assert!(
+                !text.contains(&digest),
+                "{what} holds {name} of {number}: the number is recoverable"
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,14 +101,60 @@ async fn no_secret_in_any_output_journal_or_report() {
     assert_ran_clean(&ran, &numbers, &token);
     let journal_text = std::fs::read_to_string(&journal).unwrap();
     assert_clean("the journal", &journal_text, &numbers, &token);
+    let report_text = std::fs::read_to_string(&report).unwrap();
+    assert_clean("the report", &report_text, &numbers, &token);
+
+    // The journal keeps the masked number and an HMAC keyed by the batch's
+    // secret (never printed, 0600, beside the journal); no unkeyed hash.
+    let lines: Vec<serde_json::Value> = journal_text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["version"], 2);
+    let batch: Uuid = lines[0]["batch"].as_str().unwrap().parse().unwrap();
+    assert!(!journal_text.contains("card_sha256"), "{journal_text}");
     assert!(journal_text.contains("\"card\":\"409636******0500\""));
-    assert!(journal_text.contains("\"card_sha256\":\""));
-    assert_clean(
-        "the report",
-        &std::fs::read_to_string(&report).unwrap(),
-        &numbers,
-        &token,
+    let secret_path = dir.path("j.secret");
+    let secret_text = std::fs::read_to_string(&secret_path).unwrap();
+    let secret: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&secret_text.trim()[i * 2..i * 2 + 2], 16).unwrap())
+        .collect();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&secret_path)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let first = lines
+        .iter()
+        .find(|l| l["event"] == "sent" && l["card"] == "409636******0500")
+        .expect("row 1 is journaled");
+    let keyed = Hmac::<Sha256>::new_from_slice(&secret)
+        .unwrap()
+        .chain_update(card_number(500))
+        .finalize()
+        .into_bytes();
+    assert_eq!(
+        first["card_hmac"],
+        hex(&keyed),
+        "card_hmac is keyed by the secret"
     );
+    for (what, text) in [
+        ("the journal", journal_text.as_str()),
+        ("the report", report_text.as_str()),
+        ("stdout", ran.stdout.as_str()),
+        ("stderr", ran.stderr.as_str()),
+    ] {
+        assert_no_unkeyed_digest(what, text, batch, &rows);
+        assert!(
+            !text.contains(secret_text.trim()),
+            "{what} holds the batch's secret"
+        );
+    }
 
     // One card: assigned through stdin, then read, changed, and an error.
     server.clear_faults();
