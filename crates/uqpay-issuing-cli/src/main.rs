@@ -14,6 +14,10 @@
 //! (0 ok, 1 API error, 2 usage or configuration, 3 network, 4 internal,
 //! 5 reconcile required, 6 bulk rows failed, 130 interrupted).
 
+// The doc comments of the command tree are its `--help` text too: URLs in
+// them stay bare there (clap prints `<...>` as written).
+#![allow(rustdoc::bare_urls)]
+
 // Layer order (`cargo xtask layers` checks it): each module uses only the
 // modules listed below it; none uses the root's re-exports.
 //
