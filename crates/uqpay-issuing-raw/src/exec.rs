@@ -33,7 +33,7 @@ impl Client {
 /// `pre` and `post` are progenitor's defaults (nothing), and the generated
 /// code does not call them (the generator's `lean_hooks` removes the calls,
 /// so that a request is not kept in the future across a hook that does
-/// nothing): what a request needs goes in `exec`, through the [`Transport`].
+/// nothing): what a request needs goes in `exec`, through the [`Transport`](crate::hooks::Transport).
 impl ClientHooks<Inner> for Client {
     /// Hands the request to the transport (or to reqwest) at once: the
     /// future returned holds the transport's, not the request.
