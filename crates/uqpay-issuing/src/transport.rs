@@ -214,29 +214,37 @@ async fn normalize_error(response: reqwest::Response) -> reqwest::Result<reqwest
 pub(crate) type ConfigureHttp =
     Arc<dyn Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send + Sync>;
 
-/// Builds the HTTP client: the SDK's defaults (the request `timeout`, a
-/// connect timeout, `TCP_NODELAY`, the user agent), then the user's
-/// `configure` (which may change any of them and add proxies, root
-/// certificates, pool settings, a local address...), then the SDK's
-/// invariant on top: redirects are never followed, so the token never
-/// reaches another host. Also returns the timeout the client is sure to
-/// enforce on every request: `timeout`, unless `configure` had the builder
-/// (which may have raised or removed it).
+/// Builds the HTTP client: the SDK's defaults (a connect timeout,
+/// `TCP_NODELAY`, the user agent, and the request `timeout` unless the
+/// caller configures the client), then the user's `configure` (which may
+/// change any of them and add proxies, root certificates, pool settings, a
+/// local address, a timeout of its own...), then the SDK's invariant on
+/// top: redirects are never followed, so the token never reaches another
+/// host. Also returns the timeout the client is sure to enforce on every
+/// request: `timeout`, or none when `configure` had the builder. A client
+/// the caller configured carries only the timeout the caller set: the SDK
+/// bounds each of its attempts with a timer of its own (a call's own
+/// `.timeout(..)` may then be longer than the client's), and a timeout
+/// preset here would cap every call at the client's.
 pub(crate) fn http_client(
     timeout: Duration,
     connect_timeout: Duration,
     configure: Option<&ConfigureHttp>,
 ) -> Result<(reqwest::Client, Option<Duration>), reqwest::Error> {
     let mut builder = reqwest::Client::builder()
-        .timeout(timeout)
         .connect_timeout(connect_timeout)
         .tcp_nodelay(true)
         .user_agent(concat!("uqpay-issuing-rs/", env!("CARGO_PKG_VERSION")));
-    let mut enforced = Some(timeout);
-    if let Some(configure) = configure {
-        builder = configure(builder);
-        enforced = None;
-    }
+    let enforced = match configure {
+        Some(configure) => {
+            builder = configure(builder);
+            None
+        }
+        None => {
+            builder = builder.timeout(timeout);
+            Some(timeout)
+        }
+    };
     let client = builder
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
@@ -314,5 +322,28 @@ mod tests {
             }
             other => panic!("expected the mint to time out: {other:?}"),
         }
+    }
+
+    /// A call's own `.timeout(..)` holds when it is longer than the
+    /// client's, with a configured HTTP client too (`configure_http` that
+    /// sets no timeout of its own does not cap the call at the client's).
+    #[tokio::test]
+    async fn a_call_timeout_longer_than_the_clients_holds_with_a_configured_client() {
+        let base_url = late_server(Duration::from_millis(1500), |_| UPDATE_CARD.into()).await;
+        let client = Client::builder()
+            .token(TOKEN)
+            .base_url(base_url)
+            .max_retries(0)
+            .timeout(Duration::from_millis(500))
+            .configure_http(|http| http.pool_max_idle_per_host(8))
+            .build()
+            .unwrap();
+        let result = update(&client, |call| call.timeout(Duration::from_secs(5))).await;
+        assert!(
+            result.is_ok(),
+            "the call's 5 s were cut at the client's 500 ms: {result:?}"
+        );
+        let result = update(&client, |call| call).await;
+        assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
     }
 }

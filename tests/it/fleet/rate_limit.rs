@@ -365,3 +365,73 @@ async fn replicas_with_different_windows_do_not_erase_each_others_log() {
         .unwrap_err();
     assert!(fifth.is_timeout(), "{fifth}");
 }
+
+/// A busy replica may take the fleet's free slots: its own count holds it
+/// to its share only when Redis lost grants of the window. Limit 10 a
+/// second, replica B makes one call, then replica A 20 at once: A needs two
+/// windows (the fleet's limit), not four (a share of 5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_replica_takes_the_free_slots_of_the_fleet() {
+    let _timed = timed().await;
+    let redis = RedisServer::start();
+    let window = Duration::from_secs(1);
+    let (server, a) = limited_pair(&redis, 10, window, |store| store).await;
+    let b = fast_builder(&server.base_url())
+        .credentials(CLIENT_ID, API_KEY)
+        .token_store(RedisTokenStore::new(&redis.url()).unwrap())
+        .rate_limit(RateLimit::new(10, window))
+        .build()
+        .unwrap();
+    let card = assign_share_card(&a, 7400).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    b.update_card(card).name_on_card("B").send().await.unwrap();
+    let started = Instant::now();
+    assert_eq!(queued(&a, card, 20).await, 0);
+    let took = started.elapsed();
+    println!("A's 20 calls with B idle: {took:?}");
+    assert!(
+        took < window * 3,
+        "A was held to a share of the limit with the fleet's slots free: {took:?}"
+    );
+    assert_eq!(server.stats().rate_limited(), 0);
+}
+
+/// A Redis that stops answering for less than the store's operation
+/// timeout (300 ms of 1 s) neither fails the call that waits for it nor
+/// stalls the calls after it for a window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_redis_pause_neither_fails_nor_stalls_calls() {
+    let _timed = timed().await;
+    let redis = RedisServer::start();
+    let (_server, client) = limited_pair(&redis, 10, Duration::from_secs(10), |store| store).await;
+    let card = assign_share_card(&client, 7500).await.unwrap();
+    redis.pause();
+    let during = tokio::spawn({
+        let client = client.clone();
+        async move {
+            client
+                .update_card(card)
+                .name_on_card("P")
+                .deadline(Duration::from_secs(5))
+                .send()
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    redis.resume();
+    let during = during.await.unwrap();
+    assert!(during.is_ok(), "the call during the pause: {during:?}");
+    let started = Instant::now();
+    let after = client
+        .update_card(card)
+        .name_on_card("Q")
+        .deadline(Duration::from_secs(5))
+        .send()
+        .await;
+    assert!(after.is_ok(), "the call after the pause: {after:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the next call stalled: {:?}",
+        started.elapsed()
+    );
+}

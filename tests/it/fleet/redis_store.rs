@@ -310,3 +310,48 @@ async fn a_mint_that_lost_its_lock_does_not_overwrite_a_newer_token() {
         stale.len()
     );
 }
+
+/// A store pointed at a replica (a reader endpoint, or a primary demoted by
+/// a failover while the connection stayed open): it reconnects on READONLY,
+/// and when the server still answers READONLY says so as a configuration
+/// error, never "unreachable"; calls meanwhile go on with the held token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_on_a_replica_says_so() {
+    let _paced = paced().await;
+    let primary = RedisServer::start();
+    let replica_of = RedisServer::start();
+    let (server, _minted) =
+        token_server(|_| Script::Answer(token_answer("tok-ro", unix_now() + 1800))).await;
+    let client = redis_replica(&server, &replica_of).build().unwrap();
+    update(&client).await.unwrap();
+    let port = primary
+        .url()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    replica_of.cli(&["REPLICAOF", "127.0.0.1", &port]);
+    let started = Instant::now();
+    let error = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "no configuration error within 15 s"
+        );
+        // A refused token makes the store read Redis (the held one cannot
+        // do): the read meets READONLY.
+        match client
+            .update_card(Uuid::new_v4())
+            .name_on_card("X")
+            .send()
+            .await
+        {
+            Ok(_) => tokio::time::sleep(Duration::from_millis(300)).await,
+            Err(error) => break error,
+        }
+    };
+    let text = error.to_string();
+    assert!(text.contains("READONLY"), "{text}");
+    assert!(!text.contains("unreachable"), "{text}");
+    assert!(!error.is_retryable(), "{error}");
+}

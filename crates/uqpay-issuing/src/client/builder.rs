@@ -291,14 +291,16 @@ impl ClientBuilder {
     /// connection pool sizes, a local address, HTTP/2 settings...
     ///
     /// `configure` gets a `reqwest::ClientBuilder` with the SDK's defaults
-    /// already set (the [`timeout`](Self::timeout), the connect timeout,
-    /// `TCP_NODELAY`, the user agent) and may change any of them; then the
-    /// SDK's invariant is applied on top: redirects are never followed, so
-    /// the token never leaves for another host. A timeout set here bounds
-    /// every request, as reqwest applies it, and so does the SDK's own limit
-    /// of an attempt (the [`timeout`](Self::timeout), a call's
-    /// `.timeout(..)`, what is left of its deadline): the smaller of the two
-    /// ends the attempt. Removing the timeout here removes only reqwest's.
+    /// already set (the connect timeout, `TCP_NODELAY`, the user agent) and
+    /// may change any of them; then the SDK's invariant is applied on top:
+    /// redirects are never followed, so the token never leaves for another
+    /// host. The SDK bounds each attempt of a call itself (the
+    /// [`timeout`](Self::timeout), a call's `.timeout(..)`, what is left of
+    /// its deadline); a timeout set here bounds every request as well, as
+    /// reqwest applies it, and the smaller of the two ends the attempt (no
+    /// timeout is preset on the builder, so a call's own `.timeout(..)` may
+    /// be longer than the client's). Requests sent through
+    /// [`Client::raw`] carry only the timeout set here.
     ///
     /// ```
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -4,18 +4,26 @@
 //! refreshes the slot map after a failover or a reshard); and the time
 //! limit of each command, and what its failures mean.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, ConnectionInfo, ErrorKind, Pipeline, RedisFuture, ServerErrorKind, Value};
-use tokio::sync::OnceCell;
 
 /// Where the store's Redis is, and the connection once made.
 pub(crate) struct Redis {
     target: Target,
-    connection: OnceCell<Connection>,
+    /// The connection, once made; dropped to be made again when the server
+    /// turns out to be a replica (`READONLY`) or not ready (`LOADING`,
+    /// `MASTERDOWN`), which a connection that stays open never recovers from.
+    connection: Mutex<Option<Connection>>,
+    /// One connection made at a time.
+    connecting: tokio::sync::Mutex<()>,
+    /// Answers in a row that said the server is a replica.
+    read_only: AtomicU32,
 }
 
 /// Where the store's Redis is.
@@ -64,10 +72,11 @@ impl ConnectionLike for Connection {
 /// Why a command failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Failure {
-    /// Redis did not answer, or not usefully (a connection refused or cut,
-    /// no answer in time, a failover under way): the store carries on
-    /// without it for a while.
+    /// Redis did not answer usefully (a connection refused or cut, a
+    /// failover under way): the store carries on without it for a while.
     Unreachable(String),
+    /// No answer within the command's time limit.
+    TimedOut(Duration),
     /// Redis answered that the store is set up wrong for it (keys in
     /// different cluster slots, a cluster node addressed as a single
     /// server): retrying will not help, the configuration must change.
@@ -75,35 +84,43 @@ pub(crate) enum Failure {
 }
 
 impl Failure {
-    /// The text of the failure (secrets and card numbers masked).
-    pub(crate) fn text(&self) -> &str {
-        match self {
-            Self::Unreachable(why) | Self::Misconfigured(why) => why,
-        }
+    /// Whether Redis is out of reach (rather than misconfigured).
+    pub(crate) fn is_unreachable(&self) -> bool {
+        !matches!(self, Self::Misconfigured(_))
     }
 }
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.text())
+        match self {
+            Self::Unreachable(why) | Self::Misconfigured(why) => f.write_str(why),
+            Self::TimedOut(limit) => write!(f, "no answer within {limit:?}"),
+        }
     }
 }
 
 impl Redis {
     /// One server at `url`.
     pub(crate) fn single(url: &str) -> redis::RedisResult<Self> {
-        Ok(Self {
-            target: Target::Single(redis::Client::open(url)?),
-            connection: OnceCell::new(),
-        })
+        Ok(Self::of(Target::Single(redis::Client::open(url)?)))
     }
 
     /// A cluster whose seed nodes are `nodes` (at least one).
     pub(crate) fn cluster(nodes: Vec<ConnectionInfo>) -> Self {
+        Self::of(Target::Cluster(nodes))
+    }
+
+    fn of(target: Target) -> Self {
         Self {
-            target: Target::Cluster(nodes),
-            connection: OnceCell::new(),
+            target,
+            connection: Mutex::new(None),
+            connecting: tokio::sync::Mutex::new(()),
+            read_only: AtomicU32::new(0),
         }
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Connection>> {
+        self.connection.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Whether this is a cluster.
@@ -122,40 +139,48 @@ impl Redis {
         }
     }
 
-    /// The connection, made on first use with `timeout` for connecting and
-    /// for each answer.
+    /// The connection, made on first use (or after it was dropped) with
+    /// `timeout` for connecting and for each answer.
     async fn connection(&self, timeout: Duration) -> redis::RedisResult<Connection> {
-        self.connection
-            .get_or_try_init(|| async {
-                match &self.target {
-                    Target::Single(client) => {
-                        let config = ConnectionManagerConfig::new()
-                            .set_connection_timeout(Some(timeout))
-                            .set_response_timeout(Some(timeout))
-                            .set_number_of_retries(1)
-                            .set_max_delay(Duration::from_millis(200));
-                        ConnectionManager::new_with_config(client.clone(), config)
-                            .await
-                            .map(Connection::Single)
-                    }
-                    Target::Cluster(nodes) => {
-                        // A failover takes the cluster's node timeout plus an
-                        // election: the client retries a command a few times
-                        // (each bounded by the store's limit anyway), and
-                        // refreshes its slot map on MOVED, ASK and errors.
-                        let client = ClusterClientBuilder::new(nodes.clone())
-                            .connection_timeout(timeout)
-                            .response_timeout(timeout)
-                            .retries(3)
-                            .min_retry_wait(20)
-                            .max_retry_wait(200)
-                            .build()?;
-                        client.get_async_connection().await.map(Connection::Cluster)
-                    }
-                }
-            })
-            .await
-            .cloned()
+        if let Some(connection) = self.slot().clone() {
+            return Ok(connection);
+        }
+        let _connecting = self.connecting.lock().await;
+        if let Some(connection) = self.slot().clone() {
+            return Ok(connection);
+        }
+        let connection = self.connect(timeout).await?;
+        *self.slot() = Some(connection.clone());
+        Ok(connection)
+    }
+
+    async fn connect(&self, timeout: Duration) -> redis::RedisResult<Connection> {
+        match &self.target {
+            Target::Single(client) => {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(timeout))
+                    .set_response_timeout(Some(timeout))
+                    .set_number_of_retries(1)
+                    .set_max_delay(Duration::from_millis(200));
+                ConnectionManager::new_with_config(client.clone(), config)
+                    .await
+                    .map(Connection::Single)
+            }
+            Target::Cluster(nodes) => {
+                // A failover takes the cluster's node timeout plus an
+                // election: the client retries a command a few times (each
+                // bounded by the store's limit anyway), and refreshes its
+                // slot map on MOVED, ASK and errors.
+                let client = ClusterClientBuilder::new(nodes.clone())
+                    .connection_timeout(timeout)
+                    .response_timeout(timeout)
+                    .retries(3)
+                    .min_retry_wait(20)
+                    .max_retry_wait(200)
+                    .build()?;
+                client.get_async_connection().await.map(Connection::Cluster)
+            }
+        }
     }
 
     /// One command (and the connection it needs) within `limit`; the
@@ -173,8 +198,14 @@ impl Redis {
         match tokio::time::timeout(limit, attempt).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(self.failure(&error)),
-            Err(_) => Err(Failure::Unreachable(format!("no answer within {limit:?}"))),
+            Err(_) => Err(Failure::TimedOut(limit)),
         }
+    }
+
+    /// A write went through: the server is a primary (again), and READONLY
+    /// answers are counted afresh. (Reads succeed on a replica too.)
+    pub(crate) fn wrote(&self) {
+        self.read_only.store(0, Ordering::Relaxed);
     }
 
     /// What a failed command means.
@@ -183,11 +214,11 @@ impl Redis {
         match error.kind() {
             ErrorKind::Server(ServerErrorKind::CrossSlot) => Failure::Misconfigured(format!(
                 "Redis refused the store's keys as lying in different slots ({text}): \
-                 the keys of one client id share one hash tag, {{<client id>}}, so a \
-                 namespace with braces of its own, or a proxy in front of a cluster that \
-                 does not keep multi-key commands in one slot, breaks them; remove the \
-                 braces from the namespace, or point RedisTokenStore::cluster at the \
-                 cluster's nodes"
+                 the keys of one client id share one hash tag, {{<client id>}}, which a \
+                 namespace whose own braces make the tag empty (such as `{{}}`) breaks, \
+                 and so does a proxy in front of a cluster that spreads a script's keys \
+                 (behind such a proxy, turn off legacy_keys too); fix the namespace, or \
+                 point RedisTokenStore::cluster at the cluster's nodes"
             )),
             ErrorKind::Server(ServerErrorKind::Moved | ServerErrorKind::Ask)
                 if !self.is_cluster() =>
@@ -197,6 +228,25 @@ impl Redis {
                      use RedisTokenStore::cluster with the cluster's nodes",
                     self.describe()
                 ))
+            }
+            ErrorKind::Server(ServerErrorKind::ReadOnly)
+            | ErrorKind::Server(ServerErrorKind::MasterDown)
+            | ErrorKind::Server(ServerErrorKind::BusyLoading) => {
+                // A connection kept open to a server that became a replica
+                // (a failover, REPLICAOF) never recovers: make it again, so
+                // that a name that follows the primary reaches it.
+                *self.slot() = None;
+                let read_only =
+                    matches!(error.kind(), ErrorKind::Server(ServerErrorKind::ReadOnly));
+                if read_only && self.read_only.fetch_add(1, Ordering::Relaxed) >= 2 {
+                    return Failure::Misconfigured(format!(
+                        "the Redis at {} answers READONLY after reconnecting: it is a replica \
+                         (a reader endpoint, or a primary demoted by a failover); point the \
+                         store at the primary, or at a name that follows it",
+                        self.describe()
+                    ));
+                }
+                Failure::Unreachable(format!("{text} (reconnecting)"))
             }
             _ => Failure::Unreachable(text),
         }

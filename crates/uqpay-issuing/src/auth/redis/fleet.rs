@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -24,30 +24,31 @@ use crate::ratelimit::RateLimit;
 ///   trip as its token read ([`SLOT_AND_READ`]), keyed by the limit's
 ///   window (`...:ratelimit:<window ms>`), so that replicas configured with
 ///   another window (a rolling deploy that changes it) keep their own log
-///   instead of erasing each other's.
+///   instead of erasing each other's. The round trip waits up to the
+///   store's `operation_timeout` (the slot has to come from Redis), and
+///   never past the call's deadline.
 /// - **Waiters queue in process.** The calls of one replica take turns
 ///   (first come, first served): only the one whose turn it is asks Redis,
 ///   and a granted call says when the next slot frees (from the same
 ///   answer), so that the next one sleeps until then instead of asking
 ///   early. A queue of any length costs about one script run a call; a
 ///   cancelled caller just leaves the queue (nothing is booked in Redis).
-///   A call whose deadline comes before the earliest slot it can get (the
-///   next slot, one window more for each limit's worth of calls queued
-///   ahead of it) fails at once.
-/// - **Its own count too.** Each replica also counts its own grants and
-///   never goes past its share of a window on that count (the limit divided
-///   by the replicas that took slots in the last two windows), so a Redis
-///   that loses the log (a flush, a restart without persistence) cannot
-///   let a whole second burst through.
-/// - **Redis slow or unreachable:** the replica keeps its share of the
-///   limit in process (the whole limit if it never reached Redis), never no
-///   limit. Not knowing what the fleet sent in the window before, the share
-///   starts after one window; and for one window after Redis answers again
-///   (which does not know the slots taken meanwhile) calls keep to the share
-///   as well as to the fleet's slots. Each round trip is bounded by what is
-///   left of the call's deadline as well as by the store's timeouts: a call
-///   whose deadline passes while Redis says nothing fails with an error that
-///   says so.
+///   A call whose deadline comes before the next slot fails at once.
+/// - **Its own count when the log is lost.** Each replica counts its own
+///   grants. When Redis knows fewer calls in the window than this replica
+///   alone made (the log was flushed, or Redis restarted without
+///   persistence, or it missed the grants made in process during an
+///   outage), the replica keeps, for one window, to its share of the limit
+///   on its own count (the limit divided by the replicas that took slots in
+///   the last two windows): no second burst goes through. Otherwise a
+///   replica may take any free slot of the fleet's limit.
+/// - **Redis out of reach:** the replica keeps its share of the limit in
+///   process (the whole limit if it never reached Redis), never no limit.
+///   Not knowing what the fleet sent in the window before, the share starts
+///   after one window; its grants count as the replica's own, so that when
+///   Redis answers again (not knowing them) the replica keeps to its share
+///   for the rest of the window. Errors meanwhile say that Redis did not
+///   answer.
 pub(crate) struct FleetLimiter {
     store: RedisTokenStore,
     limit: RateLimit,
@@ -57,8 +58,6 @@ pub(crate) struct FleetLimiter {
     /// Whose turn it is to ask Redis (tokio's mutex is fair: first come,
     /// first served).
     turn: tokio::sync::Mutex<()>,
-    /// Calls waiting for their turn or holding it.
-    queued: AtomicUsize,
     state: Mutex<FleetState>,
 }
 
@@ -69,14 +68,18 @@ struct FleetState {
     /// When the next slot frees, as the last answer said (a waiter's, or
     /// the one after the last grant).
     next_slot: Option<Instant>,
-    /// This replica's grants of the last window.
+    /// This replica's grants (from Redis, or from the share in process) of
+    /// the last window.
     granted: VecDeque<Instant>,
+    /// Until when this replica keeps to its share on its own count (Redis
+    /// lost grants of the window).
+    lost_until: Option<Instant>,
+    /// Since when the call whose turn it is waits for Redis.
+    asking_since: Option<Instant>,
+    /// Why Redis was last out of reach.
+    last_failure: String,
     /// The share kept in process while Redis is out of reach.
     fallback: Option<Arc<LocalLimiter>>,
-    /// When the share was last used: for one window after Redis comes
-    /// back, calls keep to it too (Redis does not know the slots taken
-    /// meanwhile, and would let a whole burst through at once).
-    fell_back_at: Option<Instant>,
 }
 
 impl fmt::Debug for FleetLimiter {
@@ -88,26 +91,11 @@ impl fmt::Debug for FleetLimiter {
     }
 }
 
-/// A call in the replica's queue (counted while it waits or holds the turn).
-struct InQueue<'a>(&'a AtomicUsize);
-
-impl<'a> InQueue<'a> {
-    fn join(queued: &'a AtomicUsize) -> (Self, usize) {
-        let ahead = queued.fetch_add(1, Ordering::Relaxed);
-        (Self(queued), ahead)
-    }
-}
-
-impl Drop for InQueue<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 /// The answer of [`SLOT_AND_READ`]: `(wait ms (0: granted), replicas, token
 /// or "", locked 0/1, failure or "", ms until the next slot after a grant,
-/// the 0.1.0 token or "")`.
-type SlotAnswer = (u64, u32, String, u8, String, u64, String);
+/// the 0.1.0 token or "", the calls the log held in the window before this
+/// one)`.
+type SlotAnswer = (u64, u32, String, u8, String, u64, String, u64);
 
 impl FleetLimiter {
     pub(crate) fn new(store: RedisTokenStore, limit: RateLimit) -> Self {
@@ -117,14 +105,15 @@ impl FleetLimiter {
             replica: uuid::Uuid::new_v4().to_string(),
             calls: AtomicU64::new(0),
             turn: tokio::sync::Mutex::new(()),
-            queued: AtomicUsize::new(0),
             state: Mutex::new(FleetState {
                 pacing: Pacing::new(&limit),
                 replicas: 0,
                 next_slot: None,
                 granted: VecDeque::new(),
+                lost_until: None,
+                asking_since: None,
+                last_failure: String::new(),
                 fallback: None,
-                fell_back_at: None,
             }),
         }
     }
@@ -138,22 +127,16 @@ impl FleetLimiter {
         self.state().pacing.throttled(Instant::now())
     }
 
-    /// The earliest a call with `ahead` calls queued before it can start:
-    /// the next slot, and one window more for each limit's worth of calls
-    /// ahead (no window holds more than the limit).
-    fn earliest(&self, ahead: usize, now: Instant) -> Option<Instant> {
-        let state = self.state();
-        let next = state.next_slot.filter(|at| *at > now)?;
-        let cap = state.pacing.cap(now).max(1) as usize;
-        let windows = u32::try_from(ahead / cap).unwrap_or(u32::MAX);
-        next.checked_add(self.limit.kept_window().saturating_mul(windows))
+    /// When the next slot frees, if the last answer said it is later than
+    /// `now`.
+    fn next_slot(&self, now: Instant) -> Option<Instant> {
+        self.state().next_slot.filter(|at| *at > now)
     }
 
-    /// How long this replica waits on its own count: until fewer than its
-    /// share of the window's calls are its own.
-    fn own_wait(&self, now: Instant) -> Duration {
+    /// This replica's grants in the window ending at `now` (older ones
+    /// forgotten), and the share of the limit it keeps when on its own.
+    fn own(&self, state: &mut FleetState, now: Instant) -> usize {
         let window = self.limit.kept_window();
-        let mut state = self.state();
         while state
             .granted
             .front()
@@ -161,12 +144,53 @@ impl FleetLimiter {
         {
             state.granted.pop_front();
         }
-        let share = (state.pacing.cap(now) / state.replicas.max(1)).max(1) as usize;
+        (state.pacing.cap(now) / state.replicas.max(1)).max(1) as usize
+    }
+
+    /// How long this replica waits on its own count: nothing unless Redis
+    /// lost grants of the window; then until fewer than its share of the
+    /// window's calls are its own.
+    fn own_wait(&self, now: Instant) -> Duration {
+        let mut state = self.state();
+        if state.lost_until.is_none_or(|until| now >= until) {
+            state.lost_until = None;
+            return Duration::ZERO;
+        }
+        let share = self.own(&mut state, now);
         if state.granted.len() < share {
             return Duration::ZERO;
         }
         let oldest = state.granted[state.granted.len() - share];
-        (oldest + window).saturating_duration_since(now)
+        (oldest + self.limit.kept_window()).saturating_duration_since(now)
+    }
+
+    /// A slot was granted at `now`; Redis's log held `known` calls of the
+    /// window before it. If this replica alone made more in the window (a
+    /// little less than a window, so that the two clocks' edges do not
+    /// count), Redis lost some: keep to the share on the own count for a
+    /// window.
+    fn granted(&self, now: Instant, known: u64) {
+        let window = self.limit.kept_window();
+        let edge = (window / 20).max(Duration::from_millis(100));
+        let mut state = self.state();
+        self.own(&mut state, now);
+        let recent = state
+            .granted
+            .iter()
+            .filter(|at| now.saturating_duration_since(**at) + edge < window)
+            .count() as u64;
+        if recent > known {
+            if state.lost_until.is_none() {
+                tracing::warn!(
+                    known,
+                    own = recent,
+                    "Redis knows fewer calls of the window than this replica made: \
+                     keeping to this replica's share for a window"
+                );
+            }
+            state.lost_until = now.checked_add(window);
+        }
+        state.granted.push_back(now);
     }
 
     /// Waits for a slot of the fleet's limit (at most `within`); the token
@@ -183,51 +207,69 @@ impl FleetLimiter {
         let client_id = minter.client_id();
         let started = Instant::now();
         let deadline = within.and_then(|w| started.checked_add(w));
-        if self.store.degraded(client_id) {
-            return self.fallback(deadline, true, None).await.map(|()| None);
-        }
-        let (_queued, ahead) = InQueue::join(&self.queued);
-        // Behind a queue that cannot reach the deadline: fail at once.
-        if let (Some(deadline), Some(earliest)) = (deadline, self.earliest(ahead, started)) {
-            if earliest > deadline {
-                return Err(Error::RateLimitTimeout {
-                    wait: earliest - started,
-                    idempotency_key: None,
-                });
-            }
-        }
-        let turn = match deadline {
-            None => self.turn.lock().await,
-            Some(deadline) => {
-                match tokio::time::timeout_at(deadline.into(), self.turn.lock()).await {
-                    Ok(turn) => turn,
-                    Err(_) => {
-                        let now = Instant::now();
-                        let wait = self.earliest(0, now).map_or(Duration::ZERO, |at| at - now);
-                        return Err(Error::RateLimitTimeout {
-                            wait,
-                            idempotency_key: None,
-                        });
-                    }
+        loop {
+            if self.store.degraded(client_id) {
+                match self.fallback(client_id, deadline).await? {
+                    Fallback::Granted => return Ok(None),
+                    // Redis may answer again: ask it.
+                    Fallback::RedisBack => continue,
                 }
             }
-        };
-        let slot = self.with_turn(minter, refused, deadline).await;
-        drop(turn);
-        match slot {
-            Slot::Granted(token) => Ok(token),
-            Slot::Failed(error) => Err(error),
-            // Out of reach: the share in process (after the turn is handed
-            // on, so that the others fall back too).
-            Slot::Unreachable(why) => self
-                .fallback(deadline, true, Some(&why))
-                .await
-                .map(|()| None),
+            // The next slot is past the deadline: fail at once.
+            let now = Instant::now();
+            if let (Some(deadline), Some(next)) = (deadline, self.next_slot(now)) {
+                if next > deadline {
+                    return Err(Error::RateLimitTimeout {
+                        wait: next - now,
+                        idempotency_key: None,
+                    });
+                }
+            }
+            let turn = match deadline {
+                None => self.turn.lock().await,
+                Some(deadline) => {
+                    match tokio::time::timeout_at(deadline.into(), self.turn.lock()).await {
+                        Ok(turn) => turn,
+                        Err(_) => return Err(self.no_turn_in_time()),
+                    }
+                }
+            };
+            let slot = self.with_turn(minter, refused, deadline).await;
+            drop(turn);
+            match slot {
+                Slot::Granted(token) => return Ok(token),
+                Slot::Failed(error) => return Err(error),
+                // Out of reach: the share in process (after the turn is
+                // handed on, so that the others fall back too).
+                Slot::Unreachable => continue,
+            }
         }
     }
 
-    /// The turn of a call: waits as long as its own count, the slot the
-    /// last answer announced, and then Redis, say.
+    /// The deadline passed while the call waited for its turn: because the
+    /// call whose turn it is still waits for Redis, or for a slot.
+    fn no_turn_in_time(&self) -> Error {
+        let now = Instant::now();
+        let state = self.state();
+        if let Some(since) = state.asking_since {
+            return Error::TokenStore {
+                message: format!(
+                    "Redis has not answered the fleet's rate limit for {}ms; the call's \
+                     deadline passed while it waited",
+                    now.saturating_duration_since(since).as_millis()
+                ),
+            };
+        }
+        Error::RateLimitTimeout {
+            wait: state
+                .next_slot
+                .map_or(Duration::ZERO, |at| at.saturating_duration_since(now)),
+            idempotency_key: None,
+        }
+    }
+
+    /// The turn of a call: waits as long as its own count (after Redis lost
+    /// grants), the slot the last answer announced, and then Redis, say.
     async fn with_turn(
         &self,
         minter: &Minter,
@@ -238,37 +280,15 @@ impl FleetLimiter {
         let keys = self.store.keys(client_id);
         let window = millis(self.limit.kept_window());
         let (slots, replicas) = (keys.slots(window), keys.replicas(window));
-        let mut waited_share = false;
         loop {
             if self.store.degraded(client_id) {
-                return Slot::Unreachable("Redis was left alone after a failure".into());
+                return Slot::Unreachable;
             }
-            // Just back from an outage: the share still holds for a window.
-            let recovering = {
-                let mut state = self.state();
-                match state.fell_back_at {
-                    Some(at) if at.elapsed() < self.limit.kept_window() => true,
-                    Some(_) => {
-                        state.fell_back_at = None;
-                        false
-                    }
-                    None => false,
-                }
-            };
-            if recovering && !waited_share {
-                // Before the fleet's slot, so that the slot Redis records
-                // is when the call goes.
-                if let Err(error) = self.fallback(deadline, false, None).await {
-                    return Slot::Failed(error);
-                }
-                waited_share = true;
-            }
-            // What is known here already: this replica's own count, and the
-            // next slot the last answer announced.
+            // What is known here already: the next slot the last answer
+            // announced, and this replica's own count after a lost log.
             let now = Instant::now();
             let announced = self
-                .state()
-                .next_slot
+                .next_slot(now)
                 .map_or(Duration::ZERO, |at| at.saturating_duration_since(now));
             let wait = self.own_wait(now).max(announced);
             if !wait.is_zero() {
@@ -283,16 +303,12 @@ impl FleetLimiter {
                 self.replica,
                 self.calls.fetch_add(1, Ordering::Relaxed)
             );
-            // With a valid token at hand a slow Redis is not waited for;
-            // and never past the call's deadline.
-            let inner = &self.store.inner;
-            let store_limit = if self.store.held(client_id, refused).is_some() {
-                inner.read_timeout.min(inner.operation_timeout)
-            } else {
-                inner.operation_timeout
-            };
+            // The slot has to come from Redis: up to the store's operation
+            // timeout, and never past the call's deadline.
+            let operation = self.store.inner.operation_timeout;
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            let limit = left.map_or(store_limit, |left| store_limit.min(left));
+            let limit = left.map_or(operation, |left| operation.min(left));
+            self.state().asking_since = Some(Instant::now());
             let answer: Result<SlotAnswer, Failure> = self
                 .store
                 .run(limit, async |connection| {
@@ -314,16 +330,20 @@ impl FleetLimiter {
                         .await
                 })
                 .await;
-            let (wait, fleet, token, locked, failure, next, legacy) = match answer {
-                Ok(answer) => answer,
+            self.state().asking_since = None;
+            let (wait, fleet, token, locked, failure, next, legacy, known) = match answer {
+                Ok(answer) => {
+                    self.store.inner.redis.wrote();
+                    answer
+                }
                 Err(Failure::Misconfigured(message)) => {
                     return Slot::Failed(Error::Config(message));
                 }
-                Err(why) if left.is_some_and(|left| left < store_limit) => {
+                Err(Failure::TimedOut(_)) if left.is_some_and(|left| left < operation) => {
                     return Slot::Failed(Error::TokenStore {
                         message: format!(
                             "Redis did not answer within the {}ms left before the call's \
-                             deadline ({why}); no slot of the fleet's rate limit was taken",
+                             deadline; no slot of the fleet's rate limit was taken",
                             left.unwrap_or_default().as_millis()
                         ),
                     });
@@ -334,23 +354,22 @@ impl FleetLimiter {
                         "Redis is out of reach for the fleet's rate limit; keeping this replica's share"
                     );
                     self.store.mark_degraded(client_id);
-                    return Slot::Unreachable(why.to_string());
+                    self.state().last_failure = why.to_string();
+                    return Slot::Unreachable;
                 }
             };
             let now = Instant::now();
             {
                 let mut state = self.state();
-                if state.replicas != fleet && state.fell_back_at.is_none() {
+                if state.replicas != fleet {
                     state.replicas = fleet;
-                    state.fallback = None;
                 }
+                // Redis answers: the next outage starts its share afresh.
+                state.fallback = None;
                 let until = if wait > 0 { wait } else { next };
                 state.next_slot = (until > 0)
                     .then(|| now.checked_add(Duration::from_millis(until)))
                     .flatten();
-                if wait == 0 {
-                    state.granted.push_back(now);
-                }
             }
             if wait > 0 {
                 tracing::debug!(wait_ms = wait, "waiting for the fleet's rate limit");
@@ -365,6 +384,7 @@ impl FleetLimiter {
                 }
                 continue;
             }
+            self.granted(now, known);
             // The slot is this call's; the token too, if it can be sent as
             // it is (no mint under way, none failing, not due for renewal).
             let now = SystemTime::now();
@@ -393,52 +413,65 @@ impl FleetLimiter {
         Ok(())
     }
 
-    /// The share of this replica, kept in process while Redis is out of reach.
-    /// `outage`: Redis is out of reach now (not just back); `why`: what it
-    /// said (or did not), for the error when the share has no slot in time.
+    /// The share of this replica, kept in process while Redis is out of
+    /// reach; its grants count as the replica's own. A call waiting for its
+    /// share asks Redis again (giving its slot of the share back) as soon as
+    /// Redis is no longer left alone.
     async fn fallback(
         &self,
+        client_id: &str,
         deadline: Option<Instant>,
-        outage: bool,
-        why: Option<&str>,
-    ) -> Result<(), Error> {
+    ) -> Result<Fallback, Error> {
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let share = {
+        let (share, why) = {
             let mut state = self.state();
             let share = self.limit.share(state.replicas.max(1));
-            if outage {
-                state.fell_back_at = Some(Instant::now());
-            }
             // Full at first: what the fleet sent in the last window is
             // unknown here, so the share starts after one window.
-            state
+            let limiter = state
                 .fallback
                 .get_or_insert_with(|| Arc::new(LocalLimiter::full(share, Instant::now())))
-                .clone()
+                .clone();
+            (limiter, state.last_failure.clone())
         };
         // A call cancelled while it waits gives its slot of the share back.
-        let reserved = share.reserve(Instant::now(), left);
-        match reserved {
-            Ok(booking) => booking.wait().await,
+        let booking = match share.reserve(Instant::now(), left) {
+            Ok(booking) => booking,
             Err(wait) => {
-                return Err(match why {
-                    Some(why) => Error::TokenStore {
-                        message: format!(
-                            "Redis did not answer for the fleet's rate limit ({why}), and this \
-                             replica's share of the limit has no slot before the call's deadline \
-                             (the next is {}ms away)",
-                            wait.as_millis()
-                        ),
-                    },
-                    None => Error::RateLimitTimeout {
-                        wait,
-                        idempotency_key: None,
-                    },
-                })
+                let why = if why.is_empty() { "no answer" } else { &why };
+                return Err(Error::TokenStore {
+                    message: format!(
+                        "Redis did not answer for the fleet's rate limit ({why}), and this \
+                         replica's share of the limit has no slot before the call's deadline \
+                         (the next is {}ms away)",
+                        wait.as_millis()
+                    ),
+                });
+            }
+        };
+        let start = Instant::now() + booking.wait;
+        loop {
+            match self.store.degraded_until(client_id) {
+                // Redis is to be asked again before the slot comes.
+                Some(until) if until < start => {
+                    tokio::time::sleep_until(until.into()).await;
+                }
+                None if Instant::now() < start => return Ok(Fallback::RedisBack),
+                _ => break,
             }
         }
-        Ok(())
+        booking.wait().await;
+        // Redis does not know this grant: it is this replica's own.
+        self.state().granted.push_back(Instant::now());
+        Ok(Fallback::Granted)
     }
+}
+
+/// How a wait for the share in process ended.
+enum Fallback {
+    Granted,
+    /// Redis is no longer left alone: the slot was given back, ask Redis.
+    RedisBack,
 }
 
 /// How a call's turn ended.
@@ -446,8 +479,8 @@ enum Slot {
     /// A slot, and the token the same read found, if it can be sent as it is.
     Granted(Option<AccessToken>),
     Failed(Error),
-    /// Redis is out of reach (why): the share in process.
-    Unreachable(String),
+    /// Redis is out of reach: the share in process.
+    Unreachable,
 }
 
 #[cfg(test)]

@@ -43,6 +43,7 @@ impl RedisTokenStore {
                 script.invoke_async(connection).await
             })
             .await?;
+        self.inner.redis.wrote();
         let parse = |text: String| Stored::parse((!text.is_empty()).then_some(text));
         Ok((taken == 1).then(|| (owner, Stored::newest(parse(token), parse(legacy)))))
     }
@@ -123,7 +124,10 @@ impl RedisTokenStore {
                     );
                     return Handed::Superseded;
                 }
-                Ok(_) => return Handed::Stored,
+                Ok(_) => {
+                    self.inner.redis.wrote();
+                    return Handed::Stored;
+                }
                 Err(error) => last = error.to_string(),
             }
         }
@@ -191,7 +195,7 @@ impl RedisTokenStore {
             Ok(Some(taken)) => taken,
             Ok(None) => return Minted::Busy,
             Err(why) => {
-                if matches!(why, Failure::Unreachable(_)) {
+                if why.is_unreachable() {
                     self.mark_degraded(client_id);
                 }
                 return match self.unreachable(client_id, refused, why) {

@@ -97,7 +97,8 @@ return written
 ///
 /// Returns `{wait ms (0: granted), replicas, token or "", locked 0/1,
 /// failure or "", ms until the next slot frees after this grant (0: one is
-/// free), 0.1.0 token or ""}`. On a single server `KEYS[6]` and `KEYS[7]`
+/// free), 0.1.0 token or "", the calls the log held in the window before
+/// this one}`. On a single server `KEYS[6]` and `KEYS[7]`
 /// are the token and lock keys of version 0.1.0, read as the store reads
 /// them.
 pub(crate) static SLOT_AND_READ: LazyLock<redis::Script> = LazyLock::new(|| {
@@ -113,6 +114,7 @@ redis.call('PEXPIRE', KEYS[5], 2 * window)
 local replicas = redis.call('ZCARD', KEYS[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - window)
 local used = redis.call('ZCARD', KEYS[4])
+local known = used
 local wait = 0
 local next = 0
 if used < cap then
@@ -137,7 +139,7 @@ if KEYS[6] then
   legacy = l[1] or ''
   if l[2] then locked = 1 end
 end
-return {wait, replicas, v[1] or '', locked, v[3] or '', next, legacy}
+return {wait, replicas, v[1] or '', locked, v[3] or '', next, legacy, known}
 ",
     )
 });

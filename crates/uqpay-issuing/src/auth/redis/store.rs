@@ -88,6 +88,9 @@ pub struct RedisTokenStore {
 
 pub(crate) struct Inner {
     pub(crate) redis: Redis,
+    /// Whether a single server's store also reads and writes version
+    /// 0.1.0's keys.
+    pub(crate) legacy_keys: bool,
     pub(crate) namespace: String,
     pub(crate) lock_ttl: Duration,
     pub(crate) operation_timeout: Duration,
@@ -214,6 +217,7 @@ impl RedisTokenStore {
         Self {
             inner: Arc::new(Inner {
                 redis,
+                legacy_keys: true,
                 namespace: "uqpay-issuing".into(),
                 lock_ttl: Duration::from_secs(30),
                 operation_timeout: Duration::from_secs(1),
@@ -283,11 +287,22 @@ impl RedisTokenStore {
         self.configure(|inner| inner.check_interval = interval)
     }
 
+    /// Whether a store on a single server also reads and writes the keys of
+    /// version 0.1.0 (`<namespace>:token:<client id>` and its `:lock`), so
+    /// that a fleet upgraded from 0.1.0 replica by replica keeps sharing one
+    /// token (default: true; a cluster never does, 0.1.0 did not work there).
+    /// Turn it off once no 0.1.0 replica is left, or behind a proxy that
+    /// needs every key of a script in one slot (Envoy's or twemproxy's Redis
+    /// proxy in front of a cluster): the 0.1.0 keys lie in other slots.
+    pub fn legacy_keys(self, on: bool) -> Self {
+        self.configure(|inner| inner.legacy_keys = on)
+    }
+
     pub(crate) fn keys(&self, client_id: &str) -> Keys {
         Keys::of(
             &self.inner.namespace,
             client_id,
-            !self.inner.redis.is_cluster(),
+            self.inner.legacy_keys && !self.inner.redis.is_cluster(),
         )
     }
 
@@ -334,10 +349,15 @@ impl RedisTokenStore {
 
     /// Whether Redis is being left alone after a failed or slow read.
     pub(crate) fn degraded(&self, client_id: &str) -> bool {
+        self.degraded_until(client_id).is_some()
+    }
+
+    /// Until when Redis is left alone after a failed or slow read, if it is.
+    pub(crate) fn degraded_until(&self, client_id: &str) -> Option<Instant> {
         self.local()
             .get(client_id)
             .and_then(|l| l.degraded_until)
-            .is_some_and(|until| Instant::now() < until)
+            .filter(|until| Instant::now() < *until)
     }
 
     pub(crate) fn mark_degraded(&self, client_id: &str) {
@@ -421,7 +441,7 @@ impl RedisTokenStore {
             let snapshot = match self.read(&keys, limit).await {
                 Ok(snapshot) => snapshot,
                 Err(why) => {
-                    if matches!(why, Failure::Unreachable(_)) {
+                    if why.is_unreachable() {
                         self.mark_degraded(client_id);
                     }
                     return self.unreachable(client_id, refused, why);
