@@ -1,14 +1,17 @@
 //! `bulk assign` and `bulk status`: a CSV file of cards to assign, sent
 //! resumably. The family: [`input`] (the CSV and its rows), [`journal`]
-//! (the append-only record of what was sent), [`secret`] (the batch's
-//! secret, beside the journal, keying the card numbers' HMACs and the rows'
-//! keys), [`plan`] (the rows' keys and what the journal says to do with
-//! each), [`runner`] (sending, pacing, requeueing, Ctrl-C), [`progress`]
-//! (the bar) and [`report`] (the CSV report). This module runs them in
-//! order.
+//! (the append-only record of what was sent), [`lock`] (one run at a time
+//! on a journal), [`secret`] (the batch's secret, beside the journal,
+//! keying the card numbers' HMACs and the rows' keys), [`plan`] (the rows'
+//! keys and what the journal says to do with each), [`outcome`] (how each
+//! row stands), [`runner`] (sending, pacing, requeueing, Ctrl-C),
+//! [`progress`] (the bar) and [`report`] (the CSV report). This module runs
+//! them in order.
 
 pub mod input;
 pub mod journal;
+pub mod lock;
+pub mod outcome;
 pub mod plan;
 pub mod progress;
 pub mod report;
@@ -26,8 +29,9 @@ use serde_json::json;
 use uqpay_issuing::RateLimit;
 use uuid::Uuid;
 
-use crate::bulk::journal::{Line, State, Writer};
-use crate::bulk::plan::{Outcome, Status, RESEND_WITHIN};
+use crate::bulk::journal::{Line, Reconcile, State, Writer};
+use crate::bulk::outcome::{Outcome, Status};
+use crate::bulk::plan::too_old;
 use crate::bulk::progress::Progress;
 use crate::bulk::secret::Secret;
 use crate::cli::bulk::{AssignArgs, BulkCommand};
@@ -94,7 +98,13 @@ fn check_binding(
 }
 
 async fn assign(settings: &Settings, args: AssignArgs, out: Output) -> Result<u8, Failure> {
+    if let Some(report) = &args.report {
+        report::check_path(report, &args.journal)?;
+    }
     let input = input::read(&args.file)?;
+    // Held to the end of the run: no other run reads or writes the journal
+    // meanwhile.
+    let _lock = lock::acquire(&args.journal)?;
     let replay = journal::read(&args.journal)?;
     let target = settings.target.name();
     let on_behalf_of = args
@@ -121,7 +131,16 @@ async fn assign(settings: &Settings, args: AssignArgs, out: Output) -> Result<u8
     // A batch being resumed needs its secret (its rows' keys derive from
     // it): refused before anything is sent when it is missing.
     let resumed = match &replay {
-        Some(replay) => Some((replay.batch_id, Secret::load(&args.journal)?)),
+        Some(replay) => {
+            let secret = Secret::load(&args.journal)?;
+            if let Line::Batch {
+                secret_fingerprint, ..
+            } = &replay.batch
+            {
+                secret.check(&args.journal, secret_fingerprint.as_deref())?;
+            }
+            Some((replay.batch_id, secret))
+        }
         None => None,
     };
     let limit = args
@@ -147,8 +166,16 @@ async fn assign(settings: &Settings, args: AssignArgs, out: Output) -> Result<u8
         None => {
             let batch = Uuid::new_v4();
             // On disk before the batch line: a journal never has a batch
-            // without its secret.
-            let secret = Secret::create(&args.journal)?;
+            // without its secret. One left by a first run that stopped
+            // before its batch line (nothing was sent) is reused.
+            let (secret, reused) = Secret::create(&args.journal)?;
+            if reused {
+                output::message(&format!(
+                    "{} has no batch yet: the batch secret beside it, left by a run that \
+                     stopped before it began the batch, is reused",
+                    args.journal.display()
+                ));
+            }
             writer
                 .append(&Line::Batch {
                     batch,
@@ -157,6 +184,7 @@ async fn assign(settings: &Settings, args: AssignArgs, out: Output) -> Result<u8
                     on_behalf_of: on_behalf_of.clone(),
                     version: journal::VERSION,
                     at: Utc::now(),
+                    secret_fingerprint: Some(secret.fingerprint()),
                 })
                 .await?;
             (batch, secret)
@@ -179,6 +207,30 @@ async fn assign(settings: &Settings, args: AssignArgs, out: Output) -> Result<u8
         output::message(&format!(
             "{earlier_done} row(s) done in an earlier run: skipped"
         ));
+    }
+    for outcome in plan.settled.values() {
+        if outcome.earlier && outcome.status == Status::ReconcileRequired {
+            if let Some(error) = &outcome.error {
+                output::message(error);
+            }
+        }
+    }
+    // The keys in flight that no row has any more: journaled as such (so
+    // `bulk status` tells them), reported, never dropped.
+    for orphan in &plan.orphans {
+        output::message(orphan.outcome.error.as_deref().unwrap_or_default());
+        if orphan.in_flight {
+            writer
+                .append(&Line::Reconcile {
+                    row: orphan.row,
+                    key: orphan.key,
+                    at: Utc::now(),
+                    reason: Reconcile::NotInCsv,
+                    error: "in flight, and no row of the CSV has its content any more".into(),
+                    card_id: None,
+                })
+                .await?;
+        }
     }
 
     let writer = Arc::new(writer);
@@ -213,9 +265,13 @@ async fn assign(settings: &Settings, args: AssignArgs, out: Output) -> Result<u8
 
     let mut outcomes: BTreeMap<u64, Outcome> = plan.settled;
     for outcome in ended.outcomes {
-        outcomes.insert(outcome.row, outcome);
+        outcomes.insert(outcome.row.unwrap_or_default(), outcome);
     }
-    let outcomes: Vec<Outcome> = outcomes.into_values().collect();
+    let rows = outcomes.len();
+    let outcomes: Vec<Outcome> = outcomes
+        .into_values()
+        .chain(plan.orphans.into_iter().map(|o| o.outcome))
+        .collect();
     if let Some(path) = &args.report {
         report::write(path, &input.extra_columns, &outcomes)?;
     }
@@ -234,7 +290,8 @@ async fn assign(settings: &Settings, args: AssignArgs, out: Output) -> Result<u8
     };
     out.record(&json!({
         "batch": batch,
-        "rows": outcomes.len(),
+        "rows": rows,
+        "not_in_csv": outcomes.len() - rows,
         "done": done,
         "done_earlier": earlier_done,
         "failed": failed,
@@ -252,10 +309,13 @@ async fn assign(settings: &Settings, args: AssignArgs, out: Output) -> Result<u8
         },
     }));
     output::message(&format!(
-        "{} row(s): {done} done ({earlier_done} earlier), {failed} failed, {reconcile} reconcile-required, \
+        "{rows} row(s): {done} done ({earlier_done} earlier), {failed} failed, {reconcile} reconcile-required{}, \
          {pending} pending, {not_sent} not sent; {:.1} s; journal {lines} line(s), {syncs} fsync(s), \
          {per_row_us:.0} µs of journal writes per call sent",
-        outcomes.len(),
+        match outcomes.len() - rows {
+            0 => String::new(),
+            n => format!(" ({n} of them key(s) no row has any more)"),
+        },
         elapsed.as_secs_f64()
     ));
     if let Some(failure) = ended.aborted {
@@ -296,13 +356,8 @@ fn status(path: &Path, out: Output) -> Result<u8, Failure> {
         match &entry.state {
             State::Done { .. } => done += 1,
             State::Failed { .. } => failed += 1,
-            State::InFlight
-                if entry
-                    .first_sent
-                    .is_some_and(|first| now.signed_duration_since(first) > RESEND_WITHIN) =>
-            {
-                reconcile += 1
-            }
+            State::Reconcile { .. } => reconcile += 1,
+            State::InFlight if too_old(entry.first_sent, now) => reconcile += 1,
             State::InFlight => in_flight += 1,
         }
     }

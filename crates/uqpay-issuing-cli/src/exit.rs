@@ -62,11 +62,23 @@ impl Failure {
     /// UQPay: a network failure, a timeout, a 5xx, "request is processing")
     /// is exit 5, with the idempotency key to reconcile with.
     pub fn write(error: &Error) -> Self {
+        let key = error
+            .idempotency_key()
+            .map(|k| k.to_string())
+            .unwrap_or_else(|| "(none)".into());
+        if answered(error) {
+            return Self::new(
+                RECONCILE,
+                format!(
+                    "{error}\nreconcile required: UQPay answered {}: the change was applied, \
+                     but its answer could not be read (idempotency key {key}). Check the \
+                     result (card get) before doing anything else: never make the change \
+                     again under another key",
+                    error.status().unwrap_or_default()
+                ),
+            );
+        }
         if outcome_unknown(error) {
-            let key = error
-                .idempotency_key()
-                .map(|k| k.to_string())
-                .unwrap_or_else(|| "(none)".into());
             return Self::new(
                 RECONCILE,
                 format!(
@@ -100,10 +112,22 @@ pub fn class(error: &Error) -> u8 {
     }
 }
 
+/// Whether UQPay answered the (last) attempt of a call with a 2xx: a
+/// change so answered is done at UQPay, whatever its body (one that does
+/// not decode included).
+pub fn answered(error: &Error) -> bool {
+    error
+        .status()
+        .is_some_and(|status| (200..300).contains(&status))
+}
+
 /// Whether a change that ended with `error` may have been applied: it was
-/// sent (or may have been), and its last answer was none, or one that does
-/// not say it was refused.
+/// answered with a 2xx (then it was), or it was sent (or may have been)
+/// and its last answer was none, or one that does not say it was refused.
 pub fn outcome_unknown(error: &Error) -> bool {
+    if answered(error) {
+        return true;
+    }
     if error.attempts() == 0 || !error.is_retryable() {
         return false;
     }
@@ -132,6 +156,24 @@ mod tests {
         assert_eq!(Failure::write(&network).code, RECONCILE);
         assert_eq!(Failure::read(&network).code, NETWORK);
         assert_eq!(Failure::write(&validation).code, USAGE);
+    }
+
+    #[test]
+    fn a_2xx_that_does_not_decode_was_applied() {
+        let key = uuid::Uuid::from_u128(5);
+        let decode = |status| Error::Decode {
+            status,
+            message: "missing field `card_order_id`".into(),
+            body: "{}".into(),
+            attempts: 1,
+            idempotency_key: Some(key),
+        };
+        assert!(answered(&decode(200)) && outcome_unknown(&decode(200)));
+        let failure = Failure::write(&decode(200));
+        assert_eq!(failure.code, RECONCILE);
+        assert!(failure.message.contains(&key.to_string()));
+        assert!(!answered(&decode(400)) && !outcome_unknown(&decode(400)));
+        assert_eq!(Failure::write(&decode(400)).code, API);
     }
 
     #[test]

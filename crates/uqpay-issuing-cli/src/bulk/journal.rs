@@ -7,6 +7,7 @@
 //! {"event":"done","row":1,"key":"<uuid>","at":"...","card_id":"...","card_order_id":"..."}
 //! {"event":"retry","row":2,"key":"<uuid>","at":"...","error":"..."}
 //! {"event":"failed","row":3,"key":"<uuid>","at":"...","error":"..."}
+//! {"event":"reconcile","row":4,"key":"<uuid>","at":"...","reason":"answered","error":"...","card_id":"..."}
 //! ```
 //!
 //! The full card number is never written, nor anything it can be recovered
@@ -57,6 +58,12 @@ pub enum Line {
         version: u32,
         /// When the batch was created.
         at: DateTime<Utc>,
+        /// The fingerprint of the batch's secret
+        /// ([`Secret::fingerprint`](crate::bulk::secret::Secret::fingerprint)):
+        /// a resume with another batch's secret is refused. Absent from the
+        /// journals of earlier versions of this CLI (then not checked).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secret_fingerprint: Option<String>,
     },
     /// A row is about to be sent with this key.
     Sent {
@@ -112,6 +119,36 @@ pub enum Line {
         /// Why (redacted).
         error: String,
     },
+    /// The row's outcome is unknown and resending it could do harm: check
+    /// the card in UQPay (the key names the request).
+    Reconcile {
+        /// The row's number (the last one it had).
+        row: u64,
+        /// The idempotency key.
+        key: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+        /// Why.
+        reason: Reconcile,
+        /// What happened (redacted).
+        error: String,
+        /// The card UQPay's answer named, when it could be read.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        card_id: Option<Uuid>,
+    },
+}
+
+/// Why a row is reconcile-required.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reconcile {
+    /// UQPay answered 2xx (the assignment is done at UQPay) with a body
+    /// that could not be read: never resent.
+    Answered,
+    /// Left in flight, and no row of the CSV has its content any more (the
+    /// row was changed or removed). A row with that content again is
+    /// resent with the key, within the resend window.
+    NotInCsv,
 }
 
 /// The last known state of a key.
@@ -131,11 +168,30 @@ pub enum State {
         /// Why.
         error: String,
     },
+    /// Outcome unknown: see [`Line::Reconcile`].
+    Reconcile {
+        /// Why.
+        reason: Reconcile,
+        /// What happened.
+        error: String,
+        /// The card UQPay's answer named, if it could be read.
+        card_id: Option<Uuid>,
+    },
+}
+
+impl State {
+    /// Whether the request of this key may have been applied at UQPay (in
+    /// flight, done, or reconcile-required), as opposed to refused for good.
+    pub fn may_be_applied(&self) -> bool {
+        !matches!(self, State::Failed { .. })
+    }
 }
 
 /// What the journal says of one key.
 #[derive(Clone, Debug)]
 pub struct Entry {
+    /// The row it had in the CSV, in the last line about it.
+    pub row: u64,
     /// When it was first sent.
     pub first_sent: Option<DateTime<Utc>>,
     /// Its state.
@@ -153,8 +209,6 @@ pub struct Replay {
     pub batch_id: Uuid,
     /// Every key's entry.
     pub keys: HashMap<Uuid, Entry>,
-    /// The key last sent for each row.
-    pub rows: HashMap<u64, Uuid>,
     /// Lines read.
     pub lines: usize,
     /// Lines that could not be read (a torn last line, a damaged one).
@@ -230,7 +284,6 @@ pub fn read(path: &Path) -> Result<Option<Replay>, Failure> {
         batch_id: *batch_id,
         batch: batch.clone(),
         keys: HashMap::new(),
-        rows: HashMap::new(),
         lines: 1,
         unreadable,
     };
@@ -246,17 +299,20 @@ impl Replay {
         match line {
             Line::Batch { .. } => {}
             Line::Sent { row, key, at, .. } => {
-                let entry = self.keys.entry(key).or_insert(Entry {
-                    first_sent: None,
-                    state: State::InFlight,
-                    sent: None,
-                });
+                let entry = self.entry(key, row);
                 entry.first_sent = Some(entry.first_sent.map_or(at, |first| first.min(at)));
-                if !matches!(entry.state, State::Done { .. }) {
+                // Sent again: in flight, unless an answer is known.
+                if matches!(
+                    entry.state,
+                    State::Failed { .. }
+                        | State::Reconcile {
+                            reason: Reconcile::NotInCsv,
+                            ..
+                        }
+                ) {
                     entry.state = State::InFlight;
                 }
                 entry.sent = Some(line);
-                self.rows.insert(row, key);
             }
             Line::Done {
                 row,
@@ -265,37 +321,55 @@ impl Replay {
                 card_order_id,
                 ..
             } => {
-                let entry = self.entry(key);
-                entry.state = State::Done {
+                self.entry(key, row).state = State::Done {
                     card_id,
                     card_order_id,
                 };
-                self.rows.insert(row, key);
             }
             Line::Failed {
                 row, key, error, ..
             } => {
-                let entry = self.entry(key);
-                if !matches!(entry.state, State::Done { .. }) {
+                let entry = self.entry(key, row);
+                if matches!(entry.state, State::InFlight | State::Failed { .. }) {
                     entry.state = State::Failed { error };
                 }
-                self.rows.insert(row, key);
             }
-            Line::Retry { key, .. } => {
-                let entry = self.entry(key);
-                if !matches!(entry.state, State::Done { .. }) {
+            Line::Retry { row, key, .. } => {
+                let entry = self.entry(key, row);
+                if matches!(entry.state, State::Failed { .. }) {
                     entry.state = State::InFlight;
+                }
+            }
+            Line::Reconcile {
+                row,
+                key,
+                reason,
+                error,
+                card_id,
+                ..
+            } => {
+                let entry = self.entry(key, row);
+                if !matches!(entry.state, State::Done { .. }) {
+                    entry.state = State::Reconcile {
+                        reason,
+                        error,
+                        card_id,
+                    };
                 }
             }
         }
     }
 
-    fn entry(&mut self, key: Uuid) -> &mut Entry {
-        self.keys.entry(key).or_insert(Entry {
+    /// The key's entry (made in flight if new), its row updated.
+    fn entry(&mut self, key: Uuid, row: u64) -> &mut Entry {
+        let entry = self.keys.entry(key).or_insert(Entry {
+            row,
             first_sent: None,
             state: State::InFlight,
             sent: None,
-        })
+        });
+        entry.row = row;
+        entry
     }
 }
 
@@ -470,6 +544,7 @@ mod tests {
             on_behalf_of: None,
             version: VERSION,
             at: Utc::now(),
+            secret_fingerprint: None,
         }
     }
 

@@ -4,8 +4,13 @@
 //! the SDK's own retries is queued again, with the same key, behind a
 //! delay (so a batch on a flaky network completes); a permanent refusal
 //! fails the row alone (or stops the run with `--fail-fast`); a refused
-//! token or credentials stop the run. Ctrl-C stops dispatching, lets the
-//! calls in flight finish, and the run ends as interrupted.
+//! token or credentials stop the run. An answer of 2xx is an assignment
+//! done at UQPay whatever its body: one that cannot be read leaves the row
+//! reconcile-required (journaled so, never resent). A row whose key was
+//! first sent longer ago than [`RESEND_WITHIN`](crate::bulk::plan::RESEND_WITHIN)
+//! is not sent when its turn comes (reconcile-required). Ctrl-C stops
+//! dispatching, lets the calls in flight finish, and the run ends as
+//! interrupted.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -16,8 +21,9 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use uqpay_issuing::{AssignCardResponse, Client, Error};
 
-use crate::bulk::journal::{Line, Writer};
-use crate::bulk::plan::{Job, Outcome, Status};
+use crate::bulk::journal::{Line, Reconcile, Writer};
+use crate::bulk::outcome::{Outcome, Status};
+use crate::bulk::plan::{self, Job};
 use crate::bulk::progress::Progress;
 use crate::cli::call::CallArgs;
 use crate::exit::{self, Failure};
@@ -74,9 +80,27 @@ pub async fn run(
                 Some((at, _)) if *at <= Instant::now() => delayed.pop_front().map(|(_, j)| j),
                 _ => fresh.pop_front(),
             };
-            let Some(job) = job else { break };
+            let Some(mut job) = job else { break };
+            let now = Utc::now();
+            if plan::too_old(job.first_sent, now) {
+                // Its turn came too late: UQPay may have forgotten its key.
+                let message = format!(
+                    "row {}: not sent: {}",
+                    job.row.row,
+                    plan::too_old_message(job.key, job.first_sent)
+                );
+                progress.println(&message);
+                progress.failed();
+                ended.outcomes.push(Outcome::reconcile(
+                    job.row.row,
+                    message,
+                    job.row.extra.clone(),
+                ));
+                continue;
+            }
             match validate(client, &job) {
                 Ok(()) => {
+                    job.first_sent.get_or_insert(now);
                     ended.sent += 1;
                     in_flight.spawn(send(
                         client.clone(),
@@ -226,6 +250,10 @@ async fn settle(
             return;
         }
     };
+    let answered = match &result {
+        Err(error) if exit::answered(error) => Some(answered_message(key, error)),
+        _ => None,
+    };
     let line = match &result {
         Ok(answer) => Line::Done {
             row,
@@ -233,6 +261,14 @@ async fn settle(
             at: Utc::now(),
             card_id: answer.card_id,
             card_order_id: answer.card_order_id.clone(),
+        },
+        Err(error) if answered.is_some() => Line::Reconcile {
+            row,
+            key,
+            at: Utc::now(),
+            reason: Reconcile::Answered,
+            error: answered.clone().map(|(m, _)| m).unwrap_or_default(),
+            card_id: card_id_in(error),
         },
         Err(error) if error.is_retryable() || stops_the_run(error) => Line::Retry {
             row,
@@ -250,6 +286,16 @@ async fn settle(
     if let Err(failure) = journal.append(&line).await {
         ended.aborted = Some(failure);
         *stopping = true;
+    }
+    if let (Some((message, card_id)), Err(_)) = (answered, &result) {
+        let message = format!("row {row}: {message}");
+        progress.println(&message);
+        progress.failed();
+        ended.outcomes.push(Outcome {
+            card_id,
+            ..Outcome::reconcile(row, message, job.row.extra.clone())
+        });
+        return;
     }
     match result {
         Ok(answer) => {
@@ -300,17 +346,73 @@ async fn settle(
 }
 
 /// An error that every other row would meet as well: the credentials or
-/// the token refused, the configuration wrong.
+/// the token refused, the configuration wrong. (The token store's errors
+/// are transient: their rows are queued again.)
 fn stops_the_run(error: &Error) -> bool {
     !error.is_retryable()
         && (error.is_unauthorized()
             || error.is_forbidden()
-            || matches!(error.last(), Error::Config(_) | Error::TokenStore { .. }))
+            || matches!(error.last(), Error::Config(_)))
+}
+
+/// What to tell of a row UQPay answered 2xx with a body that could not be
+/// read: its key, and the card if the (redacted) body names it.
+fn answered_message(key: uuid::Uuid, error: &Error) -> (String, Option<uuid::Uuid>) {
+    let card_id = card_id_in(error);
+    let card = card_id
+        .map(|c| format!(" (card_id {c})"))
+        .unwrap_or_default();
+    let message = format!(
+        "reconcile required: UQPay answered HTTP {} to key {key}: the card is \
+         assigned at UQPay{card}, but the answer could not be read ({error}). Not resent; \
+         check the card in UQPay, and do not assign the cardholder another card for this row",
+        error.status().unwrap_or_default()
+    );
+    (message, card_id)
+}
+
+/// The `card_id` an answer that could not be decoded names, if its body
+/// (kept redacted, and cut to 2 KiB, in the error) shows one.
+fn card_id_in(error: &Error) -> Option<uuid::Uuid> {
+    let Error::Decode { body, .. } = error.last() else {
+        return None;
+    };
+    if let Ok(value) = serde_json::from_str::<serde_json::Value>(body) {
+        if let Some(id) = value.get("card_id").and_then(|v| v.as_str()) {
+            return id.parse().ok();
+        }
+    }
+    // A body cut short: the first `"card_id": "<uuid>"` in it.
+    let after = &body[body.find("\"card_id\"")? + "\"card_id\"".len()..];
+    let after = after.trim_start().strip_prefix(':')?.trim_start();
+    let after = after.strip_prefix('"')?;
+    after.get(..36)?.parse().ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_card_of_an_answer_that_does_not_decode() {
+        let card = uuid::Uuid::from_u128(42);
+        let decode = |body: String| Error::Decode {
+            status: 200,
+            message: "missing field".into(),
+            body,
+            attempts: 1,
+            idempotency_key: None,
+        };
+        let whole = format!("{{\"card_id\":\"{card}\",\"card_status\":\"ACTIVE\"}}");
+        assert_eq!(card_id_in(&decode(whole)), Some(card));
+        let cut = format!("{{\"card_status\":\"ACTIVE\", \"card_id\" : \"{card}\", \"crea");
+        assert_eq!(card_id_in(&decode(cut)), Some(card));
+        assert_eq!(card_id_in(&decode("<html>".into())), None);
+        assert_eq!(card_id_in(&Error::Config("x".into())), None);
+        let (message, found) = answered_message(card, &decode("{}".into()));
+        assert_eq!(found, None);
+        assert!(message.starts_with("reconcile required: UQPay answered HTTP 200 to key"));
+    }
 
     #[test]
     fn requeue_delays_double_to_30_seconds() {

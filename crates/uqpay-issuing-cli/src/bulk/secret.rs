@@ -12,7 +12,10 @@
 //! The file is created once (`create_new`: never overwritten) and is on
 //! disk, with its directory entry, before the journal's first line is
 //! written. A batch cannot be resumed without it: its rows' keys derive
-//! from it.
+//! from it. A secret found beside a journal with no batch line (a first
+//! run that stopped in between: nothing was sent) is reused. The batch
+//! line keeps the secret's [fingerprint](Secret::fingerprint), so that
+//! another batch's secret is refused rather than taken for this one's.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write as _};
@@ -48,9 +51,11 @@ pub fn path_for(journal: &Path) -> PathBuf {
 
 impl Secret {
     /// Makes the secret of a new batch and writes it beside its journal
-    /// (0600, fsynced, its directory entry too). Refuses when the file
-    /// exists: a secret is never replaced.
-    pub fn create(journal: &Path) -> Result<Secret, Failure> {
+    /// (0600, fsynced, its directory entry too); the secret, and whether it
+    /// was there already. A secret is never replaced: one found there (a
+    /// first run that stopped after making it, before the journal's batch
+    /// line, so before anything was sent) is read and reused.
+    pub fn create(journal: &Path) -> Result<(Secret, bool), Failure> {
         let path = path_for(journal);
         let secret = Secret {
             bytes: rand::random(),
@@ -72,14 +77,7 @@ impl Secret {
                 ))
             })?,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                return Err(Failure::usage(format!(
-                    "{} exists but the journal {} has no batch in it: a first run stopped \
-                     before it began the batch, or the journal was removed. If that journal \
-                     never held a batch, remove {} and run again; otherwise restore the journal",
-                    path.display(),
-                    journal.display(),
-                    path.display()
-                )))
+                return Ok((Secret::load(journal)?, true))
             }
             Err(e) => {
                 return Err(Failure::usage(format!(
@@ -88,7 +86,27 @@ impl Secret {
                 )))
             }
         }
-        Ok(secret)
+        Ok((secret, false))
+    }
+
+    /// The fingerprint the batch line keeps: the first 8 bytes of the
+    /// HMAC-SHA256 of `fingerprint`, keyed by the secret, in hex. It tells
+    /// two secrets apart and nothing of either.
+    pub fn fingerprint(&self) -> String {
+        hex(&self.mac(b"fingerprint")[..8])
+    }
+
+    /// Refuses (exit 2) a secret whose fingerprint is not the one the
+    /// journal's batch line keeps (none kept: not checked).
+    pub fn check(&self, journal: &Path, kept: Option<&str>) -> Result<(), Failure> {
+        match kept {
+            Some(kept) if kept != self.fingerprint() => Err(Failure::usage(format!(
+                "the batch secret {} does not match the journal {} (its fingerprint is not                  the one the batch line keeps): it is another batch's secret. Put this                  batch's secret, made at its first run, beside the journal",
+                path_for(journal).display(),
+                journal.display()
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Reads the secret of a batch being resumed; warns when others than
@@ -179,7 +197,8 @@ mod tests {
     fn created_once_0600_and_read_back() {
         let dir = scratch();
         let journal = dir.join("cards.journal");
-        let made = Secret::create(&journal).unwrap();
+        let (made, reused) = Secret::create(&journal).unwrap();
+        assert!(!reused);
         let path = dir.join("cards.journal.secret");
         assert_eq!(path_for(&journal), path);
         let text = std::fs::read_to_string(&path).unwrap();
@@ -193,10 +212,21 @@ mod tests {
         let loaded = Secret::load(&journal).unwrap();
         assert_eq!(loaded.bytes, made.bytes);
         assert_eq!(format!("{loaded:?}"), "Secret(..)");
-        // Never replaced.
-        let again = Secret::create(&journal).unwrap_err();
-        assert_eq!(again.code, crate::exit::USAGE);
+        // Never replaced: read back and reused.
+        let (again, reused) = Secret::create(&journal).unwrap();
+        assert!(reused);
+        assert_eq!(again.bytes, made.bytes);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+        // The fingerprint tells it from another secret.
+        assert_eq!(made.fingerprint().len(), 16);
+        made.check(&journal, Some(&made.fingerprint())).unwrap();
+        made.check(&journal, None).unwrap();
+        let other = Secret::from_bytes([3; LEN]);
+        let refused = made
+            .check(&journal, Some(&other.fingerprint()))
+            .unwrap_err();
+        assert_eq!(refused.code, crate::exit::USAGE);
+        assert!(refused.message.contains("does not match"));
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -3,10 +3,15 @@
 //! run in the test process so that its state can be inspected (or, for
 //! `mock serve`, as a second process of the CLI).
 
+mod answered;
 mod bad_input;
 mod commands;
 mod crash_resume;
+mod journal_files;
 mod listen;
+mod moved_rows;
 mod pace;
+mod proxy;
+mod resend_window;
 mod secrets;
 mod support;

@@ -160,3 +160,54 @@ pub fn report(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
         })
         .collect()
 }
+
+/// `bulk assign CSV --journal JOURNAL EXTRA...` against `base`, in `dir`'s
+/// config directory.
+pub fn bulk(base: &str, dir: &Path, csv: &Path, journal: &Path, extra: &[&str]) -> Command {
+    let mut command = cli(Some(base), dir, true);
+    command
+        .args(["bulk", "assign"])
+        .arg(csv)
+        .arg("--journal")
+        .arg(journal)
+        .args(extra);
+    command
+}
+
+/// Writes a CSV (with a `note` column) of these (cardholder, number) rows.
+pub fn write_csv(path: &Path, rows: &[(Uuid, String)]) {
+    let mut text = String::from("cardholder_id,card_number,card_currency,card_mode,note\n");
+    for (i, (holder, number)) in rows.iter().enumerate() {
+        text.push_str(&format!("{holder},{number},USD,SHARE,note-{i}\n"));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+/// The journal's lines, parsed (lines that do not parse are left out).
+pub fn journal_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// The keys of the journal's `sent` lines, in order, with their rows.
+pub fn sent_keys(path: &Path) -> Vec<(u64, Uuid)> {
+    journal_lines(path)
+        .iter()
+        .filter(|l| l["event"] == "sent")
+        .map(|l| {
+            (
+                l["row"].as_u64().unwrap(),
+                l["key"].as_str().unwrap().parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A TCP port of 127.0.0.1 that nothing listens on (bound, then let go).
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
