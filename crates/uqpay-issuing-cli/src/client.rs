@@ -9,6 +9,7 @@ use uqpay_mock::MockServer;
 
 use crate::config::{Credentials, Settings, Target};
 use crate::exit::Failure;
+use crate::redis_url::StoreUrl;
 
 /// A client, and the simulator it talks to when `--env mock` started one
 /// (kept alive as long as the session).
@@ -131,13 +132,14 @@ fn tune(mut builder: ClientBuilder, tuning: Tuning, fleet: bool) -> ClientBuilde
 }
 
 /// One URL: a single server (unless `--token-store-cluster`); several: the
-/// seeds of a Redis Cluster.
+/// seeds of a Redis Cluster. `rediss://` is Redis over TLS (rustls, the
+/// system's roots). The error (as every [`Failure`]) shows no password.
 fn token_store(settings: &Settings) -> Result<RedisTokenStore, Failure> {
     let urls = &settings.token_store;
     let store = if urls.len() == 1 && !settings.token_store_cluster {
-        RedisTokenStore::new(&urls[0])
+        RedisTokenStore::new(urls[0].expose())
     } else {
-        RedisTokenStore::cluster(urls.iter().map(String::as_str))
+        RedisTokenStore::cluster(urls.iter().map(StoreUrl::expose))
     };
     store.map_err(|e| Failure::usage(format!("--token-store: {e}")))
 }

@@ -5,7 +5,10 @@
 //!
 //! Precedence: a flag, then its environment variable, then the profile.
 //! Credentials: `UQPAY_CLIENT_ID` with `UQPAY_API_KEY` or
-//! `UQPAY_API_KEY_FILE`, or `UQPAY_API_TOKEN`; else the profile's.
+//! `UQPAY_API_KEY_FILE`, or `UQPAY_API_TOKEN`; else the profile's. The
+//! token store's password: `UQPAY_TOKEN_STORE_PASSWORD` or
+//! `UQPAY_TOKEN_STORE_PASSWORD_FILE`, never in a `--token-store` URL nor a
+//! profile's (refused there), put into the URLs in memory only.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::cli::global::{Env, Global};
 use crate::exit::Failure;
 use crate::output;
+use crate::redis_url::{self, StoreUrl};
 
 /// The config file's name inside the config directory.
 pub const FILE_NAME: &str = "config.toml";
@@ -88,8 +92,9 @@ pub struct Settings {
     pub credentials: Credentials,
     /// The default sub-account.
     pub on_behalf_of: Option<String>,
-    /// The Redis token store's URLs (none: tokens kept in this process).
-    pub token_store: Vec<String>,
+    /// The Redis token store's URLs (none: tokens kept in this process),
+    /// the password put in (shown masked).
+    pub token_store: Vec<StoreUrl>,
     /// Whether one URL is a cluster seed.
     pub token_store_cluster: bool,
 }
@@ -133,7 +138,14 @@ impl fmt::Debug for Profile {
             .field("api_key", &self.api_key.as_ref().map(|_| "[REDACTED]"))
             .field("api_key_file", &self.api_key_file)
             .field("on_behalf_of", &self.on_behalf_of)
-            .field("token_store", &self.token_store)
+            .field(
+                "token_store",
+                &self
+                    .token_store
+                    .iter()
+                    .map(|u| redis_url::mask(u))
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -328,15 +340,7 @@ pub fn resolve(global: &Global) -> Result<Settings, Failure> {
         Credentials::None
     };
 
-    let mut token_store = global.token_store.clone();
-    if token_store.is_empty() {
-        if let Some(urls) = env("UQPAY_TOKEN_STORE") {
-            token_store = urls.split(',').map(|u| u.trim().to_owned()).collect();
-        } else {
-            token_store = profile.token_store.clone();
-        }
-    }
-    token_store.retain(|u| !u.is_empty());
+    let token_store = token_store(global, &profile, profile_name.as_deref())?;
 
     Ok(Settings {
         target,
@@ -347,6 +351,98 @@ pub fn resolve(global: &Global) -> Result<Settings, Failure> {
     })
 }
 
+/// Where the token store's password goes instead of a URL.
+pub const PASSWORD_HELP: &str = "give the password in UQPAY_TOKEN_STORE_PASSWORD, or in a file \
+     named by UQPAY_TOKEN_STORE_PASSWORD_FILE, and leave it out of the URL (redis://HOST:PORT, \
+     with USER@ before the host for an ACL user)";
+
+/// Refuses (exit 2) a token store URL carrying a password where a secret
+/// may not go (`where_`: "--token-store", "profile \"ops\"").
+pub fn refuse_password(url: &str, where_: &str) -> Result<(), Failure> {
+    if redis_url::has_password(url) {
+        return Err(Failure::usage(format!(
+            "the token store URL {} of {where_} carries a password: no flag and no profile \
+             takes a secret (flags show in `ps` and shell histories, profiles are files); \
+             {PASSWORD_HELP}",
+            redis_url::mask(url)
+        )));
+    }
+    Ok(())
+}
+
+/// The token store's password, from `UQPAY_TOKEN_STORE_PASSWORD` or the
+/// file `UQPAY_TOKEN_STORE_PASSWORD_FILE` names.
+fn store_password() -> Result<Option<String>, Failure> {
+    if let Some(password) = env("UQPAY_TOKEN_STORE_PASSWORD") {
+        return Ok(Some(password));
+    }
+    let Some(file) = env("UQPAY_TOKEN_STORE_PASSWORD_FILE") else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        Failure::usage(format!(
+            "cannot read UQPAY_TOKEN_STORE_PASSWORD_FILE {file}: {e}"
+        ))
+    })?;
+    let password = text.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        return Err(Failure::usage(format!(
+            "UQPAY_TOKEN_STORE_PASSWORD_FILE {file} is empty"
+        )));
+    }
+    Ok(Some(password.to_owned()))
+}
+
+/// The token store's URLs: `--token-store`, else `UQPAY_TOKEN_STORE`, else
+/// the profile's; a password in a flag's or a profile's URL refused, the
+/// password of the variables put in.
+fn token_store(
+    global: &Global,
+    profile: &Profile,
+    profile_name: Option<&str>,
+) -> Result<Vec<StoreUrl>, Failure> {
+    let (mut urls, from_env) = if !global.token_store.is_empty() {
+        (global.token_store.clone(), false)
+    } else if let Some(urls) = env("UQPAY_TOKEN_STORE") {
+        (urls.split(',').map(|u| u.trim().to_owned()).collect(), true)
+    } else {
+        (profile.token_store.clone(), false)
+    };
+    urls.retain(|u| !u.is_empty());
+    if !from_env {
+        let where_ = if global.token_store.is_empty() {
+            format!("profile {:?}", profile_name.unwrap_or_default())
+        } else {
+            "--token-store".to_owned()
+        };
+        for url in &urls {
+            refuse_password(url, &where_)?;
+        }
+    }
+    let Some(password) = store_password()? else {
+        return Ok(urls.into_iter().map(StoreUrl::new).collect());
+    };
+    urls.into_iter()
+        .map(|url| {
+            if redis_url::has_password(&url) {
+                return Err(Failure::usage(format!(
+                    "UQPAY_TOKEN_STORE's URL {} carries a password and \
+                     UQPAY_TOKEN_STORE_PASSWORD(_FILE) gives one too: keep one",
+                    redis_url::mask(&url)
+                )));
+            }
+            redis_url::with_password(&url, &password)
+                .map(StoreUrl::new)
+                .ok_or_else(|| {
+                    Failure::usage(format!(
+                        "the token store URL {} is not a URL (redis://HOST:PORT)",
+                        redis_url::mask(&url)
+                    ))
+                })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,10 +451,32 @@ mod tests {
     fn secrets_do_not_show() {
         let profile = Profile {
             api_key: Some("key-SECRET".into()),
+            token_store: vec!["redis://:pw-SECRET@r1:6379".into()],
             ..Profile::default()
         };
         assert!(!format!("{profile:?}").contains("SECRET"));
         assert_eq!(format!("{:?}", Secret("x".into())), "[REDACTED]");
+        let settings = Settings {
+            target: Target::Mock,
+            credentials: Credentials::None,
+            on_behalf_of: None,
+            token_store: vec![StoreUrl::new("rediss://ops:pw-SECRET@r1:6380")],
+            token_store_cluster: false,
+        };
+        let shown = format!("{settings:?}");
+        assert!(
+            !shown.contains("SECRET") && shown.contains("r1:6380"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn passwords_in_urls_of_flags_and_profiles_are_refused() {
+        let refused = refuse_password("redis://:pw-SECRET@r1:6379", "--token-store").unwrap_err();
+        assert_eq!(refused.code, crate::exit::USAGE);
+        assert!(refused.message.contains("UQPAY_TOKEN_STORE_PASSWORD"));
+        assert!(!refused.message.contains("SECRET"), "{}", refused.message);
+        refuse_password("redis://ops@r1:6379", "--token-store").unwrap();
     }
 
     #[cfg(unix)]

@@ -5,6 +5,8 @@ use std::fmt;
 
 use uqpay_issuing::Error;
 
+use crate::redis_url;
+
 /// Everything went well.
 pub const OK: u8 = 0;
 /// UQPay answered with an error (a refusal, a 401, an answer that does not decode).
@@ -24,7 +26,7 @@ pub const INTERRUPTED: u8 = 130;
 
 /// Why a command failed, and its exit code. Its text never holds a secret
 /// or a full card number (the SDK's errors are redacted already; the CLI's
-/// own messages never quote them).
+/// own messages never quote them; the user-info of a URL is masked).
 #[derive(Debug)]
 pub struct Failure {
     /// The exit code.
@@ -38,7 +40,7 @@ impl Failure {
     pub fn new(code: u8, message: impl Into<String>) -> Self {
         Self {
             code,
-            message: uqpay_issuing::redact(&message.into()),
+            message: redis_url::mask_in_text(&uqpay_issuing::redact(&message.into())),
         }
     }
 

@@ -34,6 +34,7 @@
 //   output      tables / JSON / NDJSON on stdout, messages on stderr, colour, masking
 //   enums       the values the spec's enums accept, from the generated types
 //   exit        exit codes and the failure that carries one
+//   redis_url   the token store's URLs: user-info masked wherever shown, the password put in
 //
 
 mod bulk;
@@ -49,6 +50,7 @@ mod exit;
 mod mock;
 mod output;
 mod profile;
+mod redis_url;
 mod webhook;
 
 use std::process::ExitCode;

@@ -1,13 +1,21 @@
 //! What the CLI prints: data on stdout (a table on a terminal, JSON when
 //! piped, or what `-o` asks), messages and progress on stderr; colour only
 //! on a terminal and never with `NO_COLOR`. Every text printed goes through
-//! [`uqpay_issuing::redact`]: a card number shows at most its first 6 and
-//! last 4 digits, whatever the API or a file put in it.
+//! [`redact`]: a card number shows at most its first 6 and last 4 digits,
+//! whatever the API or a file put in it, and a URL's password never shows.
 
 use std::io::{IsTerminal as _, Write as _};
 
 use serde_json::{Map, Value};
-use uqpay_issuing::redact;
+
+use crate::redis_url;
+
+/// `text` as it may be shown: card numbers masked, tokens removed
+/// ([`uqpay_issuing::redact`]) and the user-info (a password) of every URL
+/// masked.
+pub fn redact(text: &str) -> String {
+    redis_url::mask_in_text(&uqpay_issuing::redact(text))
+}
 
 /// How data is written on stdout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

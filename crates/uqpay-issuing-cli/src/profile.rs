@@ -1,5 +1,6 @@
 //! `profile ...`: the profiles of the config file. The API key is never
-//! printed, and never taken from a flag.
+//! printed, and never taken from a flag; a token store URL carrying a
+//! password is refused, and one written into the file by hand shows masked.
 
 use std::io::Read as _;
 
@@ -10,6 +11,7 @@ use crate::cli::profile::{ProfileCommand, SetArgs};
 use crate::config::{self, Profile};
 use crate::exit::{self, Failure};
 use crate::output::Output;
+use crate::redis_url;
 
 /// Runs a profile command; the exit code.
 pub fn run(command: ProfileCommand, out: Output) -> Result<u8, Failure> {
@@ -43,7 +45,7 @@ fn shown(name: &str, profile: &Profile) -> serde_json::Value {
             .or(profile.api_key_file.as_ref().map(|_| "(read from api_key_file)")),
         "api_key_file": profile.api_key_file.as_ref().map(|p| p.display().to_string()),
         "on_behalf_of": profile.on_behalf_of,
-        "token_store": profile.token_store,
+        "token_store": profile.token_store.iter().map(|u| redis_url::mask(u)).collect::<Vec<_>>(),
         "token_store_cluster": profile.token_store_cluster,
     })
 }
@@ -86,6 +88,9 @@ fn set(args: SetArgs, out: Output) -> Result<(), Failure> {
         profile.api_key = None;
     }
     if !args.token_store.is_empty() {
+        for url in &args.token_store {
+            config::refuse_password(url, "--profile-token-store")?;
+        }
         profile.token_store = args.token_store;
     }
     if let Some(account) = args.on_behalf_of {

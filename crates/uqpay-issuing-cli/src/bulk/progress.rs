@@ -52,7 +52,7 @@ impl Progress {
 
     /// A message above the bar.
     pub fn println(&self, text: &str) {
-        let text = uqpay_issuing::redact(text);
+        let text = crate::output::redact(text);
         if self.bar.is_hidden() {
             eprintln!("{text}");
         } else {

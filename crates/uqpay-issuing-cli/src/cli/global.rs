@@ -28,11 +28,14 @@ pub struct Global {
     /// A profile of the config file (see `profile set`) [env: UQPAY_PROFILE].
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
-    /// Share the fleet's token (and rate limit) through Redis: redis://HOST:PORT;
-    /// several URLs (comma-separated or repeated) are the seeds of a Redis Cluster.
-    /// Needed with production's client id: UQPay voids every earlier token of a
-    /// client id when a new one is minted, so a CLI minting its own would log
-    /// the production fleet out [env: UQPAY_TOKEN_STORE].
+    /// Share the fleet's token (and rate limit) through Redis: redis://HOST:PORT,
+    /// or rediss://HOST:PORT for TLS; several URLs (comma-separated or repeated)
+    /// are the seeds of a Redis Cluster. Needed with production's client id: UQPay
+    /// voids every earlier token of a client id when a new one is minted, so a CLI
+    /// minting its own would log the production fleet out [env: UQPAY_TOKEN_STORE].
+    /// Never a password in the URL (refused): give it in UQPAY_TOKEN_STORE_PASSWORD,
+    /// or in a file named by UQPAY_TOKEN_STORE_PASSWORD_FILE (an ACL user stays in
+    /// the URL: redis://USER@HOST:PORT).
     #[arg(long, global = true, value_name = "URL", value_delimiter = ',')]
     pub token_store: Vec<String>,
     /// Treat a single --token-store URL as a seed of a Redis Cluster.

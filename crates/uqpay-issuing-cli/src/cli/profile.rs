@@ -42,7 +42,9 @@ pub struct SetArgs {
     /// Read its API key from this file at every run (the file is not copied).
     #[arg(long, value_name = "FILE")]
     pub api_key_file: Option<PathBuf>,
-    /// Its Redis token store(s).
+    /// Its Redis token store(s), without a password (refused: the password
+    /// comes from UQPAY_TOKEN_STORE_PASSWORD or UQPAY_TOKEN_STORE_PASSWORD_FILE
+    /// at every run).
     #[arg(
         long = "profile-token-store",
         value_name = "URL",

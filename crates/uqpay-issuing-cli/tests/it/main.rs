@@ -15,3 +15,4 @@ mod proxy;
 mod resend_window;
 mod secrets;
 mod support;
+mod token_store;
