@@ -116,11 +116,23 @@ pub fn class(error: &Error) -> u8 {
 
 /// Whether UQPay answered the (last) attempt of a call with a 2xx: a
 /// change so answered is done at UQPay, whatever its body (one that does
-/// not decode included).
+/// not decode included). Not a 2xx of the token endpoint: the change itself
+/// was not sent then.
 pub fn answered(error: &Error) -> bool {
-    error
-        .status()
-        .is_some_and(|status| (200..300).contains(&status))
+    let mut error = error;
+    loop {
+        match error {
+            Error::RetriesExhausted { last, .. } | Error::RetryBudgetSpent { last, .. } => {
+                error = last;
+            }
+            Error::Token { .. } => return false,
+            _ => {
+                return error
+                    .status()
+                    .is_some_and(|status| (200..300).contains(&status))
+            }
+        }
+    }
 }
 
 /// Whether a change that ended with `error` may have been applied: it was
@@ -175,6 +187,14 @@ mod tests {
         assert_eq!(failure.code, RECONCILE);
         assert!(failure.message.contains(&key.to_string()));
         assert!(!answered(&decode(400)) && !outcome_unknown(&decode(400)));
+        // A token endpoint's 200 that does not decode: the change was not sent.
+        let token = Error::Token {
+            source: Box::new(decode(200)),
+            refused: None,
+            attempts: 1,
+            idempotency_key: Some(key),
+        };
+        assert!(!answered(&token) && !outcome_unknown(&token));
         assert_eq!(Failure::write(&decode(400)).code, API);
     }
 
