@@ -28,8 +28,9 @@ pub(crate) struct Redis {
 
 /// Where the store's Redis is.
 enum Target {
-    /// One server (or a proxy in front of several).
-    Single(redis::Client),
+    /// One server (or a proxy in front of several). Boxed: with the redis
+    /// crate's TLS features the client is large.
+    Single(Box<redis::Client>),
     /// A cluster, known by its seed nodes.
     Cluster(Vec<ConnectionInfo>),
 }
@@ -102,7 +103,7 @@ impl std::fmt::Display for Failure {
 impl Redis {
     /// One server at `url`.
     pub(crate) fn single(url: &str) -> redis::RedisResult<Self> {
-        Ok(Self::of(Target::Single(redis::Client::open(url)?)))
+        Ok(Self::of(Target::Single(Box::new(redis::Client::open(url)?))))
     }
 
     /// A cluster whose seed nodes are `nodes` (at least one).
@@ -162,7 +163,7 @@ impl Redis {
                     .set_response_timeout(Some(timeout))
                     .set_number_of_retries(1)
                     .set_max_delay(Duration::from_millis(200));
-                ConnectionManager::new_with_config(client.clone(), config)
+                ConnectionManager::new_with_config((**client).clone(), config)
                     .await
                     .map(Connection::Single)
             }
