@@ -132,8 +132,8 @@ fn tune(mut builder: ClientBuilder, tuning: Tuning, fleet: bool) -> ClientBuilde
 }
 
 /// One URL: a single server (unless `--token-store-cluster`); several: the
-/// seeds of a Redis Cluster. The error (as every [`Failure`]) shows no
-/// password.
+/// seeds of a Redis Cluster. `rediss://` is Redis over TLS (rustls, the
+/// system's roots). The error (as every [`Failure`]) shows no password.
 fn token_store(settings: &Settings) -> Result<RedisTokenStore, Failure> {
     let urls = &settings.token_store;
     let store = if urls.len() == 1 && !settings.token_store_cluster {

@@ -28,8 +28,9 @@ pub struct Global {
     /// A profile of the config file (see `profile set`) [env: UQPAY_PROFILE].
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
-    /// Share the fleet's token (and rate limit) through Redis: redis://HOST:PORT;
-    /// several URLs (comma-separated or repeated) are the seeds of a Redis Cluster. Needed with production's client id: UQPay
+    /// Share the fleet's token (and rate limit) through Redis: redis://HOST:PORT,
+    /// or rediss://HOST:PORT for TLS; several URLs (comma-separated or repeated)
+    /// are the seeds of a Redis Cluster. Needed with production's client id: UQPay
     /// voids every earlier token of a client id when a new one is minted, so a CLI
     /// minting its own would log the production fleet out [env: UQPAY_TOKEN_STORE].
     /// Never a password in the URL (refused): give it in UQPAY_TOKEN_STORE_PASSWORD,

@@ -12,6 +12,7 @@ mod listen;
 mod moved_rows;
 mod pace;
 mod proxy;
+mod rediss;
 mod resend_window;
 mod secrets;
 mod support;
