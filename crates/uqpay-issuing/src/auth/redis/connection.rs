@@ -103,7 +103,9 @@ impl std::fmt::Display for Failure {
 impl Redis {
     /// One server at `url`.
     pub(crate) fn single(url: &str) -> redis::RedisResult<Self> {
-        Ok(Self::of(Target::Single(Box::new(redis::Client::open(url)?))))
+        Ok(Self::of(Target::Single(Box::new(redis::Client::open(
+            url,
+        )?))))
     }
 
     /// A cluster whose seed nodes are `nodes` (at least one).
