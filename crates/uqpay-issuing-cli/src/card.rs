@@ -13,31 +13,10 @@ use uqpay_issuing::raw::types::{SpendingInterval, YesNo};
 use uqpay_issuing::{Card, CardStatus, Client, UpdateCard};
 use uuid::Uuid;
 
-use crate::cli::call::CallArgs;
+use crate::cli::call::call_options;
 use crate::cli::card::{AssignArgs, CardCommand, ChangeArgs, UpdateArgs};
 use crate::exit::{self, Failure};
 use crate::output::{self, Output};
-
-/// Applies the per-call options to a request builder.
-macro_rules! call_options {
-    ($request:expr, $call:expr) => {{
-        let mut request = $request;
-        let call: &CallArgs = $call;
-        if let Some(timeout) = call.timeout {
-            request = request.timeout(timeout);
-        }
-        if let Some(deadline) = call.deadline {
-            request = request.deadline(deadline);
-        }
-        if let Some(retries) = call.max_retries {
-            request = request.max_retries(retries);
-        }
-        if let Some(account) = &call.on_behalf_of {
-            request = request.on_behalf_of(account.clone());
-        }
-        request
-    }};
-}
 
 /// Runs a card command; the exit code.
 pub async fn run(client: &Client, command: CardCommand, out: Output) -> Result<u8, Failure> {

@@ -25,7 +25,7 @@ use crate::bulk::journal::{Line, Reconcile, Writer};
 use crate::bulk::outcome::{Outcome, Status};
 use crate::bulk::plan::{self, Job};
 use crate::bulk::progress::Progress;
-use crate::cli::call::CallArgs;
+use crate::cli::call::{call_options, CallArgs};
 use crate::exit::{self, Failure};
 
 /// How a run goes.
@@ -193,26 +193,14 @@ async fn send(client: Client, journal: Arc<Writer>, job: Job, call: CallArgs) ->
     if let Err(failure) = journal.append(&line).await {
         return (job, Err(failure));
     }
-    let mut request = client
+    let request = client
         .assign_card()
         .cardholder_id(job.row.cardholder_id)
         .card_number(job.row.card_number.clone())
         .card_currency(job.row.card_currency.clone())
         .card_mode(job.row.card_mode)
         .idempotency_key(job.key);
-    if let Some(timeout) = call.timeout {
-        request = request.timeout(timeout);
-    }
-    if let Some(deadline) = call.deadline {
-        request = request.deadline(deadline);
-    }
-    if let Some(retries) = call.max_retries {
-        request = request.max_retries(retries);
-    }
-    if let Some(account) = call.on_behalf_of {
-        request = request.on_behalf_of(account);
-    }
-    let result = request.send().await;
+    let result = call_options!(request, &call).send().await;
     (job, Ok(result))
 }
 

@@ -39,6 +39,28 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     std::time::Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
 }
 
+/// Applies the per-call options to a request builder.
+macro_rules! call_options {
+    ($request:expr, $call:expr) => {{
+        let mut request = $request;
+        let call: &$crate::cli::call::CallArgs = $call;
+        if let Some(timeout) = call.timeout {
+            request = request.timeout(timeout);
+        }
+        if let Some(deadline) = call.deadline {
+            request = request.deadline(deadline);
+        }
+        if let Some(retries) = call.max_retries {
+            request = request.max_retries(retries);
+        }
+        if let Some(account) = &call.on_behalf_of {
+            request = request.on_behalf_of(account.clone());
+        }
+        request
+    }};
+}
+pub(crate) use call_options;
+
 #[cfg(test)]
 mod tests {
     use super::*;
