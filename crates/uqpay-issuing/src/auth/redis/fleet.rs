@@ -133,9 +133,8 @@ impl FleetLimiter {
         self.state().next_slot.filter(|at| *at > now)
     }
 
-    /// This replica's grants in the window ending at `now` (older ones
-    /// forgotten), and the share of the limit it keeps when on its own.
-    fn own(&self, state: &mut FleetState, now: Instant) -> usize {
+    /// Forgets this replica's grants older than the window ending at `now`.
+    fn prune(&self, state: &mut FleetState, now: Instant) {
         let window = self.limit.kept_window();
         while state
             .granted
@@ -144,7 +143,18 @@ impl FleetLimiter {
         {
             state.granted.pop_front();
         }
+    }
+
+    /// The share of the limit this replica keeps when on its own.
+    fn share(state: &FleetState, now: Instant) -> usize {
         (state.pacing.cap(now) / state.replicas.max(1)).max(1) as usize
+    }
+
+    /// Records a grant of this replica at `now` (from Redis, or from the
+    /// share in process).
+    fn record(&self, state: &mut FleetState, now: Instant) {
+        self.prune(state, now);
+        state.granted.push_back(now);
     }
 
     /// How long this replica waits on its own count: nothing unless Redis
@@ -156,7 +166,8 @@ impl FleetLimiter {
             state.lost_until = None;
             return Duration::ZERO;
         }
-        let share = self.own(&mut state, now);
+        self.prune(&mut state, now);
+        let share = Self::share(&state, now);
         if state.granted.len() < share {
             return Duration::ZERO;
         }
@@ -173,7 +184,7 @@ impl FleetLimiter {
         let window = self.limit.kept_window();
         let edge = (window / 20).max(Duration::from_millis(100));
         let mut state = self.state();
-        self.own(&mut state, now);
+        self.prune(&mut state, now);
         let recent = state
             .granted
             .iter()
@@ -190,7 +201,7 @@ impl FleetLimiter {
             }
             state.lost_until = now.checked_add(window);
         }
-        state.granted.push_back(now);
+        self.record(&mut state, now);
     }
 
     /// Waits for a slot of the fleet's limit (at most `within`); the token
@@ -361,9 +372,7 @@ impl FleetLimiter {
             let now = Instant::now();
             {
                 let mut state = self.state();
-                if state.replicas != fleet {
-                    state.replicas = fleet;
-                }
+                state.replicas = fleet;
                 // Redis answers: the next outage starts its share afresh.
                 state.fallback = None;
                 let until = if wait > 0 { wait } else { next };
@@ -461,8 +470,10 @@ impl FleetLimiter {
             }
         }
         booking.wait().await;
-        // Redis does not know this grant: it is this replica's own.
-        self.state().granted.push_back(Instant::now());
+        // Redis does not know this grant: it is this replica's own (pruned
+        // here too: an outage may last many windows).
+        let mut state = self.state();
+        self.record(&mut state, Instant::now());
         Ok(Fallback::Granted)
     }
 }
